@@ -1,0 +1,158 @@
+// main.cc: the simclr_bench harness. Collects the C cases (bench.h), measures the FMA peak of every available ISA
+// at each thread count first, then registers one Google Benchmark per case and thread count. Counters:
+//   GFLOPS     floating-point rate of the case
+//   peak_frac  GFLOPS as a fraction of the measured FMA peak of the case's ISA at that thread count (engine only)
+// Run with --benchmark_format=json for machine-readable output; --threads=1,2 picks thread counts (default: 1 and
+// all cores). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE should be unset so that the OpenBLAS peer runs at its best.
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+#include <omp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "bench.h"
+#include "dispatch/dispatch.h"
+#include "simclr.h"
+}
+
+static std::vector<sc_bench_case> &registry() {
+  static std::vector<sc_bench_case> cases;
+  return cases;
+}
+
+extern "C" void sc_bench_add(const sc_bench_case *c) { registry().push_back(*c); }
+
+extern "C" void sc_bench_set_threads(int threads) {
+  sc_set_num_threads(threads);
+  openblas_set_num_threads(threads);
+  omp_set_num_threads(threads);
+}
+
+// GFLOP/s of the FMA peak loop of one ISA on `threads` threads (each thread runs the loop; rates add up).
+static double measure_peak(const sc_kernels *k, int threads) {
+  const size_t iters = 20u * 1000u * 1000u;
+  double best = 0;
+  for (int rep = 0; rep < 3; rep++) {
+    double flops = 0;
+    auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel num_threads(threads) reduction(+ : flops)
+    flops += k->gemm->fma_peak(iters);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (flops / s / 1e9 > best) best = flops / s / 1e9;
+  }
+  return best;
+}
+
+static double peak_gflops[SC_ISA_COUNT][65];
+
+static void run_case(benchmark::State &state, const sc_bench_case *c, int threads) {
+  sc_bench_set_threads(threads);
+  if (c->isa >= 0) {
+    if (!sc_isa_supported((sc_isa)c->isa)) {
+      state.SkipWithError("ISA not available on this machine");
+      return;
+    }
+    sc_set_max_isa((sc_isa)c->isa);
+  }
+  const char *err = "setup failed";
+  void *s = c->setup(c, threads, &err);
+  if (!s) {
+    state.SkipWithError(err);
+    return;
+  }
+  for (auto _ : state) {
+    if (c->run(s) != 0) {
+      state.SkipWithError(sc_last_error());
+      break;
+    }
+    benchmark::ClobberMemory();
+  }
+  c->teardown(s);
+  if (c->flops > 0) {
+    state.counters["GFLOPS"] = benchmark::Counter(c->flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    if (c->isa >= 0 && peak_gflops[c->isa][threads] > 0)
+      state.counters["peak_frac"] = benchmark::Counter(c->flops * 1e-9 / peak_gflops[c->isa][threads],
+                                                       benchmark::Counter::kIsIterationInvariantRate);
+  }
+  if (c->items > 0) state.SetItemsProcessed((int64_t)(state.iterations() * c->items));
+}
+
+static void run_peak(benchmark::State &state, sc_isa isa, int threads) {
+  const sc_kernels *k = sc_kernels_for(isa);
+  if (!k) {
+    state.SkipWithError("ISA not available on this machine");
+    return;
+  }
+  const size_t iters = 1000000;
+  for (auto _ : state) {
+#pragma omp parallel num_threads(threads)
+    k->gemm->fma_peak(iters);
+  }
+  double per_iter = k->gemm->fma_peak(1); // the loop's flop count is linear in iters
+  state.counters["GFLOPS"] = benchmark::Counter(per_iter * (double)iters * threads * 1e-9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+int main(int argc, char **argv) {
+  std::vector<int> thread_counts;
+  std::vector<char *> args;
+  for (int i = 0; i < argc; i++) {
+    if (!strncmp(argv[i], "--threads=", 10)) {
+      for (char *p = argv[i] + 10; *p;) {
+        int t = (int)strtol(p, &p, 10);
+        if (t < 1 || t > 64) {
+          fprintf(stderr, "simclr_bench: bad --threads list '%s' (counts from 1 to 64, comma-separated)\n", argv[i]);
+          return 2;
+        }
+        thread_counts.push_back(t);
+        if (*p == ',') p++;
+      }
+      continue;
+    }
+    args.push_back(argv[i]);
+  }
+  if (sc_init() != SC_OK) {
+    fprintf(stderr, "simclr_bench: %s\n", sc_last_error());
+    return 1;
+  }
+  int cores = omp_get_num_procs();
+  if (thread_counts.empty()) {
+    thread_counts.push_back(1);
+    if (cores > 1) thread_counts.push_back(cores > 64 ? 64 : cores);
+  }
+  for (int isa = 0; isa < SC_ISA_COUNT; isa++) {
+    const sc_kernels *k = sc_kernels_for((sc_isa)isa);
+    if (!k) continue;
+    for (int t : thread_counts) {
+      peak_gflops[isa][t] = measure_peak(k, t);
+      fprintf(stderr, "fma peak %-7s threads=%d: %.1f GFLOP/s\n", k->name, t, peak_gflops[isa][t]);
+    }
+  }
+  for (int t : thread_counts) {
+    for (int isa = 0; isa < SC_ISA_COUNT; isa++)
+      if (sc_kernels_for((sc_isa)isa)) {
+        std::string name = std::string("peak/") + sc_isa_name((sc_isa)isa) + "/threads:" + std::to_string(t);
+        benchmark::RegisterBenchmark(name.c_str(), run_peak, (sc_isa)isa, t)->Unit(benchmark::kMillisecond);
+      }
+    for (const sc_bench_case &c : registry()) {
+      if (c.isa >= 0 && !sc_isa_supported((sc_isa)c.isa)) continue; // listed once below
+      std::string name = std::string(c.name) + "/threads:" + std::to_string(t);
+      benchmark::RegisterBenchmark(name.c_str(), run_case, &c, t)->Unit(benchmark::kMillisecond)->UseRealTime();
+    }
+  }
+  for (int isa = 0; isa < SC_ISA_COUNT; isa++)
+    if (!sc_isa_supported((sc_isa)isa))
+      fprintf(stderr, "skipped: %s cases (not available on this machine or build)\n", sc_isa_name((sc_isa)isa));
+  int n = (int)args.size();
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

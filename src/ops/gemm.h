@@ -1,0 +1,41 @@
+/* gemm.h (src/ops): the GEMM driver's internal interface, shared by sc_sgemm and the operators built on GEMM
+ * (convolution as implicit GEMM, the NT-Xent similarity).
+ *
+ * The driver runs BLIS's loops around the microkernel of a kernel table. It never sees matrices directly: each
+ * operand is a "source" that packs a block of itself into microkernel panels. sc_gemm_src_matrix() makes a source
+ * from a plain row-major matrix; convolution supplies packers that gather im2col rows straight from NHWC.
+ */
+#ifndef SC_OPS_GEMM_H
+#define SC_OPS_GEMM_H
+
+#include <stddef.h>
+
+#include "kernels.h"
+
+typedef struct sc_gemm_src sc_gemm_src;
+
+/* Packs rows [r0, r0+rc) and depth [p0, p0+kc) of the operand, multiplied by scale, into panels of w rows:
+ * dst[(r / w) * w * kc + p * w + (r % w)] for r < rc, p < kc (r, p relative to r0, p0). The last panel is padded
+ * with zeros up to w rows. For A, rows are the m index; for B, rows are the n index (B is seen transposed). */
+typedef void (*sc_gemm_pack_fn)(const sc_gemm_src *src, size_t r0, size_t rc, size_t p0, size_t kc, size_t w,
+                                float scale, float *dst);
+
+struct sc_gemm_src {
+  sc_gemm_pack_fn pack;
+  const float *data; /* for matrix sources */
+  size_t ld;
+  int depth_contiguous; /* element (r, p) at data[r*ld + p] if 1, at data[p*ld + r] if 0 */
+  const void *ctx;      /* for custom packers */
+};
+
+/* A source reading element (r, p) of a row-major matrix: at data[r*ld + p] when depth_contiguous, else at
+ * data[p*ld + r]. For op(A) (m x k): depth_contiguous = !transA. For B seen as n x k: depth_contiguous = transB. */
+sc_gemm_src sc_gemm_src_matrix(const float *data, size_t ld, int depth_contiguous);
+
+/* C[m x n] (row stride ldc) = alpha * A * B^T + beta * C, where A's rows and B's rows (m and n of them) both run
+ * over the depth k. Sizes are assumed valid (callers validate). Returns SC_ENOMEM if packing buffers could not be
+ * had. Runs on sc_num_threads() threads. */
+sc_status sc_gemm_run(const sc_kernels *kern, size_t m, size_t n, size_t k, const sc_gemm_src *a,
+                      const sc_gemm_src *b, float alpha, float beta, float *c, size_t ldc);
+
+#endif
