@@ -12,6 +12,7 @@
 #include "gemm.h"
 #include "xent.h"
 #include "eltwise.h"
+#include "image.h"
 
 typedef struct sc_kernels {
   const char *name; /* "scalar", "avx2", ... as sc_isa_name() */
@@ -19,6 +20,7 @@ typedef struct sc_kernels {
   const sc_gemm_config *gemm;
   const sc_xent_config *xent;
   const sc_eltwise_config *eltwise;
+  const sc_image_config *image;
 } sc_kernels;
 
 extern const sc_kernels sc_kernels_scalar;

@@ -4,6 +4,7 @@
 extern const sc_gemm_config sc_gemm_config__scalar;
 extern const sc_xent_config sc_xent_config__scalar;
 extern const sc_eltwise_config sc_eltwise_config__scalar;
+extern const sc_image_config sc_image_config__scalar;
 
 const sc_kernels sc_kernels_scalar = {
     .name = "scalar",
@@ -11,4 +12,5 @@ const sc_kernels sc_kernels_scalar = {
     .gemm = &sc_gemm_config__scalar,
     .xent = &sc_xent_config__scalar,
     .eltwise = &sc_eltwise_config__scalar,
+    .image = &sc_image_config__scalar,
 };
