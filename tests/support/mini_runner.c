@@ -54,28 +54,28 @@ void sc_mini_log(const char *fmt, ...) {
   va_end(ap);
 }
 
-int main(void) {
-  int passed = 0, failed = 0, skipped = 0;
-  for (int i = 0; i < ntests; i++) {
-    /* each test starts from the machine's best table, as a fresh Criterion process would */
-    for (int isa = SC_ISA_COUNT - 1; isa >= 0; isa--)
-      if (sc_isa_supported((sc_isa)isa)) {
-        sc_set_max_isa((sc_isa)isa);
-        break;
-      }
-    int r = setjmp(jump);
-    if (r == 0) {
-      tests[i].fn();
-      passed++;
-      fprintf(stderr, "[PASS] %s::%s\n", tests[i].suite, tests[i].name);
-    } else if (r == 1) {
-      failed++;
-      fprintf(stderr, "[FAIL] %s::%s\n", tests[i].suite, tests[i].name);
-    } else {
-      skipped++;
-      fprintf(stderr, "[SKIP] %s::%s\n", tests[i].suite, tests[i].name);
+/* Runs test i; returns 0 passed, 1 failed, 2 skipped. Kept apart from main so that no counter lives across the
+ * longjmp. */
+static int run_one(int i) {
+  /* each test starts from the machine's best table, as a fresh Criterion process would */
+  for (int isa = SC_ISA_COUNT - 1; isa >= 0; isa--)
+    if (sc_isa_supported((sc_isa)isa)) {
+      sc_set_max_isa((sc_isa)isa);
+      break;
     }
+  int r = setjmp(jump);
+  if (r == 0) tests[i].fn();
+  return r;
+}
+
+int main(void) {
+  static const char *const verdict[] = {"PASS", "FAIL", "SKIP"};
+  int count[3] = {0, 0, 0};
+  for (int i = 0; i < ntests; i++) {
+    int r = run_one(i);
+    count[r]++;
+    fprintf(stderr, "[%s] %s::%s\n", verdict[r], tests[i].suite, tests[i].name);
   }
-  printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
-  return failed ? 1 : 0;
+  printf("%d passed, %d failed, %d skipped\n", count[0], count[1], count[2]);
+  return count[1] ? 1 : 0;
 }
