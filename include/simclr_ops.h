@@ -56,8 +56,65 @@ sc_status sc_conv2d_backward_weights(const sc_conv2d_shape *s, float *dw, const 
 sc_status sc_ntxent(int64_t two_n, int64_t d, float tau, const float *z, float *loss, float *dz);
 
 /* ---- Element-wise and pooling layers (NHWC) ----------------------------------------------------------------- */
-/* (declared by the element-wise kernels: ReLU, bias and residual add, batch-norm statistics and apply,
- *  max-pool, global average pool; each with its backward) */
+/* Shapes: N images of H x W pixels with C channels, stored x[N][H][W][C]; "rows" is N*H*W (a pixel is a row of C
+ * contiguous floats) and "count" is N*H*W*C. Where an output may alias an input it is said so; otherwise the
+ * buffers must not overlap. */
+
+/* y[count] = max(x, 0). y may equal x (in place). NaN becomes 0. */
+sc_status sc_relu_forward(int64_t count, const float *x, float *y);
+/* dx[count] += dy where y > 0. The mask is taken from the forward's output y (so an in-place forward loses
+ * nothing); passing the forward's input x instead gives the same mask. */
+sc_status sc_relu_backward(int64_t count, float *dx, const float *dy, const float *y);
+
+/* y[rows][C] += b[C] (a bias per channel, in place). */
+sc_status sc_bias_add_forward(int64_t rows, int64_t c, const float *b, float *y);
+/* db[C] += sum over the rows of dy[rows][C] (accumulated in double). */
+sc_status sc_bias_add_backward(int64_t rows, int64_t c, float *db, const float *dy);
+
+/* y[count] = a + b (the residual add). y may equal a or b. Its backward sends dy unchanged to both branches:
+ * sc_accumulate(count, da, dy) and sc_accumulate(count, db, dy). */
+sc_status sc_add(int64_t count, const float *a, const float *b, float *y);
+/* dst[count] += src. */
+sc_status sc_accumulate(int64_t count, float *dst, const float *src);
+
+/* Batch statistics per channel over the rows of x[rows][C]: mean[C] and the biased variance var[C] (divided by
+ * rows, as the normalisation uses; the layer rescales by rows/(rows-1) for its running average). Accumulated in
+ * double around a per-channel shift, so a large mean does not swamp the variance. rows >= 1. */
+sc_status sc_batchnorm_stats(int64_t rows, int64_t c, const float *x, float *mean, float *var);
+/* y[rows][C] = gamma * (x - mean) / sqrt(var + eps) + beta, then max(y, 0) if relu != 0 (the fused BN+ReLU).
+ * mean, var, gamma, beta have C entries (batch statistics in training, running ones in evaluation); eps > 0.
+ * y may equal x. */
+sc_status sc_batchnorm_apply(int64_t rows, int64_t c, const float *x, const float *mean, const float *var,
+                             float eps, const float *gamma, const float *beta, int relu, float *y);
+/* Backward of the training-mode normalisation (mean and var are the batch statistics of x, so their own
+ * gradients are included). With g = dy[rows][C], first masked to 0 where y <= 0 if y is not NULL (y is the
+ * output of a forward fused with ReLU; pass NULL otherwise), invstd = 1/sqrt(var + eps), xhat = (x-mean)*invstd:
+ *   dgamma[C] += sum g*xhat,  dbeta[C] += sum g,
+ *   dx[rows][C] += gamma*invstd*(g - mean(g) - xhat*mean(g*xhat))   (skipped when dx is NULL). */
+sc_status sc_batchnorm_backward(int64_t rows, int64_t c, float *dx, float *dgamma, float *dbeta, const float *dy,
+                                const float *x, const float *y, const float *mean, const float *var, float eps,
+                                const float *gamma);
+
+typedef struct sc_pool2d_shape {
+  int64_t n, h, w, c;         /* input: N x H x W x C */
+  int64_t kh, kw;             /* window, >= 1 */
+  int64_t stride_h, stride_w; /* >= 1 */
+  int64_t pad_h, pad_w;       /* implicit -infinity padding on each side, 0 <= pad < window, so no window is empty */
+} sc_pool2d_shape;
+
+/* Output spatial size: oh = (h + 2*pad_h - kh) / stride_h + 1 (likewise ow); SC_EINVAL if the shape is bad. */
+sc_status sc_pool2d_out_size(const sc_pool2d_shape *s, int64_t *oh, int64_t *ow);
+/* y[N][OH][OW][C] = max of x[N][H][W][C] over each window (ResNet's stem: 3x3, stride 2, pad 1). */
+sc_status sc_maxpool2d_forward(const sc_pool2d_shape *s, const float *x, float *y);
+/* dx[N][H][W][C] += dy[N][OH][OW][C] routed to the maximum of each window. The maximum is recomputed from x and
+ * the forward's y (no index is stored): the first window element, in row-major window order, equal to y. */
+sc_status sc_maxpool2d_backward(const sc_pool2d_shape *s, float *dx, const float *dy, const float *x,
+                                const float *y);
+
+/* y[N][C] = mean over H*W of x[N][H][W][C] (accumulated in double). */
+sc_status sc_avgpool_global_forward(int64_t n, int64_t h, int64_t w, int64_t c, const float *x, float *y);
+/* dx[N][H][W][C] += dy[N][C] / (H*W). */
+sc_status sc_avgpool_global_backward(int64_t n, int64_t h, int64_t w, int64_t c, float *dx, const float *dy);
 
 #ifdef __cplusplus
 }

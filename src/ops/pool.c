@@ -1,0 +1,146 @@
+/* pool.c: the public max-pool (any window, stride and padding) and global average pool entry points on NHWC
+ * tensors, forward and backward. Argument checks, window clipping at the borders and the split of work between
+ * sc_num_threads() OpenMP threads live here; the per-pixel loops over channels are the active table's kernels
+ * (arch/<isa>/f32_maxpool__<isa>.c, col_sum and bias_add). The max-pool backward recomputes the argmax from x and
+ * y, so the forward stores no indices. No allocation, no ISA code. */
+#include <omp.h>
+
+#include "../core/error.h"
+#include "../dispatch/dispatch.h"
+#include "eltwise_util.h"
+#include "simclr_ops.h"
+
+sc_status sc_pool2d_out_size(const sc_pool2d_shape *s, int64_t *oh, int64_t *ow) {
+  if (!s || !oh || !ow) return sc_error(SC_EINVAL, "pool2d: null argument");
+  int64_t t, sz[4] = {s->n, s->h, s->w, s->c};
+  if (!sc_elt_sizes_ok(4, sz, &t))
+    return sc_error(SC_EINVAL, "pool2d: bad input shape %lldx%lldx%lldx%lld", (long long)s->n, (long long)s->h,
+                    (long long)s->w, (long long)s->c);
+  if (s->kh < 1 || s->kw < 1 || s->stride_h < 1 || s->stride_w < 1 || s->pad_h < 0 || s->pad_w < 0 ||
+      s->pad_h >= s->kh || s->pad_w >= s->kw || s->kh > SC_ELT_MAX_COUNT || s->kw > SC_ELT_MAX_COUNT ||
+      s->h > SC_ELT_MAX_COUNT - 2 * s->pad_h || s->w > SC_ELT_MAX_COUNT - 2 * s->pad_w)
+    return sc_error(SC_EINVAL, "pool2d: bad window %lldx%lld stride %lldx%lld pad %lldx%lld (need window >= 1, "
+                    "stride >= 1, 0 <= pad < window)", (long long)s->kh, (long long)s->kw, (long long)s->stride_h,
+                    (long long)s->stride_w, (long long)s->pad_h, (long long)s->pad_w);
+  if (s->h + 2 * s->pad_h < s->kh || s->w + 2 * s->pad_w < s->kw)
+    return sc_error(SC_EINVAL, "pool2d: window %lldx%lld larger than the padded input %lldx%lld", (long long)s->kh,
+                    (long long)s->kw, (long long)(s->h + 2 * s->pad_h), (long long)(s->w + 2 * s->pad_w));
+  const int64_t h2 = (s->h + 2 * s->pad_h - s->kh) / s->stride_h + 1,
+                w2 = (s->w + 2 * s->pad_w - s->kw) / s->stride_w + 1;
+  int64_t out[4] = {s->n, h2, w2, s->c};
+  if (!sc_elt_sizes_ok(4, out, &t))
+    return sc_error(SC_EINVAL, "pool2d: output %lldx%lldx%lldx%lld is too large", (long long)s->n, (long long)h2,
+                    (long long)w2, (long long)s->c);
+  *oh = h2, *ow = w2;
+  return SC_OK;
+}
+
+/* The part of output pixel (oy, ox)'s window inside the image: rows [*y0, *y0 + *nh), columns [*x0, *x0 + *nw).
+ * Never empty, since pad < window. */
+static void clip_window(const sc_pool2d_shape *s, int64_t oy, int64_t ox, int64_t *y0, int64_t *nh, int64_t *x0,
+                        int64_t *nw) {
+  int64_t ys = oy * s->stride_h - s->pad_h, xs = ox * s->stride_w - s->pad_w;
+  int64_t ye = ys + s->kh < s->h ? ys + s->kh : s->h, xe = xs + s->kw < s->w ? xs + s->kw : s->w;
+  if (ys < 0) ys = 0;
+  if (xs < 0) xs = 0;
+  *y0 = ys, *nh = ye - ys, *x0 = xs, *nw = xe - xs;
+}
+
+sc_status sc_maxpool2d_forward(const sc_pool2d_shape *s, const float *x, float *y) {
+  const sc_kernels *k = sc_kernels_active();
+  if (!k) return sc_init();
+  int64_t oh, ow;
+  SC_TRY(sc_pool2d_out_size(s, &oh, &ow));
+  if (s->n == 0 || s->c == 0 || s->h == 0 || s->w == 0) return SC_OK;
+  if (!x || !y) return sc_error(SC_EINVAL, "maxpool2d_forward: null pointer");
+  const int64_t pixels = s->n * oh * ow, c = s->c;
+  const int nt = sc_elt_threads((size_t)(pixels * c * (s->kh * s->kw < 16 ? s->kh * s->kw : 16)), 0);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t p = 0; p < pixels; p++) {
+    const int64_t img = p / (oh * ow), oy = p / ow % oh, ox = p % ow;
+    int64_t y0, nh, x0, nw;
+    clip_window(s, oy, ox, &y0, &nh, &x0, &nw);
+    const float *src = x + ((img * s->h + y0) * s->w + x0) * c;
+    k->eltwise->maxpool((size_t)c, (size_t)nh, (size_t)nw, src, (size_t)(s->w * c), (size_t)c, y + p * c);
+  }
+  return SC_OK;
+}
+
+sc_status sc_maxpool2d_backward(const sc_pool2d_shape *s, float *dx, const float *dy, const float *x,
+                                const float *y) {
+  const sc_kernels *k = sc_kernels_active();
+  if (!k) return sc_init();
+  int64_t oh, ow;
+  SC_TRY(sc_pool2d_out_size(s, &oh, &ow));
+  if (s->n == 0 || s->c == 0 || s->h == 0 || s->w == 0) return SC_OK;
+  if (!dx || !dy || !x || !y) return sc_error(SC_EINVAL, "maxpool2d_backward: null pointer");
+  const int64_t c = s->c;
+  /* Overlapping windows scatter into the same dx pixels, so threads own whole (image, channel block) pairs; when
+   * images are fewer than threads, channels are cut into blocks of 16 (a cache line) or more. */
+  const int nt = sc_elt_threads((size_t)(s->n * oh * ow * c * 4), 0);
+  int64_t parts = (nt + s->n - 1) / s->n, cblk = (c + parts - 1) / parts;
+  cblk = (cblk + 15) / 16 * 16;
+  const int64_t nblk = (c + cblk - 1) / cblk, items = s->n * nblk;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t it = 0; it < items; it++) {
+    const int64_t img = it / nblk, c0 = it % nblk * cblk, cn = c - c0 < cblk ? c - c0 : cblk;
+    for (int64_t oy = 0; oy < oh; oy++)
+      for (int64_t ox = 0; ox < ow; ox++) {
+        int64_t y0, nh, x0, nw;
+        clip_window(s, oy, ox, &y0, &nh, &x0, &nw);
+        const int64_t in = ((img * s->h + y0) * s->w + x0) * c + c0, out = ((img * oh + oy) * ow + ox) * c + c0;
+        k->eltwise->maxpool_backward((size_t)cn, (size_t)nh, (size_t)nw, x + in, (size_t)(s->w * c), (size_t)c,
+                                     y + out, dy + out, dx + in);
+      }
+  }
+  return SC_OK;
+}
+
+static sc_status check_global(const char *who, int64_t n, int64_t h, int64_t w, int64_t c) {
+  int64_t t, sz[4] = {n, h, w, c};
+  if (!sc_elt_sizes_ok(4, sz, &t))
+    return sc_error(SC_EINVAL, "%s: bad shape %lldx%lldx%lldx%lld", who, (long long)n, (long long)h, (long long)w,
+                    (long long)c);
+  if ((h == 0 || w == 0) && n > 0 && c > 0)
+    return sc_error(SC_EINVAL, "%s: empty image (%lldx%lld) has no average", who, (long long)h, (long long)w);
+  return SC_OK;
+}
+
+sc_status sc_avgpool_global_forward(int64_t n, int64_t h, int64_t w, int64_t c, const float *x, float *y) {
+  const sc_kernels *k = sc_kernels_active();
+  if (!k) return sc_init();
+  SC_TRY(check_global("avgpool_global_forward", n, h, w, c));
+  if (n == 0 || c == 0) return SC_OK;
+  if (!x || !y) return sc_error(SC_EINVAL, "avgpool_global_forward: null pointer");
+  const int64_t hw = h * w, nblk = (c + SC_ELT_CBLOCK - 1) / SC_ELT_CBLOCK;
+  const int nt = sc_elt_threads((size_t)(n * hw * c), 0);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t it = 0; it < n * nblk; it++) {
+    const int64_t img = it / nblk, c0 = it % nblk * SC_ELT_CBLOCK;
+    const size_t cb = (size_t)(c - c0 < SC_ELT_CBLOCK ? c - c0 : SC_ELT_CBLOCK);
+    double acc[SC_ELT_CBLOCK] = {0};
+    k->eltwise->col_sum((size_t)hw, cb, (size_t)c, x + img * hw * c + c0, acc);
+    for (size_t j = 0; j < cb; j++) y[img * c + c0 + (int64_t)j] = (float)(acc[j] / (double)hw);
+  }
+  return SC_OK;
+}
+
+sc_status sc_avgpool_global_backward(int64_t n, int64_t h, int64_t w, int64_t c, float *dx, const float *dy) {
+  const sc_kernels *k = sc_kernels_active();
+  if (!k) return sc_init();
+  SC_TRY(check_global("avgpool_global_backward", n, h, w, c));
+  if (n == 0 || c == 0) return SC_OK;
+  if (!dx || !dy) return sc_error(SC_EINVAL, "avgpool_global_backward: null pointer");
+  const int64_t hw = h * w, nblk = (c + SC_ELT_CBLOCK - 1) / SC_ELT_CBLOCK;
+  const float inv = (float)(1.0 / (double)hw);
+  const int nt = sc_elt_threads((size_t)(n * hw * c), 0);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t it = 0; it < n * nblk; it++) {
+    const int64_t img = it / nblk, c0 = it % nblk * SC_ELT_CBLOCK;
+    const size_t cb = (size_t)(c - c0 < SC_ELT_CBLOCK ? c - c0 : SC_ELT_CBLOCK);
+    float g[SC_ELT_CBLOCK];
+    for (size_t j = 0; j < cb; j++) g[j] = dy[img * c + c0 + (int64_t)j] * inv;
+    k->eltwise->bias_add((size_t)hw, cb, (size_t)c, g, dx + img * hw * c + c0);
+  }
+  return SC_OK;
+}
