@@ -21,5 +21,6 @@ int sc_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 int sc_cli_common_init(const char *cmd);
 
 int sc_cmd_info(int argc, char **argv);
+int sc_cmd_augment(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
 
 static const sc_cli_command commands[] = {
     {"info", "show the CPU features, the kernels chosen and the thread count", sc_cmd_info},
+    {"augment", "write a PNG grid of images and their two SimCLR views", sc_cmd_augment},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
