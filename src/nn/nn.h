@@ -1,0 +1,72 @@
+/* nn.h (src/nn): the layers of the engine as explicit forward/backward pairs on NHWC fp32 tensors, in the style of
+ * llm.c: each layer is one file, its *_forward computes outputs from inputs and parameters, its *_backward takes the
+ * gradients it produces first and accumulates into them (+=), so that branches of a network add up without copies.
+ *
+ * Letters used in the shape comments: N images, H x W pixels, C input channels, K output channels (or classes),
+ * F features of a fully connected layer, D embedding width. "rows" is N*H*W where a layer treats every pixel alike.
+ * Layers never allocate (scratch comes from the caller's arena) and never print; they return sc_status.
+ * A gradient pointer that is NULL means "not wanted" (e.g. the image input of the first convolution).
+ */
+#ifndef SC_NN_H
+#define SC_NN_H
+
+#include <stdint.h>
+
+#include "simclr_ops.h"
+
+/* ---- convolution (no bias) ---- */
+sc_status sc_nn_conv2d_forward(const sc_conv2d_shape *s, const float *x, const float *w, float *y);
+sc_status sc_nn_conv2d_backward(const sc_conv2d_shape *s, float *dx, float *dw, const float *dy, const float *x,
+                                const float *w);
+
+/* ---- batch normalisation over rows of C channels (2-d: rows = N*H*W; 1-d: rows = N) ---- */
+typedef struct sc_nn_bn_state {
+  float *running_mean, *running_var; /* C each; updated in training mode */
+  float *save_mean, *save_var;       /* C each: the batch statistics kept for the backward (biased variance) */
+} sc_nn_bn_state;
+#define SC_NN_BN_EPS 1e-5f
+#define SC_NN_BN_MOMENTUM 0.1f
+sc_status sc_nn_batchnorm_forward(int64_t rows, int64_t c, const float *x, const float *gamma, const float *beta,
+                                  sc_nn_bn_state *st, int training, int relu, float eps, float momentum, float *y);
+sc_status sc_nn_batchnorm_backward(int64_t rows, int64_t c, float *dx, float *dgamma, float *dbeta,
+                                   const float *dy, const float *x, const float *y, const sc_nn_bn_state *st,
+                                   const float *gamma, int relu, float eps);
+
+/* ---- ReLU ---- */
+sc_status sc_nn_relu_forward(int64_t count, const float *x, float *y);
+sc_status sc_nn_relu_backward(int64_t count, float *dx, const float *dy, const float *y);
+
+/* ---- pooling ---- */
+sc_status sc_nn_maxpool_forward(const sc_pool2d_shape *s, const float *x, float *y);
+sc_status sc_nn_maxpool_backward(const sc_pool2d_shape *s, float *dx, const float *dy, const float *x,
+                                 const float *y);
+sc_status sc_nn_avgpool_forward(int64_t n, int64_t h, int64_t w, int64_t c, const float *x, float *y);
+sc_status sc_nn_avgpool_backward(int64_t n, int64_t h, int64_t w, int64_t c, float *dx, const float *dy);
+
+/* ---- fully connected: weights [K][F] as PyTorch's Linear, optional bias [K] ---- */
+sc_status sc_nn_linear_forward(int64_t rows, int64_t f, int64_t k, const float *x, const float *w, const float *b,
+                               float *y);
+sc_status sc_nn_linear_backward(int64_t rows, int64_t f, int64_t k, float *dx, float *dw, float *db,
+                                const float *dy, const float *x, const float *w);
+
+/* ---- residual add ---- */
+sc_status sc_nn_residual_forward(int64_t count, const float *a, const float *b, float *y);
+sc_status sc_nn_residual_backward(int64_t count, float *da, float *db, const float *dy);
+
+/* ---- L2 normalisation of rows (F.normalize, eps 1e-12) ---- */
+#define SC_NN_L2_EPS 1e-12f
+sc_status sc_nn_l2norm_forward(int64_t rows, int64_t d, const float *x, float *y);
+sc_status sc_nn_l2norm_backward(int64_t rows, int64_t d, float *dx, const float *dy, const float *x,
+                                const float *y);
+
+/* ---- softmax cross-entropy, mean over rows ---- */
+sc_status sc_nn_xent_forward(int64_t n, int64_t k, const float *logits, const int32_t *labels, float *loss,
+                             float *prob);
+sc_status sc_nn_xent_backward(int64_t n, int64_t k, float *dlogits, float dloss, const float *prob,
+                              const int32_t *labels);
+
+/* ---- NT-Xent (SimCLR's loss) ---- */
+sc_status sc_nn_ntxent_forward(int64_t two_n, int64_t d, float tau, const float *z, float *loss, float *saved_dz);
+sc_status sc_nn_ntxent_backward(int64_t two_n, int64_t d, float *dz, float dloss, const float *saved_dz);
+
+#endif
