@@ -3,8 +3,9 @@
 #   1. gcc, warnings as errors, every test (ctest)
 #   2. clang, warnings as errors (build only: the same sources under a second compiler's warnings)
 #   3. gcc with AddressSanitizer + UndefinedBehaviorSanitizer, every test
-#   4. aarch64 cross build (NEON kernels), kernel tests under qemu-aarch64, when the cross toolchain is installed
-# Build folders: build-test-{gcc,clang,asan,aarch64}. Run tools/install-deps.sh --cross first.
+#   4. the libFuzzer targets (clang), each run for a few seconds on its seed corpus
+#   5. aarch64 cross build (NEON kernels), kernel tests under qemu-aarch64, when the cross toolchain is installed
+# Build folders: build-test-{gcc,clang,asan,fuzz,aarch64}. Run tools/install-deps.sh --cross first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -26,6 +27,18 @@ cmake -S . -B build-test-asan -DSIMCLR_WERROR=ON -DSIMCLR_SANITIZE=ON -DSIMCLR_B
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-test-asan -j"$jobs"
 (cd build-test-asan && ASAN_OPTIONS=detect_leaks=1 ctest -j"$jobs")
+
+step "fuzzers (bounded runs)"
+cmake -S . -B build-test-fuzz -DSIMCLR_FUZZ=ON -DSIMCLR_BUILD_TESTS=OFF -DSIMCLR_BUILD_BENCH=OFF \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+for f in tests/fuzz/fuzz_*.c; do
+  name=$(basename "$f" .c)
+  cmake --build build-test-fuzz -j"$jobs" --target "$name" >/dev/null
+  scratch=$(mktemp -d)
+  build-test-fuzz/"$name" -max_total_time=5 -rss_limit_mb=1024 -print_final_stats=0 "$scratch" \
+    "tests/fuzz/corpus/${name#fuzz_}" 2>&1 | tail -1
+  rm -rf "$scratch"
+done
 
 if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null \
    && [ -f /opt/simclr/aarch64-sysroot/usr/include/aarch64-linux-gnu/sleef.h ]; then
