@@ -1,4 +1,19 @@
-/* xent_config__scalar.c: the scalar softmax-similarity kernels. */
+/* xent_config__scalar.c: the scalar softmax-similarity kernels, the reference every table is tested against (see
+ * xent.h for the two paths they serve). */
 #include "xent.h"
 
-const sc_xent_config sc_xent_config__scalar = {0};
+double sc_f32_xent_row_lse__scalar(size_t n, const float *s);
+void sc_f32_xent_row_grad__scalar(size_t n, const float *s, float lse_i, const float *lse, float scale, float *g);
+double sc_f32_xent_row_expsum__scalar(size_t n, const float *s, float shift, float *u);
+void sc_f32_xent_row_symgrad__scalar(size_t n, const float *u, float w_i, const float *w, float scale, float *g);
+
+const sc_xent_config sc_xent_config__scalar = {
+    .row_lse = sc_f32_xent_row_lse__scalar,
+    .row_grad = sc_f32_xent_row_grad__scalar,
+    .row_expsum = sc_f32_xent_row_expsum__scalar,
+    .row_symgrad = sc_f32_xent_row_symgrad__scalar,
+    .row_lse_name = "sc_f32_xent_row_lse__scalar",
+    .row_grad_name = "sc_f32_xent_row_grad__scalar",
+    .row_expsum_name = "sc_f32_xent_row_expsum__scalar",
+    .row_symgrad_name = "sc_f32_xent_row_symgrad__scalar",
+};

@@ -1,4 +1,18 @@
-/* xent_config__avx512.c: the avx512 softmax-similarity kernels. */
+/* xent_config__avx512.c: the avx512 softmax-similarity kernels (see xent.h for the two paths they serve). */
 #include "xent.h"
 
-const sc_xent_config sc_xent_config__avx512 = {0};
+double sc_f32_xent_row_lse__avx512(size_t n, const float *s);
+void sc_f32_xent_row_grad__avx512(size_t n, const float *s, float lse_i, const float *lse, float scale, float *g);
+double sc_f32_xent_row_expsum__avx512(size_t n, const float *s, float shift, float *u);
+void sc_f32_xent_row_symgrad__avx512(size_t n, const float *u, float w_i, const float *w, float scale, float *g);
+
+const sc_xent_config sc_xent_config__avx512 = {
+    .row_lse = sc_f32_xent_row_lse__avx512,
+    .row_grad = sc_f32_xent_row_grad__avx512,
+    .row_expsum = sc_f32_xent_row_expsum__avx512,
+    .row_symgrad = sc_f32_xent_row_symgrad__avx512,
+    .row_lse_name = "sc_f32_xent_row_lse__avx512",
+    .row_grad_name = "sc_f32_xent_row_grad__avx512",
+    .row_expsum_name = "sc_f32_xent_row_expsum__avx512",
+    .row_symgrad_name = "sc_f32_xent_row_symgrad__avx512",
+};
