@@ -1,0 +1,372 @@
+/* test_conv2d.c: sc_conv2d_forward, _backward_data and _backward_weights on every ISA against direct loops in
+ * double, over randomized shapes (sizes of 1, primes, channel counts off the register tile, kernels 1x1 to 7x7,
+ * strides 1-3, paddings 0-3, batch 1-3), the ResNet convolutions, central finite differences of a scalar loss,
+ * accumulation (+=) and overwrite semantics, and argument validation.
+ *
+ * Integer-valued data keeps every product and partial sum exact in fp32 (|values| <= 3, so each term is at most 9
+ * and the longest sum here, 9000 terms, stays below 2^24), so optimised and reference results must agree exactly
+ * whatever the summation order.
+ * Float-valued data is checked against the rounding bound of a length-n sum. The reference loops are slow on
+ * purpose (plain and obviously right); shapes are kept small enough for the file to run in seconds. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "simclr_ops.h"
+#include "test.h"
+#include "testutil.h"
+
+/* ---- reference ------------------------------------------------------------------------------------------------ */
+
+typedef struct dims { int64_t oh, ow, xn, yn, wn; } dims;
+
+static dims dims_of(const sc_conv2d_shape *s) {
+  dims d;
+  d.oh = (s->h + 2 * s->pad_h - s->kh) / s->stride_h + 1;
+  d.ow = (s->w + 2 * s->pad_w - s->kw) / s->stride_w + 1;
+  d.xn = s->n * s->h * s->w * s->c;
+  d.yn = s->n * d.oh * d.ow * s->k;
+  d.wn = s->k * s->kh * s->kw * s->c;
+  return d;
+}
+
+/* Visits every (output element, weight, input) triple of the convolution: the one loop nest all three
+ * references share, so they cannot disagree about indexing. */
+#define FOR_EACH_TERM(s, d, BODY)                                                                          \
+  for (int64_t n = 0; n < (s)->n; n++)                                                                      \
+    for (int64_t oy = 0; oy < (d).oh; oy++)                                                                 \
+      for (int64_t ox = 0; ox < (d).ow; ox++)                                                               \
+        for (int64_t k = 0; k < (s)->k; k++)                                                                \
+          for (int64_t ky = 0; ky < (s)->kh; ky++)                                                          \
+            for (int64_t kx = 0; kx < (s)->kw; kx++) {                                                      \
+              int64_t iy = oy * (s)->stride_h - (s)->pad_h + ky, ix = ox * (s)->stride_w - (s)->pad_w + kx; \
+              if (iy < 0 || iy >= (s)->h || ix < 0 || ix >= (s)->w) continue;                              \
+              for (int64_t c = 0; c < (s)->c; c++) {                                                        \
+                int64_t yi = ((n * (d).oh + oy) * (d).ow + ox) * (s)->k + k;                                \
+                int64_t wi = ((k * (s)->kh + ky) * (s)->kw + kx) * (s)->c + c;                              \
+                int64_t xi = ((n * (s)->h + iy) * (s)->w + ix) * (s)->c + c;                                \
+                BODY                                                                                        \
+              }                                                                                             \
+            }
+
+/* ref[i] += sum of terms, mag[i] += sum of |terms|, both in double (the forward starts them from zero, the
+ * backward passes from the prefilled gradient, which checks +=) */
+static void ref_forward(const sc_conv2d_shape *s, const float *x, const float *w, double *ref, double *mag) {
+  dims d = dims_of(s);
+  for (int64_t i = 0; i < d.yn; i++) ref[i] = mag[i] = 0;
+  FOR_EACH_TERM(s, d, {
+    double t = (double)x[xi] * w[wi];
+    ref[yi] += t;
+    mag[yi] += fabs(t);
+  })
+}
+static void ref_backward_data(const sc_conv2d_shape *s, const float *dy, const float *w, double *ref, double *mag) {
+  dims d = dims_of(s);
+  FOR_EACH_TERM(s, d, {
+    double t = (double)dy[yi] * w[wi];
+    ref[xi] += t;
+    mag[xi] += fabs(t);
+  })
+}
+static void ref_backward_weights(const sc_conv2d_shape *s, const float *dy, const float *x, double *ref,
+                                 double *mag) {
+  dims d = dims_of(s);
+  FOR_EACH_TERM(s, d, {
+    double t = (double)dy[yi] * x[xi];
+    ref[wi] += t;
+    mag[wi] += fabs(t);
+  })
+}
+
+/* ---- comparison ----------------------------------------------------------------------------------------------- */
+
+#define SHAPE_FMT "n=%lld h=%lld w=%lld c=%lld k=%lld kernel=%lldx%lld stride=%lld,%lld pad=%lld,%lld"
+#define SHAPE_ARGS(s)                                                                                           \
+  (long long)(s)->n, (long long)(s)->h, (long long)(s)->w, (long long)(s)->c, (long long)(s)->k,               \
+      (long long)(s)->kh, (long long)(s)->kw, (long long)(s)->stride_h, (long long)(s)->stride_w,              \
+      (long long)(s)->pad_h, (long long)(s)->pad_w
+
+/* Index of the first element outside tolerance, or -1. The tolerance is the classic bound for a sum of nterms
+ * rounded products in any order, gamma_n = n*u/(1-n*u) times the sum of magnitudes, with n = depth + 2 to cover
+ * the rounding of each product, the add into an existing value and (strided backward-data) a tile that is
+ * added afterwards. Exact data has exact = 1 and zero tolerance. */
+static int64_t first_bad(const float *got, const double *ref, const double *mag, int64_t count, int64_t nterms,
+                         int exact) {
+  double nu = (double)(nterms + 2) * (FLT_EPSILON / 2);
+  double gamma = nu / (1 - nu);
+  for (int64_t i = 0; i < count; i++) {
+    double tol = exact ? 0.0 : gamma * mag[i] + FLT_MIN;
+    double e = fabs((double)got[i] - ref[i]);
+    if (!(e <= tol)) return i;
+  }
+  return -1;
+}
+
+typedef enum { FWD, BWD_DATA, BWD_WEIGHTS } pass;
+static const char *const pass_names[] = {"forward", "backward_data", "backward_weights"};
+
+/* Runs one pass on one shape and compares with the reference. Inputs are integers in [-3, 3] (exact) or uniform
+ * in [-1, 1); outputs of the backward passes start from random values to check +=, the forward output from NaN
+ * to check that it is overwritten. */
+static void check_pass(const sc_kernels *kern, const sc_conv2d_shape *s, pass ps, int exact, uint64_t seed) {
+  dims d = dims_of(s);
+  sc_test_rng r = {seed};
+  float *x = sc_test_alloc((size_t)d.xn + 1, seed % 3), *w = sc_test_alloc((size_t)d.wn + 1, 1);
+  float *y = sc_test_alloc((size_t)d.yn + 1, 2);
+  double *ref = malloc(sizeof(double) * (size_t)(d.xn + d.yn + d.wn + 1));
+  double *mag = malloc(sizeof(double) * (size_t)(d.xn + d.yn + d.wn + 1));
+  SC_ASSERT(ref && mag, "out of memory");
+  float *fill[3] = {x, w, y};
+  size_t counts[3] = {(size_t)d.xn, (size_t)d.wn, (size_t)d.yn};
+  for (int i = 0; i < 3; i++) {
+    if (exact)
+      sc_test_fill_int(&r, fill[i], counts[i], 3);
+    else
+      sc_test_fill(&r, fill[i], counts[i], -1.0f, 1.0f);
+  }
+  float *out = ps == FWD ? y : ps == BWD_DATA ? x : w;
+  int64_t count = ps == FWD ? d.yn : ps == BWD_DATA ? d.xn : d.wn;
+  int64_t nterms = ps == FWD ? s->kh * s->kw * s->c : ps == BWD_DATA ? s->kh * s->kw * s->k : s->n * d.oh * d.ow;
+  for (int64_t i = 0; i < count; i++) ref[i] = out[i], mag[i] = fabs((double)out[i]);
+  sc_status st;
+  if (ps == FWD) {
+    ref_forward(s, x, w, ref, mag);
+    for (int64_t i = 0; i < count; i++) y[i] = NAN;
+    st = sc_conv2d_forward(s, x, w, y);
+  } else if (ps == BWD_DATA) {
+    ref_backward_data(s, y, w, ref, mag);
+    st = sc_conv2d_backward_data(s, x, y, w);
+  } else {
+    ref_backward_weights(s, y, x, ref, mag);
+    st = sc_conv2d_backward_weights(s, w, y, x);
+  }
+  SC_ASSERT(st == SC_OK, "%s isa=%s " SHAPE_FMT ": %s", pass_names[ps], kern->name, SHAPE_ARGS(s), sc_last_error());
+  int64_t bad = first_bad(out, ref, mag, count, nterms, exact);
+  SC_ASSERT(bad < 0, "%s isa=%s " SHAPE_FMT " exact=%d seed=%llu: element %lld is %.9g, want %.9g", pass_names[ps],
+            kern->name, SHAPE_ARGS(s), exact, (unsigned long long)seed, (long long)bad, out[bad < 0 ? 0 : bad],
+            ref[bad < 0 ? 0 : bad]);
+  sc_test_free(x), sc_test_free(w), sc_test_free(y);
+  free(ref), free(mag);
+}
+
+static void check_all_passes(const sc_kernels *kern, const sc_conv2d_shape *s, int exact, uint64_t seed) {
+  for (int p = 0; p < 3; p++) check_pass(kern, s, (pass)p, exact, seed * 3 + (uint64_t)p);
+}
+
+static sc_conv2d_shape shape(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t kh, int64_t kw,
+                             int64_t stride, int64_t pad) {
+  sc_conv2d_shape s = {.n = n, .h = h, .w = w, .c = c, .k = k, .kh = kh, .kw = kw, .stride_h = stride,
+                       .stride_w = stride, .pad_h = pad, .pad_w = pad};
+  return s;
+}
+
+/* ---- tests ---------------------------------------------------------------------------------------------------- */
+
+SC_ISA_TEST(conv2d, random_shapes_exact) {
+  static const int64_t spatial[] = {1, 2, 3, 5, 7, 11, 13};
+  static const int64_t chans[] = {1, 3, 5, 16, 17, 33};
+  static const int64_t kernels[][2] = {{1, 1}, {3, 3}, {7, 7}, {5, 3}, {2, 1}};
+  sc_test_rng r = {42};
+  int done = 0;
+  for (int it = 0; done < 40; it++) {
+    const int64_t *ks = kernels[sc_test_int(&r, 0, 4)];
+    sc_conv2d_shape s = {.n = sc_test_int(&r, 1, 3), .h = spatial[sc_test_int(&r, 0, 6)],
+                         .w = spatial[sc_test_int(&r, 0, 6)], .c = chans[sc_test_int(&r, 0, 5)],
+                         .k = chans[sc_test_int(&r, 0, 5)], .kh = ks[0], .kw = ks[1],
+                         .stride_h = sc_test_int(&r, 1, 3), .stride_w = sc_test_int(&r, 1, 3),
+                         .pad_h = sc_test_int(&r, 0, 3), .pad_w = sc_test_int(&r, 0, 3)};
+    if (s.kh > s.h + 2 * s.pad_h || s.kw > s.w + 2 * s.pad_w) continue; /* invalid: tested separately */
+    check_all_passes(k, &s, 1, 1000 + (uint64_t)it);
+    done++;
+  }
+}
+
+SC_ISA_TEST(conv2d, random_shapes_float) {
+  sc_test_rng r = {7};
+  for (int it = 0; it < 12; it++) {
+    int64_t kh = sc_test_int(&r, 1, 5), kw = sc_test_int(&r, 1, 5);
+    sc_conv2d_shape s = {.n = sc_test_int(&r, 1, 2), .h = sc_test_int(&r, kh, 12), .w = sc_test_int(&r, kw, 12),
+                         .c = sc_test_int(&r, 1, 40), .k = sc_test_int(&r, 1, 40), .kh = kh, .kw = kw,
+                         .stride_h = sc_test_int(&r, 1, 3), .stride_w = sc_test_int(&r, 1, 3),
+                         .pad_h = sc_test_int(&r, 0, 2), .pad_w = sc_test_int(&r, 0, 2)};
+    check_all_passes(k, &s, 0, 5000 + (uint64_t)it);
+  }
+}
+
+/* The convolutions of ResNet (stem 7x7/2 pad 3, 3x3/1 and 3x3/2 pad 1, 1x1/1 and 1x1/2) with real channel
+ * counts on small images; and shapes whose rows span several GEMM blocks and several strided backward-data tiles
+ * (more than 256 channels splits the gathered runs; 35x35 phase rows of 1000 channels fill 2 tiles). */
+SC_ISA_TEST(conv2d, resnet_shapes_exact) {
+  const sc_conv2d_shape cases[] = {
+      shape(2, 20, 18, 3, 64, 7, 7, 2, 3),  shape(2, 8, 8, 64, 64, 3, 3, 1, 1), shape(1, 9, 8, 64, 128, 3, 3, 2, 1),
+      shape(2, 8, 8, 64, 256, 1, 1, 1, 0), shape(2, 8, 7, 128, 64, 1, 1, 2, 0), shape(2, 6, 6, 130, 96, 3, 3, 1, 1),
+      shape(1, 70, 70, 1000, 2, 3, 3, 2, 1), shape(2, 48, 46, 64, 8, 3, 3, 2, 1), shape(3, 32, 32, 16, 16, 3, 3, 1, 1),
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_all_passes(k, &cases[i], 1, 77 + i);
+}
+
+/* The gradients of L(x, w) = sum_i r_i y_i(x, w) are dL/dx = backward_data(r) and dL/dw = backward_weights(r).
+ * L is linear in each input, so a central difference with a large step h is exact but for the rounding of the
+ * fp32 forward pass (the sum over outputs is done in double). Each y_i is off by at most gamma_{depth+2} times
+ * the sum of |terms| <= depth * 1.5 (|x + h| <= 1.5, |w| <= 1); with |r| <= 1, each loss is off by at most
+ * yn * (depth+2) * depth * 1.5 * 2^-24, twice that over the difference, divided by 2h = 1. fd_tolerance() is this
+ * bound (about 6e-3 for the largest case); a missing or misplaced term changes a gradient by |r w| ~ 0.25 on
+ * average, which exceeds it. */
+static double fd_tolerance(const sc_conv2d_shape *s) {
+  dims d = dims_of(s);
+  double depth = (double)(s->kh * s->kw * (s->c > s->k ? s->c : s->k));
+  return 2.0 * (double)d.yn * (depth + 2) * depth * 1.5 * (FLT_EPSILON / 2) + 1e-6;
+}
+
+static double loss(const sc_conv2d_shape *s, const float *x, const float *w, const float *rr, float *y) {
+  dims d = dims_of(s);
+  SC_ASSERT(sc_conv2d_forward(s, x, w, y) == SC_OK, "forward " SHAPE_FMT ": %s", SHAPE_ARGS(s), sc_last_error());
+  double l = 0;
+  for (int64_t i = 0; i < d.yn; i++) l += (double)y[i] * rr[i];
+  return l;
+}
+
+SC_ISA_TEST(conv2d, finite_differences) {
+  const sc_conv2d_shape cases[] = {shape(2, 5, 4, 3, 2, 3, 3, 2, 1), shape(1, 6, 5, 2, 3, 3, 2, 1, 2),
+                                   shape(1, 7, 7, 2, 2, 5, 3, 3, 0), shape(2, 3, 3, 4, 1, 1, 1, 1, 0)};
+  for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+    const sc_conv2d_shape *s = &cases[ci];
+    dims d = dims_of(s);
+    sc_test_rng r = {300 + ci};
+    float *x = sc_test_alloc((size_t)d.xn, 0), *w = sc_test_alloc((size_t)d.wn, 0);
+    float *y = sc_test_alloc((size_t)d.yn, 0), *rr = sc_test_alloc((size_t)d.yn, 0);
+    float *dx = sc_test_alloc((size_t)d.xn, 0), *dw = sc_test_alloc((size_t)d.wn, 0);
+    sc_test_fill(&r, x, (size_t)d.xn, -1, 1);
+    sc_test_fill(&r, w, (size_t)d.wn, -1, 1);
+    sc_test_fill(&r, rr, (size_t)d.yn, -1, 1);
+    memset(dx, 0, sizeof(float) * (size_t)d.xn);
+    memset(dw, 0, sizeof(float) * (size_t)d.wn);
+    SC_ASSERT(sc_conv2d_backward_data(s, dx, rr, w) == SC_OK, "%s", sc_last_error());
+    SC_ASSERT(sc_conv2d_backward_weights(s, dw, rr, x) == SC_OK, "%s", sc_last_error());
+    const float h = 0.5f;
+    for (int which = 0; which < 2; which++) {
+      float *v = which ? w : x, *g = which ? dw : dx;
+      int64_t cnt = which ? d.wn : d.xn;
+      for (int64_t i = 0; i < cnt; i++) {
+        float keep = v[i];
+        v[i] = keep + h;
+        double lp = loss(s, x, w, rr, y);
+        v[i] = keep - h;
+        double lm = loss(s, x, w, rr, y);
+        v[i] = keep;
+        double fd = (lp - lm) / (2.0 * h);
+        SC_ASSERT(fabs(fd - g[i]) <= fd_tolerance(s), "isa=%s " SHAPE_FMT ": d loss / d %s[%lld] = %.7g by differences, %.7g by %s",
+                  k->name, SHAPE_ARGS(s), which ? "w" : "x", (long long)i, fd, g[i],
+                  which ? "backward_weights" : "backward_data");
+      }
+    }
+    sc_test_free(x), sc_test_free(w), sc_test_free(y), sc_test_free(rr), sc_test_free(dx), sc_test_free(dw);
+  }
+}
+
+/* Calling a backward pass twice adds twice: the second call must not see (or clear) the first one's result. */
+SC_ISA_TEST(conv2d, backward_accumulates) {
+  const sc_conv2d_shape s = shape(2, 9, 9, 5, 6, 3, 3, 2, 1);
+  dims d = dims_of(&s);
+  sc_test_rng r = {99};
+  float *x = sc_test_alloc((size_t)d.xn, 0), *w = sc_test_alloc((size_t)d.wn, 0), *dy = sc_test_alloc((size_t)d.yn, 0);
+  float *dx = sc_test_alloc((size_t)d.xn, 0), *dw = sc_test_alloc((size_t)d.wn, 0);
+  float *dx1 = sc_test_alloc((size_t)d.xn, 0), *dw1 = sc_test_alloc((size_t)d.wn, 0);
+  sc_test_fill_int(&r, x, (size_t)d.xn, 3);
+  sc_test_fill_int(&r, w, (size_t)d.wn, 3);
+  sc_test_fill_int(&r, dy, (size_t)d.yn, 3);
+  memset(dx, 0, sizeof(float) * (size_t)d.xn);
+  memset(dw, 0, sizeof(float) * (size_t)d.wn);
+  SC_ASSERT(sc_conv2d_backward_data(&s, dx, dy, w) == SC_OK, "%s", sc_last_error());
+  SC_ASSERT(sc_conv2d_backward_weights(&s, dw, dy, x) == SC_OK, "%s", sc_last_error());
+  memcpy(dx1, dx, sizeof(float) * (size_t)d.xn);
+  memcpy(dw1, dw, sizeof(float) * (size_t)d.wn);
+  SC_ASSERT(sc_conv2d_backward_data(&s, dx, dy, w) == SC_OK, "%s", sc_last_error());
+  SC_ASSERT(sc_conv2d_backward_weights(&s, dw, dy, x) == SC_OK, "%s", sc_last_error());
+  int nonzero = 0;
+  for (int64_t i = 0; i < d.xn; i++) {
+    SC_ASSERT(dx[i] == 2 * dx1[i], "isa=%s " SHAPE_FMT ": dx[%lld] = %g after two calls, %g after one", k->name,
+              SHAPE_ARGS(&s), (long long)i, dx[i], dx1[i]);
+    nonzero += dx1[i] != 0;
+  }
+  for (int64_t i = 0; i < d.wn; i++) {
+    SC_ASSERT(dw[i] == 2 * dw1[i], "isa=%s " SHAPE_FMT ": dw[%lld] = %g after two calls, %g after one", k->name,
+              SHAPE_ARGS(&s), (long long)i, dw[i], dw1[i]);
+    nonzero += dw1[i] != 0;
+  }
+  SC_ASSERT(nonzero > 0, "isa=%s: the gradients are all zero, the test checks nothing", k->name);
+  sc_test_free(x), sc_test_free(w), sc_test_free(dy), sc_test_free(dx), sc_test_free(dw), sc_test_free(dx1),
+      sc_test_free(dw1);
+}
+
+SC_TEST(conv2d, out_size) {
+  int64_t oh = -1, ow = -1;
+  sc_conv2d_shape s = shape(1, 32, 31, 3, 8, 7, 7, 2, 3);
+  SC_ASSERT(sc_conv2d_out_size(&s, &oh, &ow) == SC_OK && oh == 16 && ow == 16, "7x7/2 pad 3 on 32x31: %lldx%lld",
+            (long long)oh, (long long)ow);
+  s = shape(1, 5, 5, 1, 1, 3, 3, 3, 0);
+  SC_ASSERT(sc_conv2d_out_size(&s, &oh, &ow) == SC_OK && oh == 1 && ow == 1, "3x3/3 on 5x5: %lldx%lld",
+            (long long)oh, (long long)ow);
+  s = shape(1, 1, 1, 1, 1, 3, 3, 1, 1);
+  SC_ASSERT(sc_conv2d_out_size(&s, &oh, &ow) == SC_OK && oh == 1 && ow == 1, "3x3 pad 1 on 1x1: %lldx%lld",
+            (long long)oh, (long long)ow);
+}
+
+SC_TEST(conv2d, rejects_bad_arguments) {
+  float x[64], w[64], y[64];
+  const float canary = 12345.0f;
+  for (int i = 0; i < 64; i++) x[i] = w[i] = y[i] = canary;
+  const sc_conv2d_shape good = shape(1, 3, 3, 2, 2, 3, 3, 1, 1);
+  SC_ASSERT(sc_conv2d_forward(&good, x, w, y) == SC_OK, "good shape rejected: %s", sc_last_error());
+  for (int i = 0; i < 64; i++) x[i] = w[i] = y[i] = canary;
+  sc_conv2d_shape bad[12];
+  int nb = 0;
+  bad[nb] = good, bad[nb++].n = -1;
+  bad[nb] = good, bad[nb++].c = -2;
+  bad[nb] = good, bad[nb++].h = 0;
+  bad[nb] = good, bad[nb++].kw = 0;
+  bad[nb] = good, bad[nb++].stride_h = 0;
+  bad[nb] = good, bad[nb++].stride_w = -1;
+  bad[nb] = good, bad[nb++].pad_w = -1;
+  bad[nb++] = shape(1, 3, 3, 2, 2, 5, 5, 1, 0);          /* kernel larger than the padded input */
+  bad[nb] = shape(1, 3, 3, 2, 2, 3, 3, 1, 1), bad[nb++].kw = 6; /* 6 > 3 + 2 */
+  bad[nb++] = shape(INT64_MAX / 4, 3, 3, 2, 2, 3, 3, 1, 1); /* dimension beyond 2^31 */
+  bad[nb++] = shape(1 << 30, 1 << 30, 1 << 30, 2, 2, 3, 3, 1, 1); /* product overflows */
+  bad[nb++] = shape(1, INT64_MAX / 2, 3, 2, 2, 3, 3, 1, 1);
+  for (int i = 0; i < nb; i++) {
+    int64_t oh, ow;
+    SC_ASSERT(sc_conv2d_out_size(&bad[i], &oh, &ow) == SC_EINVAL, "out_size accepted bad shape %d: " SHAPE_FMT, i,
+              SHAPE_ARGS(&bad[i]));
+    SC_ASSERT(sc_conv2d_forward(&bad[i], x, w, y) == SC_EINVAL, "forward accepted bad shape %d", i);
+    SC_ASSERT(sc_conv2d_backward_data(&bad[i], x, y, w) == SC_EINVAL, "backward_data accepted bad shape %d", i);
+    SC_ASSERT(sc_conv2d_backward_weights(&bad[i], w, y, x) == SC_EINVAL, "backward_weights accepted bad shape %d", i);
+  }
+  int64_t oh, ow;
+  SC_ASSERT(sc_conv2d_out_size(NULL, &oh, &ow) == SC_EINVAL, "null shape");
+  SC_ASSERT(sc_conv2d_out_size(&good, NULL, &ow) == SC_EINVAL, "null oh");
+  SC_ASSERT(sc_conv2d_forward(NULL, x, w, y) == SC_EINVAL, "forward: null shape");
+  SC_ASSERT(sc_conv2d_forward(&good, NULL, w, y) == SC_EINVAL, "forward: null x");
+  SC_ASSERT(sc_conv2d_forward(&good, x, NULL, y) == SC_EINVAL, "forward: null w");
+  SC_ASSERT(sc_conv2d_forward(&good, x, w, NULL) == SC_EINVAL, "forward: null y");
+  SC_ASSERT(sc_conv2d_backward_data(&good, NULL, y, w) == SC_EINVAL, "backward_data: null dx");
+  SC_ASSERT(sc_conv2d_backward_data(&good, x, NULL, w) == SC_EINVAL, "backward_data: null dy");
+  SC_ASSERT(sc_conv2d_backward_data(&good, x, y, NULL) == SC_EINVAL, "backward_data: null w");
+  SC_ASSERT(sc_conv2d_backward_weights(&good, NULL, y, x) == SC_EINVAL, "backward_weights: null dw");
+  SC_ASSERT(sc_conv2d_backward_weights(&good, w, NULL, x) == SC_EINVAL, "backward_weights: null dy");
+  SC_ASSERT(sc_conv2d_backward_weights(&good, w, y, NULL) == SC_EINVAL, "backward_weights: null x");
+  for (int i = 0; i < 64; i++)
+    SC_ASSERT(x[i] == canary && w[i] == canary && y[i] == canary, "a rejected call wrote element %d", i);
+}
+
+/* Empty tensors are valid: a zero batch or zero output channels does nothing, zero input channels gives y = 0. */
+SC_TEST(conv2d, empty_tensors) {
+  float y[8], dw[8];
+  for (int i = 0; i < 8; i++) y[i] = NAN, dw[i] = 5.0f;
+  sc_conv2d_shape s = shape(1, 2, 2, 0, 2, 1, 1, 1, 0);
+  SC_ASSERT(sc_conv2d_forward(&s, NULL, NULL, y) == SC_OK, "c=0: %s", sc_last_error());
+  for (int i = 0; i < 8; i++) SC_ASSERT(y[i] == 0.0f, "c=0: y[%d] = %g, want 0", i, y[i]);
+  s = shape(0, 2, 2, 2, 2, 1, 1, 1, 0);
+  SC_ASSERT(sc_conv2d_forward(&s, NULL, NULL, NULL) == SC_OK, "n=0: %s", sc_last_error());
+  SC_ASSERT(sc_conv2d_backward_weights(&s, dw, NULL, NULL) == SC_OK, "n=0: %s", sc_last_error());
+  for (int i = 0; i < 4; i++) SC_ASSERT(dw[i] == 5.0f, "n=0: dw[%d] changed to %g", i, dw[i]);
+}
