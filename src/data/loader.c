@@ -43,7 +43,8 @@ static sc_status fill(sc_loader *l, slot *s, int64_t b, int64_t epoch, sc_decode
                       sc_augment_scratch *as) {
   const sc_augment_options *a = &l->o.aug;
   const size_t per = (size_t)a->size * a->size * a->channels;
-  const int64_t B = l->o.batch_size, start = b * B;
+  const int64_t B = l->o.batch_size;
+  const int64_t start = l->o.shard_count > 1 ? (b * l->o.shard_count + l->o.shard_rank) * B : b * B;
   int n = (int)(l->npool - start < B ? l->npool - start : B);
   for (int i = 0; i < n; i++) {
     int64_t pos = start + i, idx = l->order[pos];
@@ -135,6 +136,8 @@ sc_status sc_loader_create(const sc_dataset *ds, const sc_loader_options *o, sc_
   if (!ds || !o) return sc_error(SC_EINVAL, "loader: no dataset or options");
   if (o->batch_size < 1) return sc_error(SC_EINVAL, "loader: batch size %d", o->batch_size);
   if (o->threads < 0 || o->threads > 256) return sc_error(SC_EINVAL, "loader: %d threads", o->threads);
+  if (o->shard_count > 1 && (o->shard_rank < 0 || o->shard_rank >= o->shard_count))
+    return sc_error(SC_EINVAL, "loader: shard %d of %d", o->shard_rank, o->shard_count);
   if (o->ring < 0 || o->ring > 1024) return sc_error(SC_EINVAL, "loader: ring of %d batches", o->ring);
   if (o->mode != SC_VIEW_PRETRAIN && o->mode != SC_VIEW_PROBE_TRAIN && o->mode != SC_VIEW_EVAL)
     return sc_error(SC_EINVAL, "loader: unknown view mode %d", (int)o->mode);
@@ -194,30 +197,39 @@ sc_status sc_loader_create(const sc_dataset *ds, const sc_loader_options *o, sc_
   return SC_OK;
 }
 
+void sc_loader_epoch_order(uint64_t seed, int64_t epoch, int no_shuffle, int64_t *order, int64_t n) {
+  if (no_shuffle) return;
+  sc_rng r;
+  sc_rng_init_data(&r, seed, (uint64_t)epoch, UINT64_MAX, 0);
+  for (int64_t i = n - 1; i > 0; i--) {
+    int64_t j = (int64_t)sc_rng_below(&r, (uint64_t)i + 1), t = order[i];
+    order[i] = order[j], order[j] = t;
+  }
+}
+
 int64_t sc_loader_batches_per_epoch(const sc_loader *l) {
   int64_t B = l->o.batch_size;
+  if (l->o.shard_count > 1) return l->npool / (B * l->o.shard_count);
   return l->o.drop_last ? l->npool / B : (l->npool + B - 1) / B;
 }
 
-sc_status sc_loader_start_epoch(sc_loader *l, int64_t epoch) {
+sc_status sc_loader_start_epoch(sc_loader *l, int64_t epoch) { return sc_loader_start_epoch_at(l, epoch, 0); }
+
+sc_status sc_loader_start_epoch_at(sc_loader *l, int64_t epoch, int64_t first) {
   if (!l || epoch < 0) return sc_error(SC_EINVAL, "loader: bad epoch %lld", (long long)epoch);
+  if (first < 0 || first > sc_loader_batches_per_epoch(l))
+    return sc_error(SC_EINVAL, "loader: epoch %lld has %lld batches, cannot start at batch %lld", (long long)epoch,
+                    (long long)sc_loader_batches_per_epoch(l), (long long)first);
   pthread_mutex_lock(&l->mu);
   l->active = 0;
   l->generation++;
   while (l->filling > 0) pthread_cond_wait(&l->cv_ready, &l->mu);
   for (int i = 0; i < l->nslots; i++) l->slots[i].state = SLOT_FREE;
   memcpy(l->order, l->pool, sizeof *l->order * (size_t)l->npool);
-  if (!l->o.no_shuffle) {
-    sc_rng r;
-    sc_rng_init_data(&r, l->o.seed, (uint64_t)epoch, UINT64_MAX, 0);
-    for (int64_t i = l->npool - 1; i > 0; i--) {
-      int64_t j = (int64_t)sc_rng_below(&r, (uint64_t)i + 1), t = l->order[i];
-      l->order[i] = l->order[j], l->order[j] = t;
-    }
-  }
+  sc_loader_epoch_order(l->o.seed, epoch, l->o.no_shuffle, l->order, l->npool);
   l->epoch = epoch;
   l->nbatches = sc_loader_batches_per_epoch(l);
-  l->next_claim = l->next_consume = 0;
+  l->next_claim = l->next_consume = first;
   l->held = -1;
   l->err = SC_OK;
   l->active = 1;

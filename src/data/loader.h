@@ -26,6 +26,10 @@ typedef struct sc_loader_options {
   sc_view_mode mode;     /* SC_VIEW_PRETRAIN gives two views per image, the others one */
   const int64_t *subset; /* optional: dataset indices to draw from (copied) */
   int64_t nsubset;
+  /* Data-parallel shard (shard_count > 1): every rank draws the same epoch order and batch b of this loader is
+   * positions [(b*shard_count + shard_rank)*batch_size, +batch_size) of it, so the ranks' batches are disjoint and
+   * together form the single-process batch of shard_count*batch_size. Implies drop_last (equal batches). */
+  int shard_rank, shard_count;
   sc_augment_options aug;
 } sc_loader_options;
 
@@ -44,10 +48,16 @@ typedef struct sc_loader sc_loader;
 sc_status sc_loader_create(const sc_dataset *ds, const sc_loader_options *o, sc_loader **out);
 /* Begins epoch e (any epoch in any order; an unfinished epoch is abandoned). */
 sc_status sc_loader_start_epoch(sc_loader *l, int64_t epoch);
+/* Begins epoch e at batch first (0 <= first <= batches per epoch): the batches delivered are exactly those an
+ * uninterrupted epoch delivers from that point, which is how a resumed run continues mid-epoch. */
+sc_status sc_loader_start_epoch_at(sc_loader *l, int64_t epoch, int64_t first);
 /* The next batch of the current epoch, or *b = NULL when the epoch is over. The batch stays valid until the next
  * call to sc_loader_next, sc_loader_start_epoch or sc_loader_destroy. */
 sc_status sc_loader_next(sc_loader *l, const sc_batch **b);
 int64_t sc_loader_batches_per_epoch(const sc_loader *l);
+/* The order of epoch `epoch` as sc_loader_start_epoch draws it: order[n] holds the pool on entry and is permuted
+ * in place by the generator keyed (seed, epoch) (left as is when no_shuffle). */
+void sc_loader_epoch_order(uint64_t seed, int64_t epoch, int no_shuffle, int64_t *order, int64_t n);
 /* Samples replaced because their file failed to decode (SC_BAD_SKIP), over the loader's life. */
 int64_t sc_loader_bad_count(sc_loader *l);
 void sc_loader_destroy(sc_loader *l);

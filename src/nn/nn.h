@@ -32,6 +32,20 @@ sc_status sc_nn_batchnorm_backward(int64_t rows, int64_t c, float *dx, float *dg
                                    const float *dy, const float *x, const float *y, const sc_nn_bn_state *st,
                                    const float *gamma, int relu, float eps);
 
+/* Synchronised batch norm (SimCLR's global BN in data-parallel training): while a reducer is installed on the
+ * calling thread, every training-mode BN forward normalises with the statistics of the whole global batch (the
+ * per-channel sum, sum of squares and count of every replica, added up in double) and its backward uses the global
+ * sums of dy and dy*xhat. The reducer sums a double buffer in place over the replicas; dbuf holds at least
+ * 2*max_c + 1 doubles and fbuf 2*max_c floats (scratch, so the layer still allocates nothing). NULL removes it. */
+typedef struct sc_nn_bn_sync {
+  sc_status (*sum)(void *ctx, double *buf, int64_t count);
+  void *ctx;
+  double *dbuf;
+  float *fbuf;
+  int64_t max_c;
+} sc_nn_bn_sync;
+void sc_nn_batchnorm_set_sync(const sc_nn_bn_sync *sync);
+
 /* ---- ReLU ---- */
 sc_status sc_nn_relu_forward(int64_t count, const float *x, float *y);
 sc_status sc_nn_relu_backward(int64_t count, float *dx, const float *dy, const float *y);

@@ -16,6 +16,7 @@ struct sc_simclr {
   int64_t pairs, dim, step;
   double peak;
   float *saved_dz; /* dloss/dz of the last forward, [2N][D] */
+  sc_simclr_hooks hooks;
 };
 
 sc_simclr_config sc_simclr_defaults(void) {
@@ -65,6 +66,9 @@ void sc_simclr_free(sc_simclr *s) {
 
 float *sc_simclr_views(sc_simclr *s) { return sc_model_input(s->model); }
 int64_t sc_simclr_steps_done(const sc_simclr *s) { return s->step; }
+sc_optim *sc_simclr_optim(sc_simclr *s) { return &s->opt; }
+void sc_simclr_set_steps_done(sc_simclr *s, int64_t steps) { s->step = steps < 0 ? 0 : steps; }
+void sc_simclr_set_hooks(sc_simclr *s, const sc_simclr_hooks *h) { s->hooks = h ? *h : (sc_simclr_hooks){0}; }
 
 sc_status sc_simclr_step(sc_simclr *s, float *loss, float *lr) {
   if (!s || !loss) return sc_error(SC_EINVAL, "simclr: null argument");
@@ -74,7 +78,10 @@ sc_status sc_simclr_step(sc_simclr *s, float *loss, float *lr) {
   sc_model_zero_grad(m);
   SC_TRY(sc_model_forward(m, 1));
   const float *z = sc_model_output(m, NULL, NULL);
-  SC_TRY(sc_nn_ntxent_forward(two_n, s->dim, s->cfg.tau, z, loss, s->saved_dz));
+  if (s->hooks.loss)
+    SC_TRY(s->hooks.loss(s->hooks.ctx, two_n, s->dim, s->cfg.tau, z, loss, s->saved_dz));
+  else
+    SC_TRY(sc_nn_ntxent_forward(two_n, s->dim, s->cfg.tau, z, loss, s->saved_dz));
   if (!isfinite(*loss)) return sc_error(SC_ENUMERIC, "simclr: loss is %g at step %lld", *loss, (long long)s->step);
   float *dz = sc_model_output_grad(m);
   memset(dz, 0, (size_t)(two_n * s->dim) * sizeof(float));
@@ -82,6 +89,7 @@ sc_status sc_simclr_step(sc_simclr *s, float *loss, float *lr) {
   SC_TRY(sc_model_backward(m));
   size_t np, nseg;
   float *w = sc_model_params(m, &np);
+  if (s->hooks.grads) SC_TRY(s->hooks.grads(s->hooks.ctx, sc_model_grads(m, NULL), np));
   const sc_optim_seg *segs = sc_model_segments(m, &nseg);
   SC_TRY(sc_optim_step(&s->opt, rate, w, sc_model_grads(m, NULL), segs, nseg));
   if (lr) *lr = rate;

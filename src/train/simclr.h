@@ -31,5 +31,19 @@ float *sc_simclr_views(sc_simclr *s);
  * NULL) the learning rate used. SC_ENUMERIC if the loss is not finite (parameters are then left untouched). */
 sc_status sc_simclr_step(sc_simclr *s, float *loss, float *lr);
 int64_t sc_simclr_steps_done(const sc_simclr *s);
+/* The optimiser state (for checkpoints), and the schedule position to resume from after restoring one. */
+sc_optim *sc_simclr_optim(sc_simclr *s);
+void sc_simclr_set_steps_done(sc_simclr *s, int64_t steps);
+
+/* Hooks for data-parallel training (src/dist). loss replaces the NT-Xent of the local 2N rows: it writes *loss and
+ * dloss/dz for the local rows into dz (overwritten, [2N][D]), as sc_nn_ntxent_forward does. grads runs between
+ * the backward and the optimiser update on the flat gradient buffer (the all-reduce). A NULL member keeps the
+ * default; h == NULL removes both. */
+typedef struct sc_simclr_hooks {
+  sc_status (*loss)(void *ctx, int64_t two_n, int64_t d, float tau, const float *z, float *loss, float *dz);
+  sc_status (*grads)(void *ctx, float *g, size_t count);
+  void *ctx;
+} sc_simclr_hooks;
+void sc_simclr_set_hooks(sc_simclr *s, const sc_simclr_hooks *h);
 
 #endif
