@@ -1,7 +1,9 @@
 /* gemm.h: the GEMM microkernel contract and the per-ISA GEMM configuration.
  *
  * A microkernel multiplies one packed MR x kc panel of A by one packed kc x NR panel of B and writes (or adds to)
- * an m x n corner (m <= MR, n <= NR) of C. Packing, blocking and threads are the driver's job (src/ops/gemm.c).
+ * an m x n corner (m <= MR, n <= NR) of C. Packing, blocking and threads are the driver's job (src/ops/gemm.c);
+ * an ISA may also offer a transposing packer, which the driver uses for operands whose rows run along the depth.
+ * Nothing here may depend on an instruction set.
  */
 #ifndef SC_ARCH_GEMM_H
 #define SC_ARCH_GEMM_H
@@ -10,9 +12,18 @@
 
 /* a: kc columns of MR floats (a[p*MR + i] = A[i][p]); b: kc rows of NR floats (b[p*NR + j] = B[p][j]);
  * c: row stride ldc. Computes C[i][j] = (accumulate ? C[i][j] : 0) + sum_p a[p*MR+i] * b[p*NR+j] for i < m,
- * j < n; never reads or writes C outside the m x n corner. */
+ * j < n; never reads or writes C outside the m x n corner. When accumulate is 0, C is not read (a NaN there
+ * does not propagate). kc == 0 is allowed: the sum is empty, so C becomes 0 or stays as it is. b is 64-byte
+ * aligned (panels of NR*kc floats, NR >= 16 on x86, laid end to end from an aligned buffer); a and c need only
+ * float alignment. */
 typedef void (*sc_f32_gemm_ukr_fn)(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,
                                    size_t ldc, int accumulate);
+
+/* Packs rn <= w rows of a depth-contiguous operand into one panel of width w: dst[p*w + r] = scale * src[r*ld + p]
+ * for r < rn, p < kc, and dst[p*w + r] = 0 for rn <= r < w. dst is 64-byte aligned; src may have any alignment.
+ * Reads nothing outside the rn x kc block. */
+typedef void (*sc_f32_gemm_pack_t_fn)(size_t w, size_t rn, size_t kc, const float *src, size_t ld, float scale,
+                                      float *dst);
 
 /* Runs iters rounds of independent FMA chains and returns the number of floating-point operations done: the
  * denominator of "fraction of peak". */
@@ -20,10 +31,17 @@ typedef double (*sc_fma_peak_fn)(size_t iters);
 
 typedef struct sc_gemm_config {
   size_t mr, nr;             /* register tile */
-  size_t mc, kc, nc;         /* cache blocking defaults (the driver may retune them from the cache sizes) */
+  size_t mc, kc, nc;         /* cache blocking defaults (the driver retunes them from the cache sizes) */
   sc_f32_gemm_ukr_fn ukr;
   const char *ukr_name;      /* e.g. "sc_f32_gemm_ukr_14x32__avx512" */
   sc_fma_peak_fn fma_peak;
+  sc_f32_gemm_pack_t_fn pack_t; /* NULL: the driver's portable transposing packer */
+  /* other tiles of the same ISA, kept for measurement (tests and the benchmark run each one through the driver);
+   * NULL-terminated, or NULL if there are none */
+  const struct sc_gemm_config *const *alternatives;
+  /* optional: the tile the driver uses instead when op(A) is a matrix stored transposed (its panels are packed by
+   * plain row copies, as in the backward-weights GEMM), where it measured faster; NULL if none */
+  const struct sc_gemm_config *strided_a;
 } sc_gemm_config;
 
 #endif

@@ -1,7 +1,25 @@
-/* gemm.c: the SGEMM driver: BLIS's five loops (NC, KC, MC around the MR x NR microkernel of the active kernel
- * table) with packed A and B panels, threads over the M and N loops, and the validation of sc_sgemm's arguments.
- * It must not contain instruction-set code: microkernels live in arch/. */
+/* gemm.c: the SGEMM driver: BLIS's loops (NC, KC, MC around the MR x NR microkernel of a kernel table) with packed
+ * A and B panels, OpenMP threads over the M and N loops, and the validation of sc_sgemm's arguments. It must not
+ * contain instruction-set code (microkernels and the fast transposing packer live in arch/), must not print, and
+ * must not allocate once its buffers have grown to a problem's size: packing buffers are kept between calls.
+ *
+ * Two schedules share the per-thread code:
+ *  - B resident: when all of op(B) packed fits the budget (a quarter of L3), it is packed once, by all threads
+ *    together; then each thread walks its own row blocks (MC) and, inside, the depth blocks (KC), so a C block is
+ *    finished while it is in cache and A is packed exactly once. This covers the convolution shapes with small
+ *    N*K (forward, backward-data) and square sizes up to a few thousand. When a thread has few columns, A is
+ *    packed one micro-panel at a time just before use, with the next one prefetched, because A then comes
+ *    straight from DRAM and its reads must overlap the FMAs (ResNet stage 1 forward: N = 64).
+ *  - streaming: otherwise (huge K, as in backward-weights) the classic order NC -> KC -> MC. If several threads
+ *    share a block of B they pack it together into one of two buffers (one barrier per block); if each thread has
+ *    its own columns, it packs each B panel just before its first use, again prefetching the next.
+ * Threads form a tm x tn grid over C (chosen by a small cost model: padded tile area plus packing that cannot
+ * overlap or is repeated), so both cores have work whether M or N is small. The table may name a second tile for
+ * A stored transposed (arch/gemm.h, strided_a), chosen per call.
+ */
 #include <omp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,20 +29,81 @@
 #include "gemm.h"
 #include "simclr_ops.h"
 
-static void pack_matrix(const sc_gemm_src *s, size_t r0, size_t rc, size_t p0, size_t kc, size_t w, float scale,
-                        float *dst) {
-  for (size_t rb = 0; rb < rc; rb += w) {
-    size_t rn = rc - rb < w ? rc - rb : w;
-    float *panel = dst + rb * kc;
-    for (size_t p = 0; p < kc; p++) {
-      for (size_t r = 0; r < rn; r++) {
-        size_t rr = r0 + rb + r, pp = p0 + p;
-        float v = s->depth_contiguous ? s->data[rr * s->ld + pp] : s->data[pp * s->ld + rr];
-        panel[p * w + r] = v * scale;
-      }
-      for (size_t r = rn; r < w; r++) panel[p * w + r] = 0.0f;
+/* ---- packing ----------------------------------------------------------------------------------------------- */
+
+static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+static size_t round_up(size_t x, size_t to) { return ceil_div(x, to) * to; }
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+static void pack_t_portable(size_t w, size_t rn, size_t kc, const float *src, size_t ld, float scale, float *dst) {
+  for (size_t r = 0; r < rn; r++) {
+    const float *s = src + r * ld;
+    for (size_t p = 0; p < kc; p++) dst[p * w + r] = s[p] * scale;
+  }
+  for (size_t p = 0; p < kc; p++)
+    for (size_t r = rn; r < w; r++) dst[p * w + r] = 0.0f;
+}
+
+/* rows of the panel are contiguous in the source: element (r, p) at src[p*ld + r]. Full panels of the usual widths
+ * copy a compile-time number of floats per depth step (a few vector moves, where a memcpy call per step of 6 or 14
+ * floats cost more than the copy). */
+#define SC_PACK_N_FIXED(W)                                                   \
+  static void pack_n_##W(size_t kc, const float *src, size_t ld, float scale, float *dst) { \
+    for (size_t p = 0; p < kc; p++)                                          \
+      for (size_t r = 0; r < W; r++) dst[p * W + r] = src[p * ld + r] * scale; \
+  }
+SC_PACK_N_FIXED(6)
+SC_PACK_N_FIXED(8)
+SC_PACK_N_FIXED(12)
+SC_PACK_N_FIXED(14)
+SC_PACK_N_FIXED(16)
+SC_PACK_N_FIXED(32)
+SC_PACK_N_FIXED(64)
+
+static void pack_n(size_t w, size_t rn, size_t kc, const float *src, size_t ld, float scale, float *dst) {
+  if (rn == w) {
+    switch (w) {
+    case 6: pack_n_6(kc, src, ld, scale, dst); return;
+    case 8: pack_n_8(kc, src, ld, scale, dst); return;
+    case 12: pack_n_12(kc, src, ld, scale, dst); return;
+    case 14: pack_n_14(kc, src, ld, scale, dst); return;
+    case 16: pack_n_16(kc, src, ld, scale, dst); return;
+    case 32: pack_n_32(kc, src, ld, scale, dst); return;
+    case 64: pack_n_64(kc, src, ld, scale, dst); return;
+    default: break;
     }
   }
+  for (size_t p = 0; p < kc; p++) {
+    const float *s = src + p * ld;
+    float *d = dst + p * w;
+    for (size_t r = 0; r < rn; r++) d[r] = s[r] * scale;
+    for (size_t r = rn; r < w; r++) d[r] = 0.0f;
+  }
+}
+
+static sc_f32_gemm_pack_t_fn pack_t_of(const sc_kernels *k) {
+  return k && k->gemm->pack_t ? k->gemm->pack_t : pack_t_portable;
+}
+
+void sc_gemm_pack_rows_t(size_t w, size_t rn, size_t kc, const float *src, size_t ld, float scale, float *dst) {
+  pack_t_of(sc_kernels_active())(w, rn, kc, src, ld, scale, dst);
+}
+
+static void pack_matrix_with(sc_f32_gemm_pack_t_fn pack_t, const sc_gemm_src *s, size_t r0, size_t rc, size_t p0,
+                             size_t kc, size_t w, float scale, float *dst) {
+  for (size_t rb = 0; rb < rc; rb += w) {
+    size_t rn = rc - rb < w ? rc - rb : w;
+    if (s->depth_contiguous)
+      pack_t(w, rn, kc, s->data + (r0 + rb) * s->ld + p0, s->ld, scale, dst + rb * kc);
+    else
+      pack_n(w, rn, kc, s->data + p0 * s->ld + r0 + rb, s->ld, scale, dst + rb * kc);
+  }
+}
+
+static void pack_matrix(const sc_gemm_src *s, size_t r0, size_t rc, size_t p0, size_t kc, size_t w, float scale,
+                        float *dst) {
+  pack_matrix_with(pack_t_of(sc_kernels_active()), s, r0, rc, p0, kc, w, scale, dst);
 }
 
 sc_gemm_src sc_gemm_src_matrix(const float *data, size_t ld, int depth_contiguous) {
@@ -32,7 +111,171 @@ sc_gemm_src sc_gemm_src_matrix(const float *data, size_t ld, int depth_contiguou
   return s;
 }
 
-static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc) {
+/* the driver packs matrix sources with the packer of the table it runs, others through their callback */
+static void pack_src(const sc_kernels *kern, const sc_gemm_src *s, size_t r0, size_t rc, size_t p0, size_t kc,
+                     size_t w, float scale, float *dst) {
+  if (s->pack == pack_matrix)
+    pack_matrix_with(pack_t_of(kern), s, r0, rc, p0, kc, w, scale, dst);
+  else
+    s->pack(s, r0, rc, p0, kc, w, scale, dst);
+}
+
+/* A prefetch of the source of the panel rows [r0, r0+rn) x depth [p0, p0+kc) of a matrix source, issued a slice
+ * before each microkernel call on the current panel: the (often DRAM-bound) reads of the next packing then overlap
+ * the FMAs, and no burst of prefetches fills the miss buffers at once. Other sources are not prefetched. */
+typedef struct prefetch_cursor {
+  const float *base;
+  size_t ld, lines, pos, total; /* `lines` cache lines per outer step */
+  size_t span;                  /* floats along an outer step */
+  int to_l2;                    /* the data is used only after much else has passed through L1 */
+} prefetch_cursor;
+
+static void prefetch_init(prefetch_cursor *c, const sc_gemm_src *s, size_t r0, size_t rn, size_t p0, size_t kc,
+                          int to_l2) {
+  memset(c, 0, sizeof *c);
+  c->to_l2 = to_l2;
+  if (s->pack != pack_matrix || rn == 0 || kc == 0) return;
+  size_t outer;
+  c->ld = s->ld;
+  if (s->depth_contiguous) /* rn rows, kc floats each */
+    c->base = s->data + r0 * s->ld + p0, outer = rn, c->span = kc;
+  else /* kc rows, rn floats each */
+    c->base = s->data + p0 * s->ld + r0, outer = kc, c->span = rn;
+  c->lines = (c->span + 15) / 16 + 1; /* one more: a row that starts mid-line ends in a further line */
+  c->total = outer * c->lines;
+}
+
+static void prefetch_step(prefetch_cursor *c, size_t n) {
+  for (size_t end = min_sz(c->pos + n, c->total); c->pos < end; c->pos++) {
+    const size_t row = c->pos / c->lines, off = min_sz((c->pos % c->lines) * 16, c->span - 1);
+    if (c->to_l2)
+      __builtin_prefetch(c->base + row * c->ld + off, 0, 2);
+    else
+      __builtin_prefetch(c->base + row * c->ld + off, 0, 3);
+  }
+}
+
+/* ---- reusable buffers -------------------------------------------------------------------------------------- */
+
+typedef struct gemm_ws {
+  float *b[2];
+  size_t b_cap; /* floats in each of b[0], b[1] */
+  float **a;    /* one per thread */
+  size_t a_cap; /* floats in each a[t] */
+  int a_slots;
+} gemm_ws;
+
+static gemm_ws shared_ws;
+static pthread_mutex_t shared_ws_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static float *alloc_floats(size_t n) {
+  size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+  return aligned_alloc(64, bytes ? bytes : 64);
+}
+
+static sc_status ws_grow_b(gemm_ws *ws, int nbuf, size_t floats) {
+  if (ws->b_cap >= floats && ws->b[0] && (nbuf < 2 || ws->b[1])) return SC_OK;
+  size_t cap = floats > ws->b_cap ? floats : ws->b_cap;
+  for (int i = 0; i < 2; i++) {
+    free(ws->b[i]);
+    ws->b[i] = NULL;
+  }
+  ws->b_cap = 0;
+  for (int i = 0; i < nbuf; i++)
+    if (!(ws->b[i] = alloc_floats(cap))) return sc_error(SC_ENOMEM, "GEMM: cannot allocate %zu bytes for B", cap * 4);
+  ws->b_cap = cap;
+  return SC_OK;
+}
+
+static sc_status ws_grow_a(gemm_ws *ws, int threads, size_t floats) {
+  if (threads > ws->a_slots) {
+    float **a = realloc(ws->a, (size_t)threads * sizeof *a);
+    if (!a) return sc_error(SC_ENOMEM, "GEMM: cannot allocate per-thread buffers");
+    for (int t = ws->a_slots; t < threads; t++) a[t] = NULL;
+    ws->a = a;
+    ws->a_slots = threads;
+  }
+  if (floats > ws->a_cap) {
+    for (int t = 0; t < ws->a_slots; t++) {
+      free(ws->a[t]);
+      ws->a[t] = NULL;
+    }
+    ws->a_cap = floats;
+  }
+  for (int t = 0; t < threads; t++)
+    if (!ws->a[t] && !(ws->a[t] = alloc_floats(ws->a_cap)))
+      return sc_error(SC_ENOMEM, "GEMM: cannot allocate %zu bytes for A", ws->a_cap * 4);
+  return SC_OK;
+}
+
+static void ws_free(gemm_ws *ws) {
+  free(ws->b[0]);
+  free(ws->b[1]);
+  for (int t = 0; t < ws->a_slots; t++) free(ws->a[t]);
+  free(ws->a);
+  memset(ws, 0, sizeof *ws);
+}
+
+/* ---- plan -------------------------------------------------------------------------------------------------- */
+
+typedef struct gemm_plan {
+  const sc_kernels *kern;
+  const sc_gemm_src *a, *b;
+  size_t m, n, k, mr, nr;
+  size_t mc, kc, nc; /* mc: the most rows of a block (each thread balances its own); kc, nc: balanced */
+  size_t n_round;    /* n rounded up to nr: the row length of resident B */
+  int resident;      /* 1: all of B packed once (ws->b[0]); 0: streaming NC x KC blocks */
+  int b_late;        /* streaming with one thread per column of the grid: B packed panel by panel, when used */
+  float alpha, beta; /* beta is 0 or 1 here; other values scale C first */
+  int scale_c;       /* 1: scale C by beta_orig in each thread's region first */
+  float beta_orig;
+  float *c;
+  size_t ldc;
+  gemm_ws *ws;
+  atomic_size_t *next_block;  /* the shared counter of row blocks (B resident, threads over M) */
+  atomic_size_t *next_bgroup; /* the shared counter of groups of B panels to pack (B resident) */
+} gemm_plan;
+
+/* Block sizes from the caches: a kc x NR panel of B fills about 2/3 of L1 (A's micro-panel and C stream past it),
+ * an MC x KC block of A half of L2, and resident or streamed B at most a quarter of L3. */
+static void choose_blocks(gemm_plan *p) {
+  const sc_gemm_config *g = p->kern->gemm;
+  const sc_cpu_info *ci = sc_cpu();
+  size_t kc_max = g->kc, mc_max = g->mc, nc_max = g->nc, b_budget = (size_t)8 << 20;
+  if (ci->l1d_bytes >= 16384) kc_max = ci->l1d_bytes * 2 / 3 / (p->nr * sizeof(float)) / 8 * 8;
+  kc_max = min_sz(max_sz(kc_max, 64), 1024);
+  if (ci->l2_bytes >= 131072) mc_max = ci->l2_bytes / 2 / (kc_max * sizeof(float));
+  mc_max = max_sz(mc_max / p->mr * p->mr, p->mr);
+  if (ci->l3_bytes >= ((size_t)4 << 20)) b_budget = ci->l3_bytes / 4;
+  nc_max = max_sz(b_budget / 2 / (kc_max * sizeof(float)) / p->nr * p->nr, p->nr);
+  p->kc = round_up(ceil_div(p->k, ceil_div(p->k, kc_max)), 8);
+  p->kc = min_sz(p->kc, p->k);
+  p->mc = mc_max;
+  p->n_round = round_up(p->n, p->nr);
+  p->resident = p->n_round * p->k * sizeof(float) <= b_budget;
+  p->nc = p->resident ? p->n_round : round_up(ceil_div(p->n, ceil_div(p->n, nc_max)), p->nr);
+}
+
+/* thread grid: tm threads over M, tn over N, tm * tn = T */
+static void choose_grid(const gemm_plan *p, int T, int *tm_out, int *tn_out) {
+  size_t mt = ceil_div(p->m, p->mr), nt = ceil_div(p->n, p->nr);
+  double best = -1;
+  *tm_out = T, *tn_out = 1;
+  for (int tm = T; tm >= 1; tm--) {
+    if (T % tm) continue;
+    int tn = T / tm;
+    /* per thread: FMAs over padded tiles (32 per cycle) + A elements packed (redundant across tn) */
+    double fma = (double)(ceil_div(mt, (size_t)tm) * p->mr) * (double)(ceil_div(nt, (size_t)tn) * p->nr) * p->k;
+    double pack = (double)ceil_div(p->m, (size_t)tm) * p->k * (p->resident ? 1.0 : (double)ceil_div(p->n, p->nc));
+    /* streaming with B shared by several threads packs it in bursts between barriers instead of one panel at a
+     * time behind the FMAs (b_late): count those reads as not overlapped */
+    if (!p->resident && tm > 1) pack += (double)p->n * p->k / T;
+    double cost = fma / 32.0 + pack * 0.5;
+    if (best < 0 || cost < best * 0.999) best = cost, *tm_out = tm, *tn_out = tn;
+  }
+}
+
+static void scale_block(float *c, size_t ldc, size_t m, size_t n, float beta) {
   for (size_t i = 0; i < m; i++) {
     float *row = c + i * ldc;
     if (beta == 0.0f)
@@ -42,58 +285,240 @@ static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc) {
   }
 }
 
-static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+/* the rows [m0, m1) of one thread, in blocks of at most mc balanced to similar sizes */
+static size_t thread_mc(const gemm_plan *p, size_t rows) {
+  if (!rows) return p->mr;
+  return round_up(ceil_div(rows, ceil_div(rows, p->mc)), p->mr);
+}
+
+/* B panels of columns [jr, jr+nr) start at bpack + (jr - jc0) * b_stride (b_stride = kc when packed together,
+ * the largest kc when each panel has a fixed slot) */
+static void macro_kernel(const gemm_plan *p, const float *apack, const float *bpack, size_t b_stride, size_t ic,
+                         size_t mc, size_t jc0, size_t j0, size_t j1, size_t kc, int accumulate,
+                         prefetch_cursor *pf) {
+  const sc_f32_gemm_ukr_fn ukr = p->kern->gemm->ukr;
+  const size_t mr = p->mr, nr = p->nr, ldc = p->ldc;
+  const size_t pf_chunk = pf ? ceil_div(pf->total, ceil_div(mc, mr) * ceil_div(j1 - j0, nr)) : 0;
+  for (size_t jr = j0; jr < j1; jr += nr) {
+    const size_t n = min_sz(nr, j1 - jr);
+    const float *bp = bpack + (jr - jc0) * b_stride;
+    float *cc = p->c + ic * ldc + jr;
+    for (size_t ir = 0; ir < mc; ir += mr) {
+      if (pf_chunk) prefetch_step(pf, pf_chunk);
+      ukr(min_sz(mr, mc - ir), n, kc, apack + ir * kc, bp, cc + ir * ldc, ldc, accumulate);
+    }
+  }
+}
+
+/* a thread whose columns of C number at most this packs A one micro-panel at a time (see run_thread) */
+#define SC_GEMM_NARROW_N 256
+
+static void run_thread(const gemm_plan *pp, int t, int T) {
+  int tm, tn;
+  choose_grid(pp, T, &tm, &tn);
+  gemm_plan plan = *pp;
+  const gemm_plan *p = &plan;
+  plan.b_late = !plan.resident && tm == 1;
+  const int im = t % tm, in = t / tm;
+  const size_t mr = p->mr, nr = p->nr, mt = ceil_div(p->m, mr), nt = ceil_div(p->n, nr);
+  const size_t m0 = min_sz(p->m, mt * (size_t)im / (size_t)tm * mr);
+  const size_t m1 = min_sz(p->m, mt * (size_t)(im + 1) / (size_t)tm * mr);
+  const size_t n0 = min_sz(p->n, nt * (size_t)in / (size_t)tn * nr);
+  const size_t n1 = min_sz(p->n, nt * (size_t)(in + 1) / (size_t)tn * nr);
+  const size_t mc = thread_mc(p, m1 - m0);
+  float *apack = p->ws->a[t];
+  /* with B resident and the threads all over M, row blocks are handed out at run time (each scales its own C) */
+  const int dynamic = p->resident && tn == 1 && T > 1;
+  if (p->scale_c && !dynamic) scale_block(p->c + m0 * p->ldc + n0, p->ldc, m1 - m0, n1 - n0, p->beta_orig);
+
+  if (p->resident) {
+    /* With few columns per thread each A panel meets few B panels, so packing A (often straight from DRAM)
+     * would rival the FMAs: pack it one micro-panel at a time, prefetching the next, so the reads overlap the
+     * microkernels running on the current one. */
+    const int narrow = n1 - n0 <= SC_GEMM_NARROW_N;
+    /* One thread and wide C: B is packed panel by panel during the first row block, behind the FMAs, like A
+     * above. Otherwise all threads pack all of B together first, taking groups of panels from a shared counter
+     * (so a core slowed by other work packs less). */
+    const int lazy_b = T == 1 && !narrow;
+    float *bres = p->ws->b[0];
+    const size_t group = max_sz(1, nt / (4 * (size_t)T));
+    for (size_t q0 = lazy_b ? nt : 0; q0 < nt;) {
+      q0 = T > 1 ? atomic_fetch_add(p->next_bgroup, 1) * group : q0;
+      if (q0 >= nt) break;
+      const size_t q1 = min_sz(nt, q0 + group), r0 = q0 * nr, rc = min_sz(p->n, q1 * nr) - r0;
+      for (size_t pc = 0; pc < p->k; pc += p->kc) {
+        const size_t kc = min_sz(p->kc, p->k - pc);
+        pack_src(p->kern, p->b, r0, rc, pc, kc, nr, 1.0f, bres + p->n_round * pc + r0 * kc);
+      }
+      q0 = q1;
+    }
+    if (T > 1) {
+#pragma omp barrier
+    }
+    if (!dynamic && (m0 >= m1 || n0 >= n1)) return;
+    /* Row blocks: this thread's own in turn, or with several threads over M, blocks of the whole M taken from a
+     * shared counter (about four per thread), so that a core slowed by other work does not hold up the call. */
+    const size_t chunk = dynamic ? min_sz(p->mc, max_sz(mr, round_up(ceil_div(p->m, 4 * (size_t)T), mr))) : mc;
+    const size_t r_end = dynamic ? p->m : m1;
+    size_t next = dynamic ? 0 : m0;
+    for (;;) {
+      const size_t ic = dynamic ? atomic_fetch_add(p->next_block, 1) * chunk : next;
+      if (ic >= r_end) break;
+      const size_t mcc = min_sz(chunk, r_end - ic);
+      next = ic + mcc;
+      if (dynamic && p->scale_c) scale_block(p->c + ic * p->ldc, p->ldc, mcc, p->n, p->beta_orig);
+      for (size_t pc = 0; pc < p->k; pc += p->kc) {
+        const size_t kc = min_sz(p->kc, p->k - pc);
+        const int accumulate = pc > 0 || p->beta != 0.0f;
+        const float *bp = bres + p->n_round * pc;
+        if (!narrow) {
+          pack_src(p->kern, p->a, ic, mcc, pc, kc, mr, p->alpha, apack);
+          if (!lazy_b || ic != m0) {
+            /* the next A block (next depth block, else the next row block) is fetched into L2 meanwhile */
+            prefetch_cursor pf = {0};
+            if (pc + kc < p->k)
+              prefetch_init(&pf, p->a, ic, mcc, pc + kc, min_sz(p->kc, p->k - pc - kc), 1);
+            else if (ic + mcc < r_end)
+              prefetch_init(&pf, p->a, ic + mcc, min_sz(chunk, r_end - ic - mcc), 0, min_sz(p->kc, p->k), 1);
+            macro_kernel(p, apack, bp, kc, ic, mcc, 0, n0, n1, kc, accumulate, &pf);
+            continue;
+          }
+          for (size_t jr = n0; jr < n1; jr += nr) {
+            const size_t ncols = min_sz(nr, n1 - jr);
+            prefetch_cursor pf = {0};
+            const int to_l2 = mcc * kc * sizeof(float) > 16384;
+            if (jr + nr < n1)
+              prefetch_init(&pf, p->b, jr + nr, min_sz(nr, n1 - jr - nr), pc, kc, to_l2);
+            else if (pc + kc < p->k)
+              prefetch_init(&pf, p->b, n0, min_sz(nr, n1 - n0), pc + kc, min_sz(p->kc, p->k - pc - kc), to_l2);
+            pack_src(p->kern, p->b, jr, ncols, pc, kc, nr, 1.0f, (float *)bp + jr * kc);
+            macro_kernel(p, apack, bp, kc, ic, mcc, 0, jr, jr + ncols, kc, accumulate, &pf);
+          }
+          continue;
+        }
+        for (size_t ir = 0; ir < mcc; ir += mr) {
+          const size_t rn = min_sz(mr, mcc - ir);
+          /* the next panel: further down this block, else the first of the next depth block or row block */
+          prefetch_cursor pf = {0};
+          if (ir + mr < mcc)
+            prefetch_init(&pf, p->a, ic + ir + mr, min_sz(mr, mcc - ir - mr), pc, kc, 0);
+          else if (pc + kc < p->k)
+            prefetch_init(&pf, p->a, ic, min_sz(mr, mcc), pc + kc, min_sz(p->kc, p->k - pc - kc), 0);
+          else if (ic + mcc < r_end)
+            prefetch_init(&pf, p->a, ic + mcc, min_sz(mr, r_end - ic - mcc), 0, min_sz(p->kc, p->k), 0);
+          pack_src(p->kern, p->a, ic + ir, rn, pc, kc, mr, p->alpha, apack);
+          macro_kernel(p, apack, bp, kc, ic + ir, rn, 0, n0, n1, kc, accumulate, &pf);
+        }
+      }
+    }
+    return;
+  }
+
+  unsigned iter = 0;
+  for (size_t jc = 0; jc < p->n; jc += p->nc) {
+    const size_t ncc = min_sz(p->nc, p->n - jc);
+    const size_t j0 = max_sz(n0, jc), j1 = min_sz(n1, jc + ncc);
+    for (size_t pc = 0; pc < p->k; pc += p->kc, iter++) {
+      const size_t kc = min_sz(p->kc, p->k - pc);
+      float *bb = p->ws->b[iter & 1];
+      if (j0 < j1 && !p->b_late) {
+        /* this thread's share of the panels its column of the grid needs */
+        const size_t np = ceil_div(j1 - j0, nr);
+        const size_t q0 = np * (size_t)im / (size_t)tm, q1 = np * (size_t)(im + 1) / (size_t)tm;
+        if (q0 < q1) {
+          const size_t r0 = j0 + q0 * nr, rc = min_sz(j1, j0 + q1 * nr) - r0;
+          pack_src(p->kern, p->b, r0, rc, pc, kc, nr, 1.0f, bb + (r0 - jc) * kc);
+        }
+      }
+      if (tm > 1) {
+#pragma omp barrier
+      }
+      if (j0 >= j1) continue;
+      for (size_t ic = m0; ic < m1; ic += mc) {
+        const size_t mcc = min_sz(mc, m1 - ic);
+        const int accumulate = pc > 0 || p->beta != 0.0f;
+        pack_src(p->kern, p->a, ic, mcc, pc, kc, mr, p->alpha, apack);
+        if (!p->b_late) {
+          macro_kernel(p, apack, bb, kc, ic, mcc, jc, j0, j1, kc, accumulate, NULL);
+          continue;
+        }
+        /* No barrier orders the threads here, so one may run blocks ahead of another: each panel has a slot of
+         * fixed size (the largest kc) in which only its own thread writes. */
+        if (ic != m0) {
+          macro_kernel(p, apack, bb, p->kc, ic, mcc, jc, j0, j1, kc, accumulate, NULL);
+          continue;
+        }
+        /* B was left unpacked above: pack it panel by panel on the first row block, prefetching the next panel,
+         * so its reads (from DRAM when K is large) overlap the microkernels */
+        for (size_t jr = j0; jr < j1; jr += nr) {
+          const size_t ncols = min_sz(nr, j1 - jr);
+          /* a whole A block passes through L1 before the next panel is packed: stage it in L2 */
+          prefetch_cursor pf = {0};
+          const int to_l2 = mcc * kc * sizeof(float) > 16384;
+          if (jr + nr < j1)
+            prefetch_init(&pf, p->b, jr + nr, min_sz(nr, j1 - jr - nr), pc, kc, to_l2);
+          else if (pc + kc < p->k)
+            prefetch_init(&pf, p->b, j0, min_sz(nr, j1 - j0), pc + kc, min_sz(p->kc, p->k - pc - kc), to_l2);
+          pack_src(p->kern, p->b, jr, ncols, pc, kc, nr, 1.0f, bb + (jr - jc) * p->kc);
+          macro_kernel(p, apack, bb, p->kc, ic, mcc, jc, jr, jr + ncols, kc, accumulate, &pf);
+        }
+      }
+    }
+  }
+}
+
+/* below this many multiply-adds a parallel region costs more than it saves */
+#define SC_GEMM_PARALLEL_MIN_FMA (96.0 * 96.0 * 96.0)
 
 sc_status sc_gemm_run(const sc_kernels *kern, size_t m, size_t n, size_t k, const sc_gemm_src *a,
                       const sc_gemm_src *b, float alpha, float beta, float *c, size_t ldc) {
-  const sc_gemm_config *g = kern->gemm;
   if (m == 0 || n == 0) return SC_OK;
   if (k == 0 || alpha == 0.0f) {
-    if (beta != 1.0f) scale_c(m, n, beta, c, ldc);
+    if (beta != 1.0f) scale_block(c, ldc, m, n, beta);
     return SC_OK;
   }
-  if (beta != 0.0f && beta != 1.0f) {
-    scale_c(m, n, beta, c, ldc);
-    beta = 1.0f;
+  const sc_gemm_config *g = kern->gemm;
+  sc_kernels strided_kern;
+  /* the table's tile for A stored transposed (packed by plain copies), where it measured faster: arch/gemm.h */
+  if (g->strided_a && a->pack == pack_matrix && !a->depth_contiguous) {
+    strided_kern = *kern;
+    strided_kern.gemm = g = g->strided_a;
+    kern = &strided_kern;
   }
-  const size_t mr = g->mr, nr = g->nr;
-  const size_t kc_max = g->kc, mc_max = round_up(g->mc, mr), nc_max = round_up(g->nc, nr);
-  float *bpack = malloc(round_up(nc_max < n ? nc_max : n, nr) * kc_max * sizeof(float) + 64);
-  if (!bpack) return sc_error(SC_ENOMEM, "GEMM: cannot allocate the B packing buffer");
-  sc_status st = SC_OK;
-  for (size_t jc = 0; jc < n; jc += nc_max) {
-    size_t nc = n - jc < nc_max ? n - jc : nc_max;
-    for (size_t pc = 0; pc < k; pc += kc_max) {
-      size_t kc = k - pc < kc_max ? k - pc : kc_max;
-      int accumulate = pc > 0 || beta != 0.0f;
-      b->pack(b, jc, nc, pc, kc, nr, 1.0f, bpack);
-      size_t mblocks = (m + mc_max - 1) / mc_max;
-#pragma omp parallel num_threads(sc_num_threads())
-      {
-        float *apack = malloc(mc_max * kc_max * sizeof(float) + 64);
-        if (!apack) {
-#pragma omp atomic write
-          st = SC_ENOMEM;
-        }
-#pragma omp for schedule(static)
-        for (size_t ib = 0; ib < mblocks; ib++) {
-          if (!apack) continue;
-          size_t ic = ib * mc_max, mc = m - ic < mc_max ? m - ic : mc_max;
-          a->pack(a, ic, mc, pc, kc, mr, alpha, apack);
-          for (size_t jr = 0; jr < nc; jr += nr)
-            for (size_t ir = 0; ir < mc; ir += mr)
-              g->ukr(mc - ir < mr ? mc - ir : mr, nc - jr < nr ? nc - jr : nr, kc, apack + ir * kc,
-                     bpack + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc, accumulate);
-        }
-        free(apack);
-      }
-      if (st != SC_OK) break;
+  gemm_plan p = {.kern = kern, .a = a, .b = b, .m = m, .n = n, .k = k, .mr = g->mr, .nr = g->nr,
+                 .alpha = alpha, .beta = beta, .c = c, .ldc = ldc};
+  if (beta != 0.0f && beta != 1.0f) p.scale_c = 1, p.beta_orig = beta, p.beta = 1.0f;
+  choose_blocks(&p);
+
+  int T = sc_num_threads();
+  const size_t tiles = ceil_div(m, p.mr) * ceil_div(n, p.nr);
+  if ((double)m * (double)n * (double)k < SC_GEMM_PARALLEL_MIN_FMA || omp_in_parallel()) T = 1;
+  if ((size_t)T > tiles) T = (int)tiles;
+
+  gemm_ws local = {0}, *ws = &shared_ws;
+  int locked = pthread_mutex_trylock(&shared_ws_lock) == 0;
+  if (!locked) ws = &local; /* another call is running (from another thread): use private buffers this time */
+  sc_status st = ws_grow_a(ws, T, p.mc * p.kc);
+  if (st == SC_OK) st = ws_grow_b(ws, p.resident ? 1 : 2, p.resident ? p.n_round * k : p.nc * p.kc);
+  atomic_size_t next_block, next_bgroup;
+  atomic_init(&next_block, 0);
+  atomic_init(&next_bgroup, 0);
+  if (st == SC_OK) {
+    p.ws = ws;
+    p.next_block = &next_block;
+    p.next_bgroup = &next_bgroup;
+    if (T == 1) {
+      run_thread(&p, 0, 1);
+    } else {
+#pragma omp parallel num_threads(T)
+      run_thread(&p, omp_get_thread_num(), omp_get_num_threads());
     }
-    if (st != SC_OK) break;
   }
-  free(bpack);
-  if (st != SC_OK) return sc_error(st, "GEMM: cannot allocate the A packing buffer");
-  return SC_OK;
+  if (locked)
+    pthread_mutex_unlock(&shared_ws_lock);
+  else
+    ws_free(&local);
+  return st;
 }
 
 sc_status sc_sgemm(sc_trans ta, sc_trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,

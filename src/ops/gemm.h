@@ -34,8 +34,17 @@ sc_gemm_src sc_gemm_src_matrix(const float *data, size_t ld, int depth_contiguou
 
 /* C[m x n] (row stride ldc) = alpha * A * B^T + beta * C, where A's rows and B's rows (m and n of them) both run
  * over the depth k. Sizes are assumed valid (callers validate). Returns SC_ENOMEM if packing buffers could not be
- * had. Runs on sc_num_threads() threads. */
+ * had. Runs on sc_num_threads() threads (one when called inside a parallel region). Packing buffers are kept
+ * and grown between calls, so a repeated shape does not allocate. The pack callbacks may run on several threads
+ * at once (different blocks) and must not write anything but dst. A is packed with w = kern->gemm->mr and
+ * scale = alpha, B with w = kern->gemm->nr and scale = 1. Thread-safe: concurrent calls work (the second uses
+ * buffers of its own for that call). */
 sc_status sc_gemm_run(const sc_kernels *kern, size_t m, size_t n, size_t k, const sc_gemm_src *a,
                       const sc_gemm_src *b, float alpha, float beta, float *c, size_t ldc);
+
+/* For custom packers: packs rn <= w rows that are contiguous along the depth (row r at src + r*ld, kc floats used)
+ * into one panel of width w: dst[p*w + r] = scale * src[r*ld + p], rows rn..w-1 zero. Uses the vectorised
+ * transposing packer of the active kernel table when it has one. */
+void sc_gemm_pack_rows_t(size_t w, size_t rn, size_t kc, const float *src, size_t ld, float scale, float *dst);
 
 #endif

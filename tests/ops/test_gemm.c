@@ -1,8 +1,14 @@
-/* test_gemm.c: sc_sgemm on every ISA against a plain triple loop in double, over NN, NT, TN, TT, random shapes
- * (sizes of 1, primes, off-tile sizes), leading dimensions larger than rows, alpha/beta cases; and argument
- * validation. Integer-valued data keeps every product and partial sum exact, so results must match exactly. */
+/* test_gemm.c: sc_sgemm and the driver behind it (sc_gemm_run) on every ISA against a plain triple loop in double:
+ * NN, NT, TN, TT, random shapes (sizes of 1, primes, off-tile sizes), leading dimensions larger than rows,
+ * misaligned pointers, alpha/beta cases, beta = 0 over NaN, two threads on tall, wide and deep shapes (both thread
+ * grids, both schedules of the driver), every alternative tile of an ISA, custom pack callbacks, concurrent
+ * calls; and argument validation. Integer-valued data keeps every product and partial sum exact (|values| <= 4,
+ * k <= 17000: sums stay far below 2^24), so results must match exactly: the tolerance is zero. */
+#include <math.h>
+#include <omp.h>
 #include <stdio.h>
 
+#include "ops/gemm.h"
 #include "simclr_ops.h"
 #include "test.h"
 #include "testutil.h"
@@ -18,8 +24,8 @@ static void reference(sc_trans ta, sc_trans tb, int64_t m, int64_t n, int64_t k,
     }
 }
 
-static void check(const sc_kernels *k, sc_trans ta, sc_trans tb, int64_t m, int64_t n, int64_t kk, float alpha,
-                  float beta, int64_t pad, uint64_t seed) {
+static void check_c(const sc_kernels *k, sc_trans ta, sc_trans tb, int64_t m, int64_t n, int64_t kk, float alpha,
+                    float beta, int64_t pad, uint64_t seed, int nan_c) {
   sc_test_rng r = {seed};
   int64_t lda = (ta ? m : kk) + pad, ldb = (tb ? kk : n) + pad, ldc = n + pad;
   int64_t arows = ta ? kk : m, brows = tb ? n : kk;
@@ -28,16 +34,25 @@ static void check(const sc_kernels *k, sc_trans ta, sc_trans tb, int64_t m, int6
   sc_test_fill_int(&r, a, (size_t)(arows * lda), 4);
   sc_test_fill_int(&r, b, (size_t)(brows * ldb), 4);
   sc_test_fill_int(&r, c, (size_t)(m * ldc), 4);
+  if (nan_c)
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) c[i * ldc + j] = NAN;
   for (int64_t i = 0; i < m * ldc; i++) ref[i] = c[i];
   reference(ta, tb, m, n, kk, alpha, a, lda, b, ldb, beta, ref, ldc);
   sc_status st = sc_sgemm(ta, tb, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc);
   SC_ASSERT(st == SC_OK, "sgemm failed: %s", sc_last_error());
   size_t worst;
   double e = sc_test_max_err(c, ref, (size_t)(m * ldc), 0.0, 0.0 + 1e-30, &worst);
-  SC_ASSERT(e <= 1.0, "isa=%s %c%c m=%lld n=%lld k=%lld alpha=%g beta=%g pad=%lld seed=%llu: c[%zu]=%g, want %g",
-            k->name, ta ? 'T' : 'N', tb ? 'T' : 'N', (long long)m, (long long)n, (long long)kk, alpha, beta,
-            (long long)pad, (unsigned long long)seed, worst, c[worst], ref[worst]);
+  SC_ASSERT(e <= 1.0, "isa=%s %c%c m=%lld n=%lld k=%lld alpha=%g beta=%g pad=%lld seed=%llu threads=%d nan_c=%d: "
+            "c[%zu]=%g, want %g", k->name, ta ? 'T' : 'N', tb ? 'T' : 'N', (long long)m, (long long)n, (long long)kk,
+            alpha, beta, (long long)pad, (unsigned long long)seed, sc_num_threads(), nan_c, worst, c[worst],
+            ref[worst]);
   sc_test_free(a), sc_test_free(b), sc_test_free(c), sc_test_free(ref);
+}
+
+static void check(const sc_kernels *k, sc_trans ta, sc_trans tb, int64_t m, int64_t n, int64_t kk, float alpha,
+                  float beta, int64_t pad, uint64_t seed) {
+  check_c(k, ta, tb, m, n, kk, alpha, beta, pad, seed, 0);
 }
 
 SC_ISA_TEST(gemm, small_shapes_all_transposes) {
@@ -61,8 +76,10 @@ SC_ISA_TEST(gemm, random_shapes_alpha_beta) {
 
 SC_ISA_TEST(gemm, larger_than_one_cache_block) {
   (void)k;
-  check(k, SC_NO_TRANS, SC_NO_TRANS, 301, 1100, 601, 1.0f, 0.0f, 0, 9);
-  check(k, SC_TRANS, SC_NO_TRANS, 257, 130, 700, 1.0f, 1.0f, 3, 10);
+  /* more rows than one row block (MC = 504 for a 1 MiB L2), several depth blocks, narrow and wide C */
+  check(k, SC_NO_TRANS, SC_NO_TRANS, 530, 300, 300, 1.0f, 0.0f, 0, 9);
+  check(k, SC_NO_TRANS, SC_TRANS, 520, 70, 601, 1.0f, 1.0f, 3, 10);
+  check(k, SC_TRANS, SC_NO_TRANS, 257, 130, 700, 1.0f, 1.0f, 3, 11);
 }
 
 SC_TEST(gemm, rejects_bad_arguments) {
@@ -76,4 +93,119 @@ SC_TEST(gemm, rejects_bad_arguments) {
   SC_ASSERT(sc_sgemm((sc_trans)5, SC_NO_TRANS, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2) == SC_EINVAL, "bad trans");
   SC_ASSERT(sc_sgemm(SC_NO_TRANS, SC_NO_TRANS, INT64_MAX / 2, 2, 2, 1, a, 2, b, 2, 0, c, INT64_MAX / 2) == SC_EINVAL,
             "overflowing size accepted");
+}
+
+SC_ISA_TEST(gemm, beta_zero_ignores_nan_in_c) {
+  for (int t = 0; t < 4; t++) {
+    check_c(k, t & 1, t >> 1, 37, 45, 19, 1.0f, 0.0f, 2, 300 + (uint64_t)t, 1);
+    check_c(k, t & 1, t >> 1, 37, 45, 0, 1.0f, 0.0f, 2, 310 + (uint64_t)t, 1);    /* k = 0: C = 0 */
+    check_c(k, t & 1, t >> 1, 37, 45, 19, 0.0f, 0.0f, 2, 320 + (uint64_t)t, 1);  /* alpha = 0: C = 0 */
+  }
+}
+
+SC_ISA_TEST(gemm, two_threads_tall_wide_deep) {
+  SC_ASSERT(sc_set_num_threads(2) == SC_OK, "set threads: %s", sc_last_error());
+  check(k, SC_NO_TRANS, SC_NO_TRANS, 2000, 20, 50, 1.0f, 0.0f, 1, 400);  /* threads split M */
+  check(k, SC_NO_TRANS, SC_TRANS, 9, 700, 60, 2.0f, 1.0f, 0, 401);       /* threads split N */
+  check(k, SC_TRANS, SC_NO_TRANS, 150, 170, 300, -1.0f, 2.0f, 3, 402);   /* both, several blocks, beta scaling */
+  /* op(B) too large to keep packed (over 8 MiB, the budget on machines with up to 32 MiB of L3): the streaming
+   * schedule, many depth blocks */
+  check(k, SC_TRANS, SC_NO_TRANS, 8, 150, 17000, 1.0f, 1.0f, 0, 403);
+  check(k, SC_NO_TRANS, SC_TRANS, 3, 135, 17000, 1.0f, 0.0f, 1, 404);
+}
+
+SC_ISA_TEST(gemm, one_thread_wide_and_deep) {
+  /* one thread: B packed panel by panel behind the FMAs (C wider than 256 columns), the narrow path, streaming */
+  SC_ASSERT(sc_set_num_threads(1) == SC_OK, "set threads: %s", sc_last_error());
+  check(k, SC_NO_TRANS, SC_NO_TRANS, 530, 300, 300, 1.0f, 0.0f, 1, 450);
+  check(k, SC_NO_TRANS, SC_TRANS, 260, 333, 700, 2.0f, -1.0f, 0, 451);
+  check(k, SC_NO_TRANS, SC_NO_TRANS, 700, 40, 520, 1.0f, 1.0f, 2, 452);
+  check(k, SC_TRANS, SC_NO_TRANS, 8, 150, 17000, 1.0f, 1.0f, 0, 453);
+}
+
+SC_ISA_TEST(gemm, every_alternative_tile) {
+  for (const sc_gemm_config *const *alt = k->gemm->alternatives; alt && *alt; alt++) {
+    sc_kernels kk = *k;
+    kk.gemm = *alt;
+    SC_ASSERT(sc_set_num_threads(2) == SC_OK, "set threads: %s", sc_last_error());
+    static const int64_t shapes[][3] = {{1, 1, 1}, {13, 65, 7}, {130, 129, 300}, {301, 70, 33}};
+    for (int s = 0; s < 4; s++)
+      for (int t = 0; t < 4; t++) {
+        const int64_t m = shapes[s][0], n = shapes[s][1], kd = shapes[s][2];
+        const int ta = t & 1, tb = t >> 1;
+        sc_test_rng r = {500 + (uint64_t)(4 * s + t)};
+        int64_t lda = ta ? m : kd, ldb = tb ? kd : n;
+        float *a = sc_test_alloc((size_t)(m * kd), 1), *b = sc_test_alloc((size_t)(kd * n), 2);
+        float *c = sc_test_alloc((size_t)(m * n), 0), *ref = sc_test_alloc((size_t)(m * n), 0);
+        sc_test_fill_int(&r, a, (size_t)(m * kd), 4);
+        sc_test_fill_int(&r, b, (size_t)(kd * n), 4);
+        sc_test_fill_int(&r, c, (size_t)(m * n), 4);
+        for (int64_t i = 0; i < m * n; i++) ref[i] = c[i];
+        reference(ta, tb, m, n, kd, 1.0f, a, lda, b, ldb, 1.0f, ref, n);
+        sc_gemm_src sa = sc_gemm_src_matrix(a, (size_t)lda, !ta), sb = sc_gemm_src_matrix(b, (size_t)ldb, tb);
+        sc_status st = sc_gemm_run(&kk, (size_t)m, (size_t)n, (size_t)kd, &sa, &sb, 1.0f, 1.0f, c, (size_t)n);
+        SC_ASSERT(st == SC_OK, "sc_gemm_run: %s", sc_last_error());
+        size_t worst;
+        double e = sc_test_max_err(c, ref, (size_t)(m * n), 0.0, 1e-30, &worst);
+        SC_ASSERT(e <= 1.0, "%s (isa %s) %c%c m=%lld n=%lld k=%lld: c[%zu]=%g, want %g", (*alt)->ukr_name, k->name,
+                  ta ? 'T' : 'N', tb ? 'T' : 'N', (long long)m, (long long)n, (long long)kd, worst, c[worst],
+                  ref[worst]);
+        sc_test_free(a), sc_test_free(b), sc_test_free(c), sc_test_free(ref);
+      }
+  }
+}
+
+/* A custom source, as convolution builds them: element (r, p) = f(r, p), packed through the callback and, for
+ * depth-contiguous rows, through sc_gemm_pack_rows_t. */
+typedef struct fn_src { size_t rows, depth; float *dense; } fn_src;
+static void pack_fn(const sc_gemm_src *s, size_t r0, size_t rc, size_t p0, size_t kc, size_t w, float scale,
+                    float *dst) {
+  const fn_src *f = s->ctx;
+  for (size_t rb = 0; rb < rc; rb += w) {
+    size_t rn = rc - rb < w ? rc - rb : w;
+    sc_gemm_pack_rows_t(w, rn, kc, f->dense + (r0 + rb) * f->depth + p0, f->depth, scale, dst + rb * kc);
+  }
+}
+
+SC_ISA_TEST(gemm, custom_pack_callback) {
+  SC_ASSERT(sc_set_num_threads(2) == SC_OK, "set threads: %s", sc_last_error());
+  const size_t m = 333, n = 95, kd = 260;
+  sc_test_rng r = {600};
+  float *a = sc_test_alloc(m * kd, 0), *b = sc_test_alloc(n * kd, 0), *c = sc_test_alloc(m * n, 0);
+  float *ref = sc_test_alloc(m * n, 0);
+  sc_test_fill_int(&r, a, m * kd, 4);
+  sc_test_fill_int(&r, b, n * kd, 4);
+  fn_src fa = {m, kd, a}, fb = {n, kd, b};
+  sc_gemm_src sa = {.pack = pack_fn, .ctx = &fa}, sb = {.pack = pack_fn, .ctx = &fb};
+  SC_ASSERT(sc_gemm_run(k, m, n, kd, &sa, &sb, -2.0f, 0.0f, c, n) == SC_OK, "sc_gemm_run: %s", sc_last_error());
+  reference(SC_NO_TRANS, SC_TRANS, (int64_t)m, (int64_t)n, (int64_t)kd, -2.0f, a, (int64_t)kd, b, (int64_t)kd, 0.0f,
+            ref, (int64_t)n);
+  size_t worst;
+  double e = sc_test_max_err(c, ref, m * n, 0.0, 1e-30, &worst);
+  SC_ASSERT(e <= 1.0, "custom packer (isa %s) m=%zu n=%zu k=%zu: c[%zu]=%g, want %g", k->name, m, n, kd, worst,
+            c[worst], ref[worst]);
+  sc_test_free(a), sc_test_free(b), sc_test_free(c), sc_test_free(ref);
+}
+
+SC_ISA_TEST(gemm, concurrent_calls) {
+  /* two threads call sc_sgemm at once: the second finds the shared buffers busy and uses its own */
+  int bad = 0;
+  SC_ASSERT(sc_set_num_threads(2) == SC_OK, "set threads: %s", sc_last_error());
+#pragma omp parallel num_threads(2) reduction(+ : bad)
+  {
+    const int64_t m = 120, n = 90, kd = 200;
+    sc_test_rng r = {700 + (uint64_t)omp_get_thread_num()};
+    float *a = malloc(sizeof(float) * m * kd), *b = malloc(sizeof(float) * kd * n), *c = malloc(sizeof(float) * m * n);
+    float *ref = malloc(sizeof(float) * m * n);
+    sc_test_fill_int(&r, a, (size_t)(m * kd), 4);
+    sc_test_fill_int(&r, b, (size_t)(kd * n), 4);
+    reference(SC_NO_TRANS, SC_NO_TRANS, m, n, kd, 1.0f, a, kd, b, n, 0.0f, ref, n);
+    for (int rep = 0; rep < 20; rep++) {
+      if (sc_sgemm(SC_NO_TRANS, SC_NO_TRANS, m, n, kd, 1.0f, a, kd, b, n, 0.0f, c, n) != SC_OK) bad++;
+      for (int64_t i = 0; i < m * n; i++) bad += c[i] != ref[i];
+    }
+    free(a), free(b), free(c), free(ref);
+  }
+  SC_ASSERT(bad == 0, "isa %s: %d wrong elements or failures over 2 threads x 20 calls of 120x90x200 NN", k->name,
+            bad);
 }

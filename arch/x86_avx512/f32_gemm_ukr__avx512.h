@@ -1,0 +1,168 @@
+/* f32_gemm_ukr__avx512.h: the body shared by the AVX-512 f32 GEMM microkernels, expanded once per tile by the
+ * f32_gemm_ukr_<MR>x<NR>__avx512.c files (which also carry each tile's register map). Not a public header and not
+ * to be included anywhere else.
+ *
+ * The depth loop is inline assembly with a fixed register assignment: written with intrinsics, gcc 12 spilled
+ * accumulators inside the loop once 28 of the 32 zmm registers held them. In assembly the loop is only loads,
+ * broadcasts and FMAs, unrolled by 4. A full tile is written to C by the assembly as well; a partial one
+ * (m < MR or n < NR) is stored to an aligned stack tile and merged with masked loads and stores, which never touch
+ * memory outside the m x n corner (masked-off lanes do not fault).
+ *
+ * Before including, define:
+ *   SC_UKR_NAME         the function name
+ *   SC_UKR_MR           rows of the tile (broadcast from the packed A panel)
+ *   SC_UKR_NV           16-float vectors per row: 2 (NR = 32) or 4 (NR = 64)
+ *   SC_UKR_B0..B<NV-1>  the registers holding one row of B, as strings ("28")
+ *   SC_UKR_ROWS(X, s)   X(s, i, acc registers of row i..., broadcast register) for i = 0 .. MR-1, where the NV
+ *                       accumulators of row i are zmm(NV*i) .. zmm(NV*i + NV-1) (the stack tile relies on it)
+ */
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "gemm.h"
+
+#define SC_STR_(x) #x
+#define SC_STR(x) SC_STR_(x)
+#define SC_NR (16 * SC_UKR_NV)
+#define SC_MRS SC_STR(SC_UKR_MR)
+
+#if SC_UKR_NV == 2
+#define SC_LOAD_B(s)                                                \
+  "vmovaps 128*" #s "(%[b]), %%zmm" SC_UKR_B0 "\n\t"                \
+  "vmovaps 128*" #s "+64(%[b]), %%zmm" SC_UKR_B1 "\n\t"
+#define SC_FMA_ROW(s, i, r0, r1, bc)                                     \
+  "vbroadcastss 4*(" SC_MRS "*" #s "+" #i ")(%[a]), %%zmm" #bc "\n\t"   \
+  "vfmadd231ps %%zmm" SC_UKR_B0 ", %%zmm" #bc ", %%zmm" #r0 "\n\t"      \
+  "vfmadd231ps %%zmm" SC_UKR_B1 ", %%zmm" #bc ", %%zmm" #r1 "\n\t"
+#define SC_ZERO_ROW(s, i, r0, r1, bc)                   \
+  "vpxord %%zmm" #r0 ", %%zmm" #r0 ", %%zmm" #r0 "\n\t" \
+  "vpxord %%zmm" #r1 ", %%zmm" #r1 ", %%zmm" #r1 "\n\t"
+#define SC_ADD_ROW(s, i, r0, r1, bc)                    \
+  "vaddps (%[c]), %%zmm" #r0 ", %%zmm" #r0 "\n\t"       \
+  "vaddps 64(%[c]), %%zmm" #r1 ", %%zmm" #r1 "\n\t"     \
+  "vmovups %%zmm" #r0 ", (%[c])\n\t"                    \
+  "vmovups %%zmm" #r1 ", 64(%[c])\n\t"                  \
+  "add %[ldc], %[c]\n\t"
+#define SC_STORE_ROW(s, i, r0, r1, bc)                  \
+  "vmovups %%zmm" #r0 ", (%[c])\n\t"                    \
+  "vmovups %%zmm" #r1 ", 64(%[c])\n\t"                  \
+  "add %[ldc], %[c]\n\t"
+#define SC_TILE_ROW(s, i, r0, r1, bc)                   \
+  "vmovaps %%zmm" #r0 ", 64*" #r0 "(%[t])\n\t"          \
+  "vmovaps %%zmm" #r1 ", 64*" #r1 "(%[t])\n\t"
+#elif SC_UKR_NV == 4
+#define SC_LOAD_B(s)                                                \
+  "vmovaps 256*" #s "(%[b]), %%zmm" SC_UKR_B0 "\n\t"                \
+  "vmovaps 256*" #s "+64(%[b]), %%zmm" SC_UKR_B1 "\n\t"             \
+  "vmovaps 256*" #s "+128(%[b]), %%zmm" SC_UKR_B2 "\n\t"            \
+  "vmovaps 256*" #s "+192(%[b]), %%zmm" SC_UKR_B3 "\n\t"
+#define SC_FMA_ROW(s, i, r0, r1, r2, r3, bc)                             \
+  "vbroadcastss 4*(" SC_MRS "*" #s "+" #i ")(%[a]), %%zmm" #bc "\n\t"   \
+  "vfmadd231ps %%zmm" SC_UKR_B0 ", %%zmm" #bc ", %%zmm" #r0 "\n\t"      \
+  "vfmadd231ps %%zmm" SC_UKR_B1 ", %%zmm" #bc ", %%zmm" #r1 "\n\t"      \
+  "vfmadd231ps %%zmm" SC_UKR_B2 ", %%zmm" #bc ", %%zmm" #r2 "\n\t"      \
+  "vfmadd231ps %%zmm" SC_UKR_B3 ", %%zmm" #bc ", %%zmm" #r3 "\n\t"
+#define SC_ZERO_ROW(s, i, r0, r1, r2, r3, bc)           \
+  "vpxord %%zmm" #r0 ", %%zmm" #r0 ", %%zmm" #r0 "\n\t" \
+  "vpxord %%zmm" #r1 ", %%zmm" #r1 ", %%zmm" #r1 "\n\t" \
+  "vpxord %%zmm" #r2 ", %%zmm" #r2 ", %%zmm" #r2 "\n\t" \
+  "vpxord %%zmm" #r3 ", %%zmm" #r3 ", %%zmm" #r3 "\n\t"
+#define SC_ADD_ROW(s, i, r0, r1, r2, r3, bc)            \
+  "vaddps (%[c]), %%zmm" #r0 ", %%zmm" #r0 "\n\t"       \
+  "vaddps 64(%[c]), %%zmm" #r1 ", %%zmm" #r1 "\n\t"     \
+  "vaddps 128(%[c]), %%zmm" #r2 ", %%zmm" #r2 "\n\t"    \
+  "vaddps 192(%[c]), %%zmm" #r3 ", %%zmm" #r3 "\n\t"    \
+  "vmovups %%zmm" #r0 ", (%[c])\n\t"                    \
+  "vmovups %%zmm" #r1 ", 64(%[c])\n\t"                  \
+  "vmovups %%zmm" #r2 ", 128(%[c])\n\t"                 \
+  "vmovups %%zmm" #r3 ", 192(%[c])\n\t"                 \
+  "add %[ldc], %[c]\n\t"
+#define SC_STORE_ROW(s, i, r0, r1, r2, r3, bc)          \
+  "vmovups %%zmm" #r0 ", (%[c])\n\t"                    \
+  "vmovups %%zmm" #r1 ", 64(%[c])\n\t"                  \
+  "vmovups %%zmm" #r2 ", 128(%[c])\n\t"                 \
+  "vmovups %%zmm" #r3 ", 192(%[c])\n\t"                 \
+  "add %[ldc], %[c]\n\t"
+#define SC_TILE_ROW(s, i, r0, r1, r2, r3, bc)           \
+  "vmovaps %%zmm" #r0 ", 64*" #r0 "(%[t])\n\t"          \
+  "vmovaps %%zmm" #r1 ", 64*" #r1 "(%[t])\n\t"          \
+  "vmovaps %%zmm" #r2 ", 64*" #r2 "(%[t])\n\t"          \
+  "vmovaps %%zmm" #r3 ", 64*" #r3 "(%[t])\n\t"
+#else
+#error "SC_UKR_NV must be 2 or 4"
+#endif
+
+#define SC_STEP(s) SC_LOAD_B(s) SC_UKR_ROWS(SC_FMA_ROW, s)
+
+/* lanes [16v, 16v+16) of a row that are below n */
+static inline __mmask16 sc_lane_mask(size_t n, size_t v) {
+  if (n <= 16 * v) return 0;
+  size_t r = n - 16 * v;
+  return r >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << r) - 1u);
+}
+
+void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c, size_t ldc,
+                 int accumulate) {
+  float tile[SC_UKR_MR * SC_NR] __attribute__((aligned(64)));
+  const size_t full = m == SC_UKR_MR && n == SC_NR;
+  /* the tile's rows of C are needed at the end: start fetching them now, behind the FMAs */
+  for (size_t i = 0; i < m; i++) {
+    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(c + i * ldc + SC_NR - 1), _MM_HINT_T0);
+#if SC_UKR_NV == 4
+    _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+    _mm_prefetch((const char *)(c + i * ldc + 32), _MM_HINT_T0);
+#endif
+  }
+  size_t k4 = kc / 4, k1 = kc % 4, acc = (size_t)(accumulate != 0);
+  float *cp = c;
+  __asm__ volatile(
+      SC_UKR_ROWS(SC_ZERO_ROW, 0)
+      "test %[k4], %[k4]\n\t"
+      "jz 2f\n\t"
+      ".p2align 5\n"
+      "1:\n\t"
+      SC_STEP(0) SC_STEP(1) SC_STEP(2) SC_STEP(3)
+      "add $4*4*" SC_MRS ", %[a]\n\t"
+      "add $4*4*" SC_STR(SC_NR) ", %[b]\n\t"
+      "dec %[k4]\n\t"
+      "jnz 1b\n"
+      "2:\n\t"
+      "test %[k1], %[k1]\n\t"
+      "jz 4f\n"
+      "3:\n\t"
+      SC_STEP(0)
+      "add $4*" SC_MRS ", %[a]\n\t"
+      "add $4*" SC_STR(SC_NR) ", %[b]\n\t"
+      "dec %[k1]\n\t"
+      "jnz 3b\n"
+      "4:\n\t"
+      "test %[full], %[full]\n\t"
+      "jz 7f\n\t"
+      "test %[acc], %[acc]\n\t"
+      "jz 5f\n\t"
+      SC_UKR_ROWS(SC_ADD_ROW, 0)
+      "jmp 8f\n"
+      "5:\n\t"
+      SC_UKR_ROWS(SC_STORE_ROW, 0)
+      "jmp 8f\n"
+      "7:\n\t"
+      SC_UKR_ROWS(SC_TILE_ROW, 0)
+      "8:\n\t"
+      "vzeroupper\n\t"
+      : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [k1] "+r"(k1), [c] "+r"(cp)
+      : [ldc] "r"(ldc * sizeof(float)), [full] "r"(full), [acc] "r"(acc), [t] "r"(tile)
+      : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
+        "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+  if (full) return;
+  for (size_t i = 0; i < m; i++)
+    for (size_t v = 0; v < SC_UKR_NV; v++) {
+      const __mmask16 k = sc_lane_mask(n, v);
+      if (!k) break;
+      float *ci = c + i * ldc + 16 * v;
+      __m512 x = _mm512_load_ps(tile + (i * SC_UKR_NV + v) * 16);
+      if (accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(k, ci));
+      _mm512_mask_storeu_ps(ci, k, x);
+    }
+}

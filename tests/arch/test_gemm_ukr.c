@@ -1,0 +1,147 @@
+/* test_gemm_ukr.c: every f32 GEMM microkernel of every ISA (the table's default tile and its alternatives), called
+ * directly through sc_kernels_for() on packed panels, against a plain loop. Covers kc = 0 (allowed by the
+ * contract: the empty sum, so C becomes 0 or is left as it is), 1, small primes, the driver's block size and
+ * around it; every m <= MR and n <= NR for small kc, the corners for larger kc; accumulate on and off; a large
+ * ldc and a misaligned C. Also the transposing packers (the ISA's pack_t) against the definition.
+ *
+ * Data are small integers, so every product and partial sum is exact in fp32 and results must match bit for bit
+ * (tolerance zero). Non-accumulating calls start from NaN in C, which must not leak into the result; every
+ * element of C outside the m x n corner holds a sentinel that must survive.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "test.h"
+#include "testutil.h"
+
+static const float sentinel = 12345.0f;
+
+typedef struct ukr_case {
+  const sc_kernels *k;
+  const sc_gemm_config *g;
+  size_t m, n, kc, ldc;
+  int accumulate;
+  uint64_t seed;
+} ukr_case;
+
+static void check_ukr(const ukr_case *t) {
+  const size_t mr = t->g->mr, nr = t->g->nr, kc = t->kc, ldc = t->ldc, rows = mr + 2;
+  sc_test_rng r = {t->seed};
+  float *a = aligned_alloc(64, ((mr * kc + 16) * sizeof(float) + 63) / 64 * 64);
+  float *b = aligned_alloc(64, ((nr * kc + 16) * sizeof(float) + 63) / 64 * 64);
+  float *c = sc_test_alloc(rows * ldc, 3); /* C misaligned by 3 floats; one row of margin on each side */
+  float *ref = malloc(rows * ldc * sizeof(float));
+  SC_ASSERT(a && b && ref, "out of memory");
+  sc_test_fill_int(&r, a, mr * kc, 8);
+  sc_test_fill_int(&r, b, nr * kc, 8);
+  for (size_t i = 0; i < rows * ldc; i++) c[i] = sentinel;
+  float *c0 = c + ldc; /* the tile starts one row in */
+  for (size_t i = 0; i < t->m; i++)
+    for (size_t j = 0; j < t->n; j++) c0[i * ldc + j] = t->accumulate ? (float)sc_test_int(&r, -50, 50) : NAN;
+  for (size_t i = 0; i < rows * ldc; i++) ref[i] = c[i];
+  float *ref0 = ref + ldc;
+  for (size_t i = 0; i < t->m; i++)
+    for (size_t j = 0; j < t->n; j++) {
+      double s = t->accumulate ? ref0[i * ldc + j] : 0.0;
+      for (size_t p = 0; p < kc; p++) s += (double)a[p * mr + i] * (double)b[p * nr + j];
+      ref0[i * ldc + j] = (float)s;
+    }
+  t->g->ukr(t->m, t->n, kc, a, b, c0, ldc, t->accumulate);
+  for (size_t i = 0; i < rows * ldc; i++) {
+    int same = c[i] == ref[i];
+    SC_ASSERT(same, "%s (isa %s) m=%zu n=%zu kc=%zu ldc=%zu accumulate=%d seed=%llu: C[%zd][%zu] = %g, want %g%s",
+              t->g->ukr_name, t->k->name, t->m, t->n, kc, ldc, t->accumulate, (unsigned long long)t->seed,
+              (ssize_t)(i / ldc) - 1, i % ldc, c[i], ref[i],
+              ref[i] == sentinel ? " (outside the m x n corner: must be untouched)" : "");
+  }
+  free(a), free(b), free(ref), sc_test_free(c);
+}
+
+/* the table's tile and its alternatives */
+static size_t configs_of(const sc_kernels *k, const sc_gemm_config **out, size_t cap) {
+  size_t n = 0;
+  out[n++] = k->gemm;
+  for (const sc_gemm_config *const *alt = k->gemm->alternatives; alt && *alt && n < cap; alt++) out[n++] = *alt;
+  return n;
+}
+
+SC_ISA_TEST(gemm_ukr, every_corner_small_kc) {
+  const sc_gemm_config *cfgs[8];
+  size_t ncfg = configs_of(k, cfgs, 8);
+  static const size_t kcs[] = {0, 1, 2, 5};
+  uint64_t seed = 1;
+  for (size_t ci = 0; ci < ncfg; ci++)
+    for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
+      for (size_t m = 1; m <= cfgs[ci]->mr; m++)
+        for (size_t n = 1; n <= cfgs[ci]->nr; n++) {
+          ukr_case t = {k, cfgs[ci], m, n, kcs[q], cfgs[ci]->nr + (seed % 5), (int)(seed & 1), seed};
+          check_ukr(&t);
+          seed++;
+        }
+}
+
+SC_ISA_TEST(gemm_ukr, depths_around_blocks) {
+  const sc_gemm_config *cfgs[8];
+  size_t ncfg = configs_of(k, cfgs, 8);
+  uint64_t seed = 1000;
+  for (size_t ci = 0; ci < ncfg; ci++) {
+    const sc_gemm_config *g = cfgs[ci];
+    const size_t kcs[] = {3, 7, 13, 16, 17, 31, 64, g->kc - 1, g->kc, g->kc + 1, 1000};
+    const size_t ms[] = {1, g->mr - 1, g->mr}, ns[] = {1, g->nr / 2, g->nr - 1, g->nr};
+    for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
+      for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 4; j++)
+          for (int acc = 0; acc < 2; acc++) {
+            ukr_case t = {k, g, ms[i], ns[j], kcs[q], g->nr + 1, acc, seed++};
+            check_ukr(&t);
+          }
+  }
+}
+
+SC_ISA_TEST(gemm_ukr, large_ldc) {
+  const sc_gemm_config *cfgs[8];
+  size_t ncfg = configs_of(k, cfgs, 8);
+  for (size_t ci = 0; ci < ncfg; ci++)
+    for (int acc = 0; acc < 2; acc++) {
+      ukr_case full = {k, cfgs[ci], cfgs[ci]->mr, cfgs[ci]->nr, 37, 4099, acc, 77};
+      check_ukr(&full);
+      ukr_case part = {k, cfgs[ci], cfgs[ci]->mr - 1, cfgs[ci]->nr - 3, 37, 4099, acc, 78};
+      check_ukr(&part);
+    }
+}
+
+SC_ISA_TEST(gemm_ukr, transposing_packer) {
+  if (!k->gemm->pack_t) SC_SKIP("%s has no transposing packer of its own", k->name);
+  static const size_t ws[] = {6, 8, 12, 14, 16, 32, 64}, kcs[] = {1, 5, 15, 16, 17, 33, 256};
+  uint64_t seed = 5;
+  for (size_t wi = 0; wi < sizeof ws / sizeof *ws; wi++)
+    for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
+      for (size_t rn = 1; rn <= ws[wi]; rn += (rn < 3 || rn + 2 > ws[wi]) ? 1 : ws[wi] / 3) {
+        const size_t w = ws[wi], kc = kcs[q], ld = kc + 3;
+        sc_test_rng r = {seed};
+        float *src = sc_test_alloc(rn * ld, 1);
+        float *dst = aligned_alloc(64, ((w * kc + 16) * sizeof(float) + 63) / 64 * 64);
+        SC_ASSERT(dst, "out of memory");
+        sc_test_fill_int(&r, src, rn * ld, 100);
+        for (size_t i = 0; i < w * kc + 16; i++) dst[i] = sentinel;
+        k->gemm->pack_t(w, rn, kc, src, ld, 2.0f, dst);
+        for (size_t p = 0; p < kc; p++)
+          for (size_t i = 0; i < w; i++) {
+            float want = i < rn ? 2.0f * src[i * ld + p] : 0.0f;
+            SC_ASSERT(dst[p * w + i] == want, "pack_t (isa %s) w=%zu rn=%zu kc=%zu seed=%llu: dst[%zu*%zu+%zu] = %g, "
+                      "want %g", k->name, w, rn, kc, (unsigned long long)seed, p, w, i, dst[p * w + i], want);
+          }
+        for (size_t i = w * kc; i < w * kc + 16; i++)
+          SC_ASSERT(dst[i] == sentinel, "pack_t (isa %s) w=%zu rn=%zu kc=%zu wrote past the panel", k->name, w, rn,
+                    kc);
+        sc_test_free(src), free(dst);
+        seed++;
+      }
+}
+
+SC_ISA_TEST(gemm_ukr, fma_peak_counts_flops) {
+  /* the flop count must be linear in iters and positive: the benchmark divides by it */
+  double f1 = k->gemm->fma_peak(1), f10 = k->gemm->fma_peak(10);
+  SC_ASSERT(f1 > 0 && f10 == 10 * f1, "%s fma_peak: %g flops for 1 round, %g for 10", k->name, f1, f10);
+}
