@@ -60,6 +60,7 @@ struct sc_model {
   int v_input, v_features, v_output;
   int64_t feat_dim;
   int oom; /* an allocation failed while building */
+  int view; /* params, buffers and counters belong to another model (sc_model_create_view): evaluation only */
   int64_t batch;
   float *act, *gact;
   size_t act_n, gact_n;
@@ -302,13 +303,14 @@ static void init_params(sc_model *m) {
   }
 }
 
-sc_status sc_model_create(const sc_model_config *cfg, sc_model **out) {
+static sc_status create(const sc_model_config *cfg, const sc_model *share, int init, sc_model **out) {
   if (!cfg || !out) return sc_error(SC_EINVAL, "model: null argument");
   *out = NULL;
   SC_TRY(check_config(cfg));
   sc_model *m = calloc(1, sizeof *m);
   if (!m) return sc_error(SC_ENOMEM, "model: out of memory");
   m->cfg = *cfg;
+  m->view = share != NULL;
   const int cifar = cfg->stem == SC_STEM_CIFAR || (cfg->stem == SC_STEM_AUTO && cfg->image_size <= 32);
   const int64_t base = (int64_t)(64 * cfg->width);
   m->v_input = add_value(m, cfg->image_size, cfg->image_size, cfg->in_channels, -1);
@@ -350,15 +352,20 @@ sc_status sc_model_create(const sc_model_config *cfg, sc_model **out) {
   m->v_output = x;
   if (!m->oom) {
     m->values[x].last_use = (int)m->nlayers; /* read by the caller's loss */
-    m->params = calloc(m->nparams, sizeof(float));
-    m->grads = calloc(m->nparams, sizeof(float));
-    m->buffers = calloc(m->nbuffers ? m->nbuffers : 1, sizeof(float));
-    m->counters = calloc(m->ncounters ? m->ncounters : 1, sizeof(int64_t));
+    if (share) {
+      m->params = share->params, m->buffers = share->buffers, m->counters = share->counters;
+    } else {
+      m->params = calloc(m->nparams, sizeof(float));
+      m->grads = calloc(m->nparams, sizeof(float));
+      m->buffers = calloc(m->nbuffers ? m->nbuffers : 1, sizeof(float));
+      m->counters = calloc(m->ncounters ? m->ncounters : 1, sizeof(int64_t));
+    }
     m->stats = calloc(m->nstats ? m->nstats : 1, sizeof(float));
     m->zeros = calloc((size_t)m->max_c, sizeof(float));
     m->junk = calloc((size_t)m->max_c, sizeof(float));
     m->segs = calloc(m->ntensors, sizeof *m->segs);
-    if (!m->params || !m->grads || !m->buffers || !m->counters || !m->stats || !m->zeros || !m->junk || !m->segs)
+    if (!m->params || (!m->grads && !share) || !m->buffers || !m->counters || !m->stats || !m->zeros || !m->junk ||
+        !m->segs)
       m->oom = 1;
   }
   if (m->oom) {
@@ -368,15 +375,25 @@ sc_status sc_model_create(const sc_model_config *cfg, sc_model **out) {
   for (size_t i = 0; i < m->ntensors; i++)
     if (m->tensors[i].role == SC_TENSOR_PARAM)
       m->segs[m->nsegs++] = (sc_optim_seg){m->tensors[i].offset, m->tensors[i].count, m->tensors[i].excluded};
-  init_params(m);
+  if (!share && init) init_params(m);
   *out = m;
   return SC_OK;
 }
 
+sc_status sc_model_create(const sc_model_config *cfg, sc_model **out) { return create(cfg, NULL, 1, out); }
+
+sc_status sc_model_create_zeroed(const sc_model_config *cfg, sc_model **out) { return create(cfg, NULL, 0, out); }
+
+sc_status sc_model_create_view(const sc_model *src, sc_model **out) {
+  if (!src) return sc_error(SC_EINVAL, "model: null argument");
+  return create(&src->cfg, src, 0, out);
+}
+
 void sc_model_free(sc_model *m) {
   if (!m) return;
-  free(m->tensors), free(m->inits), free(m->segs), free(m->params), free(m->grads), free(m->buffers);
-  free(m->stats), free(m->zeros), free(m->junk), free(m->counters), free(m->layers), free(m->values);
+  if (!m->view) free(m->params), free(m->grads), free(m->buffers), free(m->counters);
+  free(m->tensors), free(m->inits), free(m->segs);
+  free(m->stats), free(m->zeros), free(m->junk), free(m->layers), free(m->values);
   free(m->act), free(m->gact);
   free(m);
 }
@@ -535,17 +552,21 @@ static sc_status layer_backward(sc_model *m, size_t i) {
 
 sc_status sc_model_forward(sc_model *m, int training) {
   if (!m || !m->act) return sc_error(SC_EINVAL, "model: forward before sc_model_plan");
+  if (training && m->view) return sc_error(SC_EINVAL, "model: a view shares its parameters: evaluation only");
   for (size_t i = 0; i < m->nlayers; i++) SC_TRY(layer_forward(m, &m->layers[i], training));
   return SC_OK;
 }
 
 sc_status sc_model_backward(sc_model *m) {
   if (!m || !m->act) return sc_error(SC_EINVAL, "model: backward before sc_model_plan");
+  if (m->view) return sc_error(SC_EINVAL, "model: a view shares its parameters: evaluation only");
   for (size_t i = m->nlayers; i-- > 0;) SC_TRY(layer_backward(m, i));
   return SC_OK;
 }
 
-void sc_model_zero_grad(sc_model *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
+void sc_model_zero_grad(sc_model *m) {
+  if (m->grads) memset(m->grads, 0, m->nparams * sizeof(float));
+}
 
 /* ---- accessors --------------------------------------------------------------------------------------------- */
 

@@ -56,6 +56,14 @@ typedef struct sc_model sc_model;
 /* Builds and initialises a model. SC_EINVAL names the bad field. */
 sc_status sc_model_create(const sc_model_config *cfg, sc_model **out);
 void sc_model_free(sc_model *m);
+/* A model of src's architecture that reads src's parameters, buffers and counters instead of owning copies, with
+ * its own activation arenas: several threads run evaluation-mode forwards of one set of weights at once, each
+ * through its own view. Training forwards and backwards through a view are refused (SC_EINVAL); src must outlive
+ * its views. */
+sc_status sc_model_create_view(const sc_model *src, sc_model **out);
+/* As sc_model_create, with every parameter, buffer and counter zero instead of initialised: for loaders that
+ * overwrite them all (the random initialisation of a ResNet-50 costs seconds). */
+sc_status sc_model_create_zeroed(const sc_model_config *cfg, sc_model **out);
 
 /* Plans (or re-plans) the activation arenas for a batch of `batch` images. */
 sc_status sc_model_plan(sc_model *m, int64_t batch);

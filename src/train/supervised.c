@@ -61,6 +61,7 @@ void sc_supervised_free(sc_supervised *s) {
 
 float *sc_supervised_images(sc_supervised *s) { return sc_model_input(s->model); }
 int32_t *sc_supervised_labels(sc_supervised *s) { return s->labels; }
+sc_optim *sc_supervised_optim(sc_supervised *s) { return &s->opt; }
 
 sc_status sc_supervised_step(sc_supervised *s, float lr, float *loss) {
   if (!s || !loss) return sc_error(SC_EINVAL, "supervised: null argument");

@@ -19,6 +19,8 @@ void sc_supervised_free(sc_supervised *s);
 /* The batch to fill: images [B][H][W][C] and labels [B] in [0, classes). */
 float *sc_supervised_images(sc_supervised *s);
 int32_t *sc_supervised_labels(sc_supervised *s);
+/* The optimiser state (for checkpoints). */
+sc_optim *sc_supervised_optim(sc_supervised *s);
 /* One step at learning rate lr; *loss gets the mean cross-entropy before the update. */
 sc_status sc_supervised_step(sc_supervised *s, float lr, float *loss);
 
