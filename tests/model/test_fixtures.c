@@ -144,6 +144,25 @@ static void compare(const char *what, const sc_tensor_info *t, const float *got,
             want[at], scale, tol);
 }
 
+/* For 3-step trajectories: ||got - want|| <= tol * ||want|| (L2 over the tensor, base subtracted). Only the
+ * three-channel net's trajectory is compared: the fixtures' ReLU inputs come within 5e-8 of zero relative to their
+ * layer's largest, below fp32's resolution, so after the first update fp32 rounding flips ReLUs that PyTorch's
+ * float64 run does not. In the three-channel net that moves nothing measurably (PyTorch itself in float32 ends 5e-6
+ * (L2) from its float64 run), but the one-channel stem is ill-conditioned: PyTorch's own float32 run ends 0.38% away
+ * on conv1.weight and ours 0.8-3.7% depending on the summation order of the ISA, so there only the step-0 loss and
+ * gradients (well conditioned, compared element-wise above) are checked. tol = 3e-3 fails a missing momentum term or
+ * a wrong LARS trust ratio (tens of percent); the update rules themselves are checked exactly in tests/optim. */
+static void compare_trajectory(const char *what, const sc_tensor_info *t, const float *got, const float *want,
+                               const float *base, double tol, int cin) {
+  double err2 = 0, ref2 = 0;
+  for (size_t i = 0; i < t->count; i++) {
+    double w = want[i] - base[i], g = got[i] - base[i];
+    err2 += (g - w) * (g - w), ref2 += w * w;
+  }
+  SC_ASSERT(sqrt(err2) <= tol * sqrt(ref2), "isa=%s cin=%d %s of %s: L2 error %.3g of norm %.3g (tolerance %.1g "
+            "relative)", sc_isa_name(sc_active_isa()), cin, what, t->name, sqrt(err2), sqrt(ref2), tol);
+}
+
 static const char *const selected[] = {
     "conv1.weight", "bn1.weight", "bn1.bias", "layer1.0.conv1.weight", "layer1.1.bn2.weight",
     "layer2.0.conv1.weight", "layer2.0.downsample.0.weight", "layer2.0.downsample.1.bias",
@@ -188,7 +207,7 @@ static void check_fixture(int cin) {
   sc_simclr_free(s), sc_model_free(m);
 
   /* 3 steps of SGD with momentum (PyTorch: decay on every parameter) and of LARS (SimCLR's exclusions) */
-  for (int kind = 0; kind < 2; kind++) {
+  for (int kind = 0; kind < 2 && cin == 3; kind++) {
     m = load_model(cin, scratch);
     sc = sc_simclr_defaults();
     sc.tau = 0.5f, sc.warmup_steps = 0, sc.total_steps = 1000000000;
@@ -216,7 +235,8 @@ static void check_fixture(int cin) {
       to_engine(t, &r0, w0e);
       const float *got = (t->role == SC_TENSOR_PARAM ? sc_model_params(m, NULL) : sc_model_buffers(m, NULL)) +
                          t->offset;
-      compare(kind ? "update after 3 LARS steps" : "update after 3 SGD steps", t, got, scratch, w0e, 3e-3, cin);
+      compare_trajectory(kind ? "update after 3 LARS steps" : "update after 3 SGD steps", t, got, scratch, w0e,
+                         3e-3, cin);
       free(w0e);
     }
     sc_simclr_free(s), sc_model_free(m);
@@ -225,5 +245,11 @@ static void check_fixture(int cin) {
   free_fixture(&fx);
 }
 
-SC_TEST(fixtures, pytorch_resnet18_w025_three_channels) { check_fixture(3); }
-SC_TEST(fixtures, pytorch_resnet18_w025_one_channel) { check_fixture(1); }
+SC_ISA_TEST(fixtures, pytorch_resnet18_w025_three_channels) {
+  (void)k;
+  check_fixture(3);
+}
+SC_ISA_TEST(fixtures, pytorch_resnet18_w025_one_channel) {
+  (void)k;
+  check_fixture(1);
+}
