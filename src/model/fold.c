@@ -1,0 +1,316 @@
+/* fold.c: the BN-folded inference encoder (see fold.h). Building walks the ResNet architecture of the model's
+ * configuration by torchvision tensor names (the same names model.c records), so it needs nothing but the model's
+ * public tensor table; each convolution and the BN after it become one op with folded weights and a bias. Four
+ * work buffers of the largest activation hold every intermediate value: a block reads its input from one and writes
+ * its branches to the other three. After each convolution one pass adds the bias and applies the ReLU (the
+ * residual add, where there is one, comes before it): a block's end costs two passes over its output instead of the
+ * model's three (BN, add, ReLU). The forward calls the src/ops operators only; it must not hold loops of its own
+ * over pixels, and it must not write to the model.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/error.h"
+#include "../nn/nn.h"
+#include "fold.h"
+
+enum { SLOT_INPUT = 0, NSLOTS = 5 }; /* slot 0 is the input batch, 1..4 the work buffers */
+
+typedef enum fop_kind { F_CONV, F_MAXPOOL, F_AVGPOOL } fop_kind;
+
+typedef struct fop {
+  fop_kind kind;
+  int src, dst, res;         /* slots; res: the residual added before the ReLU, -1 if none */
+  int relu;
+  int64_t h, w, c;           /* input per image */
+  int64_t cout, k, stride, pad;
+  size_t wf, bf;             /* folded weight [cout][k][k][c] and bias [cout] in f->weights */
+  size_t mw, mg, mb, mm, mv; /* the model's conv weight, BN gamma and beta (params), running mean and var (buffers) */
+} fop;
+
+struct sc_folded {
+  sc_model_config cfg;
+  fop *ops;
+  size_t nops, cap;
+  float *weights;
+  size_t nweights;
+  int64_t max_act, feat_dim; /* floats per image of the largest activation; feature width */
+  int64_t batch, last_n;
+  float *slot[NSLOTS];
+  float *feat;
+  float *zeros, *ones, *threeq; /* max_cout each: mean 0, gamma 1, variance 0.75 of the bias-and-ReLU pass */
+  int64_t max_cout;
+};
+
+typedef struct builder {
+  sc_folded *f;
+  const sc_model *m;
+  int64_t h, w, c; /* the current activation, per image */
+  sc_status st;
+} builder;
+
+static fop *push(builder *b, fop_kind kind) {
+  sc_folded *f = b->f;
+  if (b->st != SC_OK) return NULL;
+  if (f->nops == f->cap) {
+    size_t nc = f->cap ? 2 * f->cap : 64;
+    fop *q = realloc(f->ops, nc * sizeof *q);
+    if (!q) {
+      b->st = sc_error(SC_ENOMEM, "fold: out of memory");
+      return NULL;
+    }
+    f->ops = q, f->cap = nc;
+  }
+  fop *o = &f->ops[f->nops++];
+  memset(o, 0, sizeof *o);
+  o->kind = kind, o->res = -1, o->h = b->h, o->w = b->w, o->c = b->c;
+  return o;
+}
+
+static const sc_tensor_info *need(builder *b, const char *prefix, const char *suffix, sc_tensor_role role) {
+  char name[96];
+  snprintf(name, sizeof name, "%s.%s", prefix, suffix);
+  const sc_tensor_info *t = sc_model_find(b->m, name);
+  if (!t || t->role != role) {
+    if (b->st == SC_OK) b->st = sc_error(SC_EINVAL, "fold: the model has no tensor %s", name);
+    return NULL;
+  }
+  return t;
+}
+
+/* conv `cname` (k x k, stride, pad) then BN `bname` from slot src into dst; the op is returned for res/relu. */
+static fop *conv_bn(builder *b, const char *cname, const char *bname, int src, int dst, int64_t stride, int64_t pad,
+                    int relu) {
+  const sc_tensor_info *w = need(b, cname, "weight", SC_TENSOR_PARAM);
+  const sc_tensor_info *g = need(b, bname, "weight", SC_TENSOR_PARAM), *be = need(b, bname, "bias", SC_TENSOR_PARAM);
+  const sc_tensor_info *mu = need(b, bname, "running_mean", SC_TENSOR_BUFFER);
+  const sc_tensor_info *var = need(b, bname, "running_var", SC_TENSOR_BUFFER);
+  if (b->st != SC_OK) return NULL;
+  const int64_t cout = w->shape[0], k = w->shape[2];
+  if (w->ndim != 4 || !w->ohwi || w->shape[1] != b->c || w->shape[3] != k || g->count != (size_t)cout ||
+      be->count != (size_t)cout || mu->count != (size_t)cout || var->count != (size_t)cout) {
+    b->st = sc_error(SC_EINVAL, "fold: %s does not fit a %lld-channel input and its BN %s", w->name,
+                     (long long)b->c, bname);
+    return NULL;
+  }
+  fop *o = push(b, F_CONV);
+  if (!o) return NULL;
+  o->src = src, o->dst = dst, o->relu = relu, o->cout = cout, o->k = k, o->stride = stride, o->pad = pad;
+  o->mw = w->offset, o->mg = g->offset, o->mb = be->offset, o->mm = mu->offset, o->mv = var->offset;
+  if (cout > b->f->max_cout) b->f->max_cout = cout;
+  o->wf = b->f->nweights, b->f->nweights += w->count;
+  o->bf = b->f->nweights, b->f->nweights += (size_t)cout;
+  b->h = (b->h + 2 * pad - k) / stride + 1, b->w = (b->w + 2 * pad - k) / stride + 1, b->c = cout;
+  if (b->h < 1 || b->w < 1) {
+    b->st = sc_error(SC_EINVAL, "fold: %s leaves no pixels", w->name);
+    return NULL;
+  }
+  if (b->h * b->w * b->c > b->f->max_act) b->f->max_act = b->h * b->w * b->c;
+  return o;
+}
+
+/* A work slot other than the ones given (-1 entries ignored). */
+static int free_slot(int a, int b, int c) {
+  for (int s = 1; s < NSLOTS; s++)
+    if (s != a && s != b && s != c) return s;
+  return -1; /* unreachable: four work slots, at most three taken */
+}
+
+/* One residual block reading slot x; returns the slot of its output. */
+static int block(builder *b, const char *p, int x, int64_t stride, int bottleneck) {
+  char cn[64], bn[64];
+  const int64_t in_c = b->c, in_h = b->h, in_w = b->w;
+  snprintf(cn, sizeof cn, "%s.downsample.0.weight", p);
+  const int down = sc_model_find(b->m, cn) != NULL;
+  int s1 = free_slot(x, -1, -1), s2 = free_slot(x, s1, -1), s3 = free_slot(x, s1, s2), y, last;
+  if (!bottleneck) {
+    snprintf(cn, sizeof cn, "%s.conv1", p), snprintf(bn, sizeof bn, "%s.bn1", p);
+    conv_bn(b, cn, bn, x, s1, stride, 1, 1);
+    y = s1, last = s3;
+    snprintf(cn, sizeof cn, "%s.conv2", p), snprintf(bn, sizeof bn, "%s.bn2", p);
+  } else {
+    snprintf(cn, sizeof cn, "%s.conv1", p), snprintf(bn, sizeof bn, "%s.bn1", p);
+    conv_bn(b, cn, bn, x, s1, 1, 0, 1);
+    snprintf(cn, sizeof cn, "%s.conv2", p), snprintf(bn, sizeof bn, "%s.bn2", p);
+    conv_bn(b, cn, bn, s1, s2, stride, 1, 1);
+    y = s2, last = s1;
+    snprintf(cn, sizeof cn, "%s.conv3", p), snprintf(bn, sizeof bn, "%s.bn3", p);
+  }
+  int idn = x;
+  if (down) {
+    /* the shortcut reads the block input: rewind the running shape, then restore the main branch's */
+    const int64_t mh = b->h, mw = b->w, mc = b->c;
+    b->h = in_h, b->w = in_w, b->c = in_c;
+    char dn[64], dbn[64];
+    snprintf(dn, sizeof dn, "%s.downsample.0", p), snprintf(dbn, sizeof dbn, "%s.downsample.1", p);
+    idn = bottleneck ? s3 : s2;
+    conv_bn(b, dn, dbn, x, idn, stride, 0, 0);
+    b->h = mh, b->w = mw, b->c = mc;
+  }
+  fop *o = conv_bn(b, cn, bn, y, last, 1, bottleneck ? 0 : 1, 1);
+  if (o) o->res = idn;
+  return last;
+}
+
+static void build(builder *b) {
+  const sc_model_config *cfg = &b->f->cfg;
+  const int cifar = cfg->stem == SC_STEM_CIFAR || (cfg->stem == SC_STEM_AUTO && cfg->image_size <= 32);
+  b->h = b->w = cfg->image_size, b->c = cfg->in_channels;
+  int x = 1;
+  conv_bn(b, "conv1", "bn1", SLOT_INPUT, x, cifar ? 1 : 2, cifar ? 1 : 3, 1);
+  if (!cifar) {
+    fop *o = push(b, F_MAXPOOL);
+    if (o) o->src = x, o->dst = 2, o->k = 3, o->stride = 2, o->pad = 1;
+    x = 2;
+    b->h = (b->h + 2 - 3) / 2 + 1, b->w = (b->w + 2 - 3) / 2 + 1;
+  }
+  static const int blocks18[4] = {2, 2, 2, 2}, blocks34[4] = {3, 4, 6, 3};
+  const int *blocks = cfg->depth == 18 ? blocks18 : blocks34;
+  for (int s = 0; s < 4; s++)
+    for (int k = 0; k < blocks[s]; k++) {
+      char p[32];
+      snprintf(p, sizeof p, "layer%d.%d", s + 1, k);
+      x = block(b, p, x, k == 0 && s > 0 ? 2 : 1, cfg->depth == 50);
+    }
+  fop *o = push(b, F_AVGPOOL);
+  if (o) o->src = x;
+  b->f->feat_dim = b->c;
+}
+
+sc_status sc_folded_refresh(sc_folded *f, const sc_model *m) {
+  if (!f || !m) return sc_error(SC_EINVAL, "fold: null argument");
+  const sc_model_config *c = sc_model_config_of(m);
+  if (c->depth != f->cfg.depth || c->width != f->cfg.width || c->in_channels != f->cfg.in_channels ||
+      c->image_size != f->cfg.image_size || c->stem != f->cfg.stem)
+    return sc_error(SC_EINVAL, "fold: refresh from a model of another architecture");
+  /* the accessors are not const-qualified; nothing below writes through them */
+  const float *p = sc_model_params((sc_model *)m, NULL), *buf = sc_model_buffers((sc_model *)m, NULL);
+  for (size_t i = 0; i < f->nops; i++) {
+    const fop *o = &f->ops[i];
+    if (o->kind != F_CONV) continue;
+    const size_t per = (size_t)(o->k * o->k * o->c);
+    for (int64_t j = 0; j < o->cout; j++) {
+      const double s = (double)p[o->mg + j] / sqrt((double)buf[o->mv + j] + (double)SC_NN_BN_EPS);
+      const float *w = p + o->mw + (size_t)j * per;
+      float *wf = f->weights + o->wf + (size_t)j * per;
+      for (size_t t = 0; t < per; t++) wf[t] = (float)((double)w[t] * s);
+      f->weights[o->bf + j] = (float)((double)p[o->mb + j] - (double)buf[o->mm + j] * s);
+    }
+  }
+  return SC_OK;
+}
+
+sc_status sc_folded_create(const sc_model *m, sc_folded **out) {
+  if (!m || !out) return sc_error(SC_EINVAL, "fold: null argument");
+  *out = NULL;
+  sc_folded *f = calloc(1, sizeof *f);
+  if (!f) return sc_error(SC_ENOMEM, "fold: out of memory");
+  f->cfg = *sc_model_config_of(m);
+  builder b = {.f = f, .m = m, .st = SC_OK};
+  build(&b);
+  if (b.st == SC_OK) {
+    const size_t mc = (size_t)f->max_cout;
+    f->weights = malloc(f->nweights * sizeof(float));
+    f->zeros = calloc(mc, sizeof(float)), f->ones = malloc(mc * sizeof(float)), f->threeq = malloc(mc * sizeof(float));
+    if (!f->weights || !f->zeros || !f->ones || !f->threeq)
+      b.st = sc_error(SC_ENOMEM, "fold: out of memory for %zu weights", f->nweights);
+    else
+      for (size_t j = 0; j < mc; j++) f->ones[j] = 1.0f, f->threeq[j] = 0.75f;
+  }
+  if (b.st == SC_OK) b.st = sc_folded_refresh(f, m);
+  if (b.st != SC_OK) {
+    sc_folded_free(f);
+    return b.st;
+  }
+  *out = f;
+  return SC_OK;
+}
+
+void sc_folded_free(sc_folded *f) {
+  if (!f) return;
+  for (int s = 0; s < NSLOTS; s++) free(f->slot[s]);
+  free(f->feat), free(f->weights), free(f->ops), free(f->zeros), free(f->ones), free(f->threeq);
+  free(f);
+}
+
+sc_status sc_folded_plan(sc_folded *f, int64_t batch) {
+  if (!f || batch < 1) return sc_error(SC_EINVAL, "fold: plan for batch %lld", (long long)batch);
+  if (batch == f->batch) return SC_OK;
+  const size_t in = (size_t)batch * (size_t)f->cfg.image_size * (size_t)f->cfg.image_size *
+                    (size_t)f->cfg.in_channels;
+  const size_t act = (size_t)batch * (size_t)f->max_act;
+  float *s[NSLOTS] = {0}, *feat = malloc((size_t)batch * (size_t)f->feat_dim * sizeof(float));
+  int ok = feat != NULL;
+  for (int i = 0; i < NSLOTS; i++) ok &= (s[i] = malloc((i == SLOT_INPUT ? in : act) * sizeof(float))) != NULL;
+  if (!ok) {
+    for (int i = 0; i < NSLOTS; i++) free(s[i]);
+    free(feat);
+    return sc_error(SC_ENOMEM, "fold: cannot allocate %zu MB of activations for batch %lld",
+                    (in + 4 * act) * sizeof(float) >> 20, (long long)batch);
+  }
+  memset(s[SLOT_INPUT], 0, in * sizeof(float));
+  for (int i = 0; i < NSLOTS; i++) free(f->slot[i]), f->slot[i] = s[i];
+  free(f->feat);
+  f->feat = feat, f->batch = batch, f->last_n = 0;
+  return SC_OK;
+}
+
+/* y[rows][C] = y + b, then ReLU if asked, in one pass: the batch-norm operator with mean 0, gamma 1 and
+ * var + eps = 0.75 + 0.25 = 1 exactly (both terms and their sum are exact in float and double), so its scale is
+ * exactly 1 and each output is x + b rounded once, as a bias add gives. */
+static sc_status bias_relu(const sc_folded *f, int64_t rows, int64_t c, const float *b, int relu, float *y) {
+  return sc_batchnorm_apply(rows, c, y, f->zeros, f->threeq, 0.25f, f->ones, b, relu, y);
+}
+
+float *sc_folded_input(sc_folded *f) { return f ? f->slot[SLOT_INPUT] : NULL; }
+
+sc_status sc_folded_forward(sc_folded *f, int64_t n) {
+  if (!f || !f->batch) return sc_error(SC_EINVAL, "fold: forward before sc_folded_plan");
+  if (n < 1 || n > f->batch)
+    return sc_error(SC_EINVAL, "fold: forward of %lld images with a plan for %lld", (long long)n,
+                    (long long)f->batch);
+  for (size_t i = 0; i < f->nops; i++) {
+    const fop *o = &f->ops[i];
+    float *x = f->slot[o->src];
+    switch (o->kind) {
+    case F_CONV: {
+      const sc_conv2d_shape s = {.n = n, .h = o->h, .w = o->w, .c = o->c, .k = o->cout, .kh = o->k, .kw = o->k,
+                                 .stride_h = o->stride, .stride_w = o->stride, .pad_h = o->pad, .pad_w = o->pad};
+      int64_t oh, ow;
+      SC_TRY(sc_conv2d_out_size(&s, &oh, &ow));
+      float *y = f->slot[o->dst];
+      const int64_t rows = n * oh * ow, count = rows * o->cout;
+      SC_TRY(sc_conv2d_forward(&s, x, f->weights + o->wf, y));
+      if (o->res >= 0) SC_TRY(sc_add(count, y, f->slot[o->res], y));
+      SC_TRY(bias_relu(f, rows, o->cout, f->weights + o->bf, o->relu, y));
+      break;
+    }
+    case F_MAXPOOL: {
+      const sc_pool2d_shape s = {.n = n, .h = o->h, .w = o->w, .c = o->c, .kh = o->k, .kw = o->k,
+                                 .stride_h = o->stride, .stride_w = o->stride, .pad_h = o->pad, .pad_w = o->pad};
+      SC_TRY(sc_maxpool2d_forward(&s, x, f->slot[o->dst]));
+      break;
+    }
+    case F_AVGPOOL: SC_TRY(sc_avgpool_global_forward(n, o->h, o->w, o->c, x, f->feat)); break;
+    }
+  }
+  f->last_n = n;
+  return SC_OK;
+}
+
+const float *sc_folded_features(const sc_folded *f, int64_t *rows, int64_t *cols) {
+  if (rows) *rows = f ? f->last_n : 0;
+  if (cols) *cols = f ? f->feat_dim : 0;
+  return f && f->last_n ? f->feat : NULL;
+}
+
+int sc_folded_image_size(const sc_folded *f) { return f->cfg.image_size; }
+int sc_folded_in_channels(const sc_folded *f) { return f->cfg.in_channels; }
+int64_t sc_folded_feature_dim(const sc_folded *f) { return f->feat_dim; }
+size_t sc_folded_bytes(const sc_folded *f) {
+  const size_t in = (size_t)f->batch * (size_t)f->cfg.image_size * (size_t)f->cfg.image_size *
+                    (size_t)f->cfg.in_channels;
+  return (f->nweights + in + (size_t)f->batch * (size_t)(4 * f->max_act + f->feat_dim)) * sizeof(float);
+}
