@@ -1,0 +1,163 @@
+/* train_util.h: what the training commands (pretrain, probe, finetune, supervised, demo) share: option parsing
+ * helpers, opening the train and test data, frozen-feature extraction, evaluation of a classifier, supervised
+ * training on a labelled subset, and the pretraining run itself (so that the demo runs exactly what `simclr
+ * pretrain` runs). Functions return sc_status with an sc_error() message; only progress and log lines go to stderr.
+ * Nothing here writes to stdout or exits. */
+#ifndef SC_CLI_TRAIN_UTIL_H
+#define SC_CLI_TRAIN_UTIL_H
+
+#include <stdint.h>
+
+#include "data/augment.h"
+#include "data/dataset.h"
+#include "model/model.h"
+#include "optim/optim.h"
+#include "progress.h"
+
+/* ---- option parsing (1 on success) ---- */
+int sc_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
+int sc_parse_f64(const char *s, double lo, double hi, double *out);
+/* "a,b" with lo <= a <= b <= hi */
+int sc_parse_pair(const char *s, double lo, double hi, double *a, double *b);
+/* --threads: sets the engine's thread count; 1 on success */
+int sc_parse_threads(const char *s);
+
+/* ---- data ---- */
+/* Opens path (train split unless test); channels 0 = the source's own. */
+sc_status sc_open_data(const char *path, int test, int channels, sc_bad_policy bad, sc_dataset **out);
+/* The evaluation data for a labelled run: test_path when given; else the test split of an array dataset (IDX,
+ * CIFAR) at train_path; else NULL (*held_out = 1: evaluate on the training images outside the labelled subset). */
+sc_status sc_open_eval_data(const char *train_path, const char *test_path, const sc_dataset *train, int channels,
+                            sc_bad_policy bad, sc_dataset **out, int *held_out);
+/* The labelled subset: --labels FILE or a balanced fraction chosen by seed. */
+sc_status sc_pick_labelled(const sc_dataset *ds, const char *labels_file, double fraction, uint64_t seed,
+                           int64_t **idx, int64_t *n);
+/* The indices of [0, n) not in sorted idx[0..k). */
+sc_status sc_complement(int64_t n, const int64_t *idx, int64_t k, int64_t **out, int64_t *nout);
+/* The view size for a dataset: array formats their own size, otherwise 224 (image folders held in memory with one
+ * common size use it too). */
+int sc_default_size(const sc_dataset *ds);
+
+/* ---- frozen features and evaluation ---- */
+/* Pooled encoder features [n][f] (malloc'd) of images idx[0..n) (all images when idx is NULL) through the
+ * evaluation view; BN in inference mode. The model must be planned for at least `cap` rows; batches of cap images
+ * go through it. */
+sc_status sc_extract_features(sc_model *m, int64_t cap, const sc_dataset *ds, const int64_t *idx, int64_t n,
+                              const sc_augment_options *aug, sc_progress *pg, float **feat, int64_t *dim);
+/* Top-1/top-5 accuracy of a model with a classifier on images idx[0..n) (all when NULL). */
+sc_status sc_eval_classifier(sc_model *m, int64_t cap, const sc_dataset *ds, const int64_t *idx, int64_t n,
+                             const sc_augment_options *aug, double *top1, double *top5);
+/* Labels of images idx[0..n) (all when NULL), malloc'd. */
+sc_status sc_gather_labels(const sc_dataset *ds, const int64_t *idx, int64_t n, int32_t **out);
+/* Raw pixels in [0,1] of images idx[0..n) (all when NULL) at their stored size, [n][h*w*c] (malloc'd); all images
+ * must share one size. */
+sc_status sc_gather_pixels(const sc_dataset *ds, const int64_t *idx, int64_t n, float **out, int64_t *dim);
+
+/* ---- supervised training on a labelled subset (fine-tuning and the from-scratch baseline) ---- */
+typedef struct sc_sup_options {
+  int epochs, batch;
+  double lr;          /* peak (cosine schedule with a warm-up of a tenth of the run, at most 5 epochs) */
+  float weight_decay; /* SGD with Nesterov momentum 0.9 */
+  double crop_min, crop_max;
+  uint64_t seed;
+  int only_fc;
+  int quiet;
+  double max_seconds; /* > 0: stop after the epoch that would let the next one end past this (the demo's budget) */
+  int min_epochs;     /* ... but never before this many epochs */
+} sc_sup_options;
+/* Trains m (planned here for o->batch) on images idx[0..n) with crop + flip; *loss gets the last epoch's mean and
+ * *epochs (may be NULL) the epochs done (fewer than o->epochs when max_seconds stopped it). */
+sc_status sc_train_supervised(sc_model *m, const sc_dataset *ds, const int64_t *idx, int64_t n,
+                              const sc_sup_options *o, double *loss, int *epochs);
+
+/* ---- pretraining ---- */
+typedef struct sc_pretrain_options {
+  const char *data, *out;
+  int depth;
+  float width;
+  int head, proj_dim;
+  int epochs;
+  int64_t steps; /* > 0: total steps instead of epochs * batches per epoch */
+  int batch;
+  int lr_rule; /* sc_lr_scaling */
+  double lr;   /* > 0: the peak learning rate itself */
+  int optimizer; /* sc_optim_kind */
+  double temperature;   /* <= 0: 0.5 at 32 px or less, else 0.1 */
+  uint64_t seed;
+  int64_t ckpt_every;   /* steps; 0: at the end of each epoch */
+  double crop_min, crop_max;
+  double jitter;        /* < 0: 0.5 at 32 px or less, else 1.0 */
+  double blur;          /* < 0: 0 at 32 px or less, else 0.5 */
+  double warmup_epochs; /* < 0: 10, or a tenth of the run when that is shorter */
+  double weight_decay;  /* < 0: 1e-6 (LARS, SGD) or 1e-2 (AdamW) */
+  int bad_skip;
+  int size; /* 0: sc_default_size */
+  int knn_bank, knn_queries, knn_k;
+  double knn_temperature;
+  double max_minutes;       /* > 0: stop (with a checkpoint) once this much time has passed */
+  int64_t kill_after_steps; /* testing: SIGKILL itself right after the checkpoint at this step */
+  int resume;
+  int overwrite; /* start afresh even if out already holds a checkpoint (the demo) */
+  int quiet;
+  int loader_threads;
+} sc_pretrain_options;
+
+void sc_pretrain_defaults(sc_pretrain_options *o);
+
+typedef struct sc_pretrain_result {
+  int64_t steps, epochs_done, start_step;
+  double final_loss;   /* mean loss of the last logged epoch (or of the steps since the last epoch) */
+  double knn_acc;      /* last kNN accuracy, or -1 */
+  double wall_s, img_per_s;
+  int diverged, stopped_early;
+  char checkpoint[4096];
+} sc_pretrain_result;
+
+/* Runs (or resumes) a pretraining run into o->out. SC_ENUMERIC if it diverged (the last good checkpoint stays). */
+sc_status sc_pretrain_run(const sc_pretrain_options *o, sc_pretrain_result *r);
+
+/* The seconds one SimCLR step takes for this model and batch on synthetic data (the demo's time budget). */
+sc_status sc_pretrain_calibrate(const sc_pretrain_options *o, int size, int channels, double *sec_per_step);
+
+/* ---- linear probe and supervised runs (shared by their commands and the demo) ---- */
+typedef struct sc_probe_options {
+  const char *ckpt, *data, *test_data, *labels;
+  double fraction;
+  uint64_t seed;
+  double l2;
+  int batch, bad_skip, quiet;
+  int keep_test_features; /* hand the test features and labels back in the result (the demo's kNN picture) */
+} sc_probe_options;
+
+typedef struct sc_eval_result {
+  double train_top1, train_top5, test_top1, test_top5, loss;
+  int64_t ntrain, ntest, dim;
+  int held_out; /* the test images are the training images outside the labelled subset */
+  double wall_s;
+  int epochs;            /* supervised runs: epochs done */
+  float *test_features;  /* [ntest][dim], only with keep_test_features (free it) */
+  int32_t *test_labels;  /* [ntest], likewise */
+} sc_eval_result;
+
+/* Linear evaluation: frozen features (extracted once, BN in inference mode) and logistic regression. */
+sc_status sc_probe_run(const sc_probe_options *o, sc_eval_result *r);
+
+typedef struct sc_sup_run_options {
+  const char *ckpt; /* NULL: a new network (depth, width, seed) trained from scratch */
+  const char *data, *test_data, *labels, *out;
+  double fraction;
+  int depth;
+  float width;
+  int size, bad_skip;
+  sc_sup_options train;
+} sc_sup_run_options;
+
+/* Fine-tunes (ckpt given) or trains from scratch on the labelled subset, evaluates, and writes out (if non-NULL)
+ * as a checkpoint with the classifier and the class names. */
+sc_status sc_sup_run(const sc_sup_run_options *o, sc_eval_result *r);
+/* The command-line side of supervised and finetune: parsing (returns -1 to go on, else an exit code) and the
+ * report on stdout. */
+int sc_sup_parse(const char *cmd, int finetune, int argc, char **argv, sc_sup_run_options *o, int *json);
+int sc_sup_report(const char *cmd, const sc_sup_run_options *o, const sc_eval_result *r, int json);
+
+#endif
