@@ -29,6 +29,9 @@
 #include "train/plot.h"
 #include "train/simclr.h"
 #include "train_util.h"
+#ifdef SC_HAVE_MPI
+#include "dist/dist.h"
+#endif
 
 void sc_pretrain_defaults(sc_pretrain_options *o) {
   *o = (sc_pretrain_options){.data = SC_DEFAULT_DATASET, .depth = 18, .width = 0.5f, .head = SC_HEAD_PROJ_V1,
@@ -267,6 +270,18 @@ sc_status sc_pretrain_calibrate(const sc_pretrain_options *o, int size, int chan
 sc_status sc_pretrain_run(const sc_pretrain_options *oin, sc_pretrain_result *r) {
   sc_pretrain_options o = *oin;
   memset(r, 0, sizeof *r);
+  /* data-parallel under MPI: every rank runs this function on its shard (--batch is the global batch); rank 0 alone
+   * writes the checkpoint, metrics and progress, since the replicas stay identical */
+  int rank = 0, nranks = 1;
+#ifdef SC_HAVE_MPI
+  if (o.dist) rank = sc_dist_rank(o.dist), nranks = sc_dist_size(o.dist);
+  sc_dist_simclr *dss = NULL;
+#endif
+  if (o.batch % nranks != 0)
+    return sc_error(SC_EINVAL, "--batch %d is not divisible by the %d ranks", o.batch, nranks);
+  const int pairs = o.batch / nranks;
+  if (nranks > 1 && o.max_minutes > 0)
+    return sc_error(SC_EINVAL, "a time budget is not supported under MPI (the ranks must agree on the last step)");
   r->knn_acc = -1;
   const double t_start = sc_now();
   char ckpt[4000], metrics_path[4000], data_buf[PATH_MAX + 1];
@@ -287,7 +302,7 @@ sc_status sc_pretrain_run(const sc_pretrain_options *oin, sc_pretrain_result *r)
     }
   } else {
     struct stat sb;
-    if (!o.overwrite && stat(ckpt, &sb) == 0)
+    if (!o.overwrite && rank == 0 && stat(ckpt, &sb) == 0)
       return sc_error(SC_EINVAL, "%s already exists: pass --resume to continue that run, or choose another --out",
                       ckpt);
     if (!realpath(o.data, data_buf)) return sc_error(SC_EIO, "%s: %s", o.data, strerror(errno));
@@ -317,8 +332,9 @@ sc_status sc_pretrain_run(const sc_pretrain_options *oin, sc_pretrain_result *r)
   if (o.blur >= 0) aug.blur_p = (float)o.blur;
   if ((st = sc_augment_check(&aug)) != SC_OK) goto done;
 
-  sc_loader_options lo = {.batch_size = o.batch, .threads = o.loader_threads, .drop_last = 1, .seed = o.seed,
+  sc_loader_options lo = {.batch_size = pairs, .threads = o.loader_threads, .drop_last = 1, .seed = o.seed,
                           .mode = SC_VIEW_PRETRAIN, .aug = aug};
+  if (nranks > 1) lo.shard_rank = rank, lo.shard_count = nranks;
   if ((st = sc_loader_create(ds, &lo, &l)) != SC_OK) goto done;
   const int64_t per_epoch = sc_loader_batches_per_epoch(l);
   const int64_t total = o.steps > 0 ? o.steps : per_epoch * o.epochs;
@@ -330,7 +346,8 @@ sc_status sc_pretrain_run(const sc_pretrain_options *oin, sc_pretrain_result *r)
   sc.optim = sc_optim_defaults((sc_optim_kind)o.optimizer);
   sc.optim.weight_decay = (float)o.weight_decay;
   sc.lr_rule = (sc_lr_scaling)o.lr_rule;
-  sc.lr_peak = o.lr > 0 ? o.lr : o.optimizer == SC_OPTIM_ADAMW ? 1e-3 : 0;
+  /* the scaling rules follow the global batch, whatever the number of ranks */
+  sc.lr_peak = o.lr > 0 ? o.lr : o.optimizer == SC_OPTIM_ADAMW ? 1e-3 : sc_lr_peak(sc.lr_rule, o.batch);
   sc.warmup_steps = (int64_t)llround(warm_epochs * (double)per_epoch);
   sc.total_steps = total;
   if (sc.warmup_steps >= total) sc.warmup_steps = total - 1 > 0 ? total - 1 : 0;
@@ -349,7 +366,7 @@ sc_status sc_pretrain_run(const sc_pretrain_options *oin, sc_pretrain_result *r)
                   sc_model_config_of(m)->in_channels, o.size, o.size, ds->c);
     goto done;
   }
-  if ((st = sc_simclr_create(m, o.batch, &sc, &s)) != SC_OK) goto done;
+  if ((st = sc_simclr_create(m, pairs, &sc, &s)) != SC_OK) goto done;
   cfg_json = config_to_json(&o, o.data);
   if (!cfg_json) {
     st = sc_error(SC_ENOMEM, "out of memory");
@@ -364,12 +381,17 @@ sc_status sc_pretrain_run(const sc_pretrain_options *oin, sc_pretrain_result *r)
       goto done;
     }
     sc_simclr_set_steps_done(s, rs.step);
-  } else if ((st = sc_checkpoint_save(ckpt, m, sc_simclr_optim(s), &rs, cfg_json)) != SC_OK) {
+  } else if (rank == 0 && (st = sc_checkpoint_save(ckpt, m, sc_simclr_optim(s), &rs, cfg_json)) != SC_OK) {
     goto done; /* a checkpoint of the initial weights: there is always a good one to fall back on */
   }
   sc_st_free(resume_file), resume_file = NULL;
-  if ((st = sc_metrics_open(metrics_path, o.resume ? rs.step : -1, &log)) != SC_OK) goto done;
-  if ((st = knn_setup(&o, ds, &knn)) != SC_OK) goto done;
+#ifdef SC_HAVE_MPI
+  /* every rank restored the same checkpoint (or built the same seeded model); this also equalises them */
+  if (o.dist && (st = sc_dist_simclr_create(o.dist, s, m, NULL, &dss)) != SC_OK) goto done;
+#endif
+  if (rank == 0 && (st = sc_metrics_open(metrics_path, o.resume ? rs.step : -1, &log)) != SC_OK) goto done;
+  if (rank == 0 && (st = knn_setup(&o, ds, &knn)) != SC_OK) goto done;
+  if (rank != 0) o.quiet = 1;
 
   sc_progress pg = {.quiet = o.quiet};
   sc_progress_log(&pg, "simclr pretrain: %s: %lld images %dx%dx%d, ResNet-%d width %g, batch %d, %lld steps "
@@ -384,7 +406,7 @@ sc_status sc_pretrain_run(const sc_pretrain_options *oin, sc_pretrain_result *r)
                     (long long)knn.nbank, (long long)knn.nqueries, knn.test ? "test" : "held-out", o.knn_k,
                     o.knn_temperature);
 
-  const size_t view_floats = (size_t)o.batch * o.size * o.size * ds->c;
+  const size_t view_floats = (size_t)pairs * o.size * o.size * ds->c;
   float *views = sc_simclr_views(s);
   int64_t step = rs.step, last_saved = rs.step;
   r->start_step = rs.step;
@@ -412,7 +434,11 @@ sc_status sc_pretrain_run(const sc_pretrain_options *oin, sc_pretrain_result *r)
       }
       memcpy(views, b->x[0], view_floats * sizeof(float));
       memcpy(views + view_floats, b->x[1], view_floats * sizeof(float));
+#ifdef SC_HAVE_MPI
+      st = dss ? sc_dist_simclr_step(dss, &loss, &lr) : sc_simclr_step(s, &loss, &lr);
+#else
       st = sc_simclr_step(s, &loss, &lr);
+#endif
       if (st == SC_OK && !params_finite(m))
         st = sc_error(SC_ENUMERIC, "simclr: the weights are no longer finite after step %lld", (long long)step + 1);
       if (st == SC_ENUMERIC) {
@@ -443,7 +469,7 @@ sc_status sc_pretrain_run(const sc_pretrain_options *oin, sc_pretrain_result *r)
       const int out_of_time = o.max_minutes > 0 && now - t_start > 60.0 * o.max_minutes;
       if (want_ckpt || out_of_time) {
         sc_run_state now_rs = {.step = step, .epoch = step / per_epoch, .seed = o.seed};
-        if ((st = sc_checkpoint_save(ckpt, m, sc_simclr_optim(s), &now_rs, cfg_json)) != SC_OK) break;
+        if (rank == 0 && (st = sc_checkpoint_save(ckpt, m, sc_simclr_optim(s), &now_rs, cfg_json)) != SC_OK) break;
         last_saved = step;
       }
       if (step == o.kill_after_steps) raise(SIGKILL); /* testing resume: die as a killed process would */
@@ -460,7 +486,7 @@ sc_status sc_pretrain_run(const sc_pretrain_options *oin, sc_pretrain_result *r)
     sc_progress_end(&pg, step - epoch * per_epoch, f);
     if (step % per_epoch == 0 || step == total || r->stopped_early) {
       double acc = -1;
-      if (knn.nbank && (st = knn_eval(&knn, &o, m, 2 * (int64_t)o.batch, &aug, &acc)) != SC_OK) break;
+      if (knn.nbank && (st = knn_eval(&knn, &o, m, 2 * (int64_t)pairs, &aug, &acc)) != SC_OK) break;
       if (acc >= 0) r->knn_acc = acc;
       char accs[32];
       snprintf(accs, sizeof accs, acc >= 0 ? "%.4f" : "null", acc);
@@ -476,12 +502,15 @@ sc_status sc_pretrain_run(const sc_pretrain_options *oin, sc_pretrain_result *r)
   r->steps = step;
   r->final_loss = epoch_n ? epoch_sum / (double)epoch_n : isfinite(last_loss) ? last_loss : 0.0;
   r->wall_s = sc_now() - t_start;
-  r->img_per_s = (double)(step - rs.step) * o.batch / fmax(sc_now() - t_loop, 1e-9);
+  r->img_per_s = (double)(step - rs.step) * o.batch / fmax(sc_now() - t_loop, 1e-9); /* o.batch is global */
   if (log.f) {
     sc_status pst = write_plot(o.out, metrics_path);
     if (pst != SC_OK && st == SC_OK) st = pst;
   }
 done:
+#ifdef SC_HAVE_MPI
+  sc_dist_simclr_free(dss);
+#endif
   sc_metrics_close(&log);
   knn_free(&knn);
   free(cfg_json);
@@ -534,7 +563,11 @@ static void help(void) {
          "  --json               print the result as JSON\n"
          "  --quiet              no progress output\n"
          "  --kill-after-steps N testing: kill the process (SIGKILL) right after the checkpoint at step N\n"
-         "  -h, --help           this help\n");
+         "  -h, --help           this help\n"
+         "\nUnder mpirun (a build with MPI), the ranks train one model data-parallel: --batch is the global batch,\n"
+         "split evenly; negatives come from the whole global batch; batch norm is synchronised; rank 0 writes the\n"
+         "run folder. Resume with the same number of ranks. SIMCLR_DIST_TIMEOUT (seconds) bounds waiting on a rank.\n"
+         "  mpirun -np 4 simclr pretrain --data DIR --batch 512 --out RUN/\n");
 }
 
 int sc_cmd_pretrain(int argc, char **argv) {
@@ -701,8 +734,28 @@ int sc_cmd_pretrain(int argc, char **argv) {
     fprintf(stderr, "simclr pretrain: --resume: the run's settings come from its checkpoint; the training options "
                     "given are ignored\n");
   sc_pretrain_result r;
+#ifdef SC_HAVE_MPI
+  /* launched by mpirun (Open MPI or MPICH): a data-parallel run over the job's ranks */
+  if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE")) {
+    sc_status ist = sc_dist_init(NULL, NULL, 0, &o.dist);
+    if (ist != SC_OK) return sc_cli_fail(cmd, "MPI", ist);
+  }
+  const int rank = o.dist ? sc_dist_rank(o.dist) : 0;
+#else
+  const int rank = 0;
+#endif
   sc_status st = sc_pretrain_run(&o, &r);
+#ifdef SC_HAVE_MPI
+  if (o.dist) {
+    if (st != SC_OK) {
+      fprintf(stderr, "simclr pretrain: rank %d of %d: %s\n", rank, sc_dist_size(o.dist), sc_last_error());
+      sc_dist_abort(o.dist, SC_EXIT_FAIL); /* the other ranks cannot go on without this one */
+    }
+    sc_dist_finalize(o.dist);
+  }
+#endif
   if (st != SC_OK) return sc_cli_fail(cmd, "training", st);
+  if (rank != 0) return SC_EXIT_OK; /* rank 0 reports for the job */
   if (json) {
     char knn[32];
     snprintf(knn, sizeof knn, r.knn_acc >= 0 ? "%.4f" : "null", r.knn_acc);

@@ -100,6 +100,7 @@ typedef struct sc_pretrain_options {
   int overwrite; /* start afresh even if out already holds a checkpoint (the demo) */
   int quiet;
   int loader_threads;
+  struct sc_dist *dist; /* under mpirun: the communicator (data-parallel run, --batch global), else NULL */
 } sc_pretrain_options;
 
 void sc_pretrain_defaults(sc_pretrain_options *o);
