@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include "../core/error.h"
+#include "../core/parallel.h"
 #include "../dispatch/dispatch.h"
 #include "eltwise_util.h"
 #include "simclr_ops.h"
@@ -26,6 +27,101 @@ static sc_status check_eps(const char *who, float eps) {
 /* 1/sqrt(var + eps) in double, rounded once: the forward and the backward must agree on it exactly. */
 static float inv_std(float var, float eps) { return (float)(1.0 / sqrt((double)var + (double)eps)); }
 
+/* What the three entry points hand to their parallel bodies (run by sc_parallel: on a team, or once on the calling
+ * thread, where omp_get_thread_num() is 0, omp_get_num_threads() 1 and barriers are no-ops). */
+typedef struct bn_job {
+  const sc_kernels *k;
+  size_t nr, nc;
+  const float *x, *mean, *var, *gamma, *beta, *y, *dy;
+  float eps;
+  int relu;
+  float *out_mean, *out_var, *yout, *dx, *dgamma, *dbeta;
+  double **pss, **pqs; /* per-thread partial sums, on each thread's stack */
+  float *ca, *cb, *cd; /* per-channel coefficients of the backward's dx, on the caller's stack */
+} bn_job;
+
+static void stats_part(void *arg) {
+  const bn_job *jb = arg;
+  const sc_kernels *k = jb->k;
+  const size_t nr = jb->nr, nc = jb->nc;
+  const float *x = jb->x;
+  float *mean = jb->out_mean, *var = jb->out_var;
+  double **pss = jb->pss, **pqs = jb->pqs;
+  const int t = omp_get_thread_num(), T = omp_get_num_threads();
+  double ps[SC_ELT_CBLOCK], pq[SC_ELT_CBLOCK];
+  pss[t] = ps, pqs[t] = pq;
+  size_t lo, hi;
+  sc_elt_split(nr, t, T, 1, &lo, &hi);
+  for (size_t c0 = 0; c0 < nc; c0 += SC_ELT_CBLOCK) {
+    const size_t cb = nc - c0 < SC_ELT_CBLOCK ? nc - c0 : SC_ELT_CBLOCK;
+    for (size_t j = 0; j < cb; j++) ps[j] = pq[j] = 0.0;
+    /* the shift is the channel's first value: close enough to the mean that sum((x-s)^2) does not cancel */
+    if (hi > lo) k->eltwise->bn_stats(hi - lo, cb, nc, x + lo * nc + c0, x + c0, ps, pq);
+#pragma omp barrier
+#pragma omp single
+    for (size_t j = 0; j < cb; j++) {
+      double s = 0.0, q = 0.0;
+      for (int u = 0; u < T; u++) s += pss[u][j], q += pqs[u][j];
+      const double m = s / (double)nr, v = q / (double)nr - m * m;
+      mean[c0 + j] = (float)((double)x[c0 + j] + m);
+      var[c0 + j] = (float)(v > 0.0 ? v : 0.0);
+    }
+  }
+}
+
+static void apply_part(void *arg) {
+  const bn_job *jb = arg;
+  const size_t nr = jb->nr, nc = jb->nc;
+  size_t lo, hi;
+  sc_elt_split(nr, omp_get_thread_num(), omp_get_num_threads(), 1, &lo, &hi);
+  float scale[SC_ELT_CBLOCK];
+  for (size_t c0 = 0; hi > lo && c0 < nc; c0 += SC_ELT_CBLOCK) {
+    const size_t cb = nc - c0 < SC_ELT_CBLOCK ? nc - c0 : SC_ELT_CBLOCK;
+    for (size_t j = 0; j < cb; j++) scale[j] = jb->gamma[c0 + j] * inv_std(jb->var[c0 + j], jb->eps);
+    jb->k->eltwise->bn_apply(hi - lo, cb, nc, jb->x + lo * nc + c0, jb->mean + c0, scale, jb->beta + c0,
+                             jb->yout + lo * nc + c0, jb->relu != 0);
+  }
+}
+
+static void backward_part(void *arg) {
+  const bn_job *jb = arg;
+  const sc_kernels *k = jb->k;
+  const size_t nr = jb->nr, nc = jb->nc;
+  const float *x = jb->x, *y = jb->y, *dy = jb->dy, *mean = jb->mean, *var = jb->var, *gamma = jb->gamma;
+  const float eps = jb->eps;
+  float *dx = jb->dx, *dgamma = jb->dgamma, *dbeta = jb->dbeta, *ca = jb->ca, *cb_ = jb->cb, *cd = jb->cd;
+  double **pss = jb->pss, **pqs = jb->pqs;
+  const int t = omp_get_thread_num(), T = omp_get_num_threads();
+  double ps[SC_ELT_CBLOCK], pq[SC_ELT_CBLOCK];
+  pss[t] = ps, pqs[t] = pq;
+  size_t lo, hi;
+  sc_elt_split(nr, t, T, 1, &lo, &hi);
+  for (size_t c0 = 0; c0 < nc; c0 += SC_ELT_CBLOCK) {
+    const size_t cb = nc - c0 < SC_ELT_CBLOCK ? nc - c0 : SC_ELT_CBLOCK;
+    const size_t off = lo * nc + c0;
+    for (size_t j = 0; j < cb; j++) ps[j] = pq[j] = 0.0;
+    if (hi > lo)
+      k->eltwise->bn_backward_reduce(hi - lo, cb, nc, x + off, dy + off, y ? y + off : NULL, mean + c0, ps, pq);
+#pragma omp barrier
+#pragma omp single
+    for (size_t j = 0; j < cb; j++) {
+      double sdy = 0.0, sdyx = 0.0;
+      for (int u = 0; u < T; u++) sdy += pss[u][j], sdyx += pqs[u][j];
+      const double is = inv_std(var[c0 + j], eps), a = (double)gamma[c0 + j] * is;
+      dgamma[c0 + j] += (float)(sdyx * is);
+      dbeta[c0 + j] += (float)sdy;
+      /* dx = a*(g - mean(g) - xhat*mean(g*xhat)) with xhat = (x-mean)*is, regrouped per channel as
+       * a*g + b*(x-mean) + d */
+      ca[j] = (float)a;
+      cb_[j] = (float)(-a * is * is * sdyx / (double)nr);
+      cd[j] = (float)(-a * sdy / (double)nr);
+    }
+    if (dx && hi > lo)
+      k->eltwise->bn_backward_dx(hi - lo, cb, nc, x + off, dy + off, y ? y + off : NULL, mean + c0, ca, cb_, cd,
+                                 dx + off);
+  }
+}
+
 sc_status sc_batchnorm_stats(int64_t rows, int64_t c, const float *x, float *mean, float *var) {
   const sc_kernels *k = sc_kernels_active();
   if (!k) return sc_init();
@@ -36,29 +132,8 @@ sc_status sc_batchnorm_stats(int64_t rows, int64_t c, const float *x, float *mea
   const size_t nr = (size_t)rows, nc = (size_t)c;
   double *pss[SC_ELT_MAX_REDUCE_THREADS], *pqs[SC_ELT_MAX_REDUCE_THREADS]; /* per-thread partials, on their stacks */
   const int nt = sc_elt_threads(nr * nc, SC_ELT_MAX_REDUCE_THREADS);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int t = omp_get_thread_num(), T = omp_get_num_threads();
-    double ps[SC_ELT_CBLOCK], pq[SC_ELT_CBLOCK];
-    pss[t] = ps, pqs[t] = pq;
-    size_t lo, hi;
-    sc_elt_split(nr, t, T, 1, &lo, &hi);
-    for (size_t c0 = 0; c0 < nc; c0 += SC_ELT_CBLOCK) {
-      const size_t cb = nc - c0 < SC_ELT_CBLOCK ? nc - c0 : SC_ELT_CBLOCK;
-      for (size_t j = 0; j < cb; j++) ps[j] = pq[j] = 0.0;
-      /* the shift is the channel's first value: close enough to the mean that sum((x-s)^2) does not cancel */
-      if (hi > lo) k->eltwise->bn_stats(hi - lo, cb, nc, x + lo * nc + c0, x + c0, ps, pq);
-#pragma omp barrier
-#pragma omp single
-      for (size_t j = 0; j < cb; j++) {
-        double s = 0.0, q = 0.0;
-        for (int u = 0; u < T; u++) s += pss[u][j], q += pqs[u][j];
-        const double m = s / (double)nr, v = q / (double)nr - m * m;
-        mean[c0 + j] = (float)((double)x[c0 + j] + m);
-        var[c0 + j] = (float)(v > 0.0 ? v : 0.0);
-      }
-    }
-  }
+  bn_job jb = {.k = k, .nr = nr, .nc = nc, .x = x, .out_mean = mean, .out_var = var, .pss = pss, .pqs = pqs};
+  sc_parallel(nt, stats_part, &jb);
   return SC_OK;
 }
 
@@ -72,18 +147,9 @@ sc_status sc_batchnorm_apply(int64_t rows, int64_t c, const float *x, const floa
   if (!x || !mean || !var || !gamma || !beta || !y) return sc_error(SC_EINVAL, "batchnorm_apply: null pointer");
   const size_t nr = (size_t)rows, nc = (size_t)c;
   const int nt = sc_elt_threads(nr * nc, 0);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    size_t lo, hi;
-    sc_elt_split(nr, omp_get_thread_num(), omp_get_num_threads(), 1, &lo, &hi);
-    float scale[SC_ELT_CBLOCK];
-    for (size_t c0 = 0; hi > lo && c0 < nc; c0 += SC_ELT_CBLOCK) {
-      const size_t cb = nc - c0 < SC_ELT_CBLOCK ? nc - c0 : SC_ELT_CBLOCK;
-      for (size_t j = 0; j < cb; j++) scale[j] = gamma[c0 + j] * inv_std(var[c0 + j], eps);
-      k->eltwise->bn_apply(hi - lo, cb, nc, x + lo * nc + c0, mean + c0, scale, beta + c0, y + lo * nc + c0,
-                           relu != 0);
-    }
-  }
+  bn_job jb = {.k = k, .nr = nr, .nc = nc, .x = x, .mean = mean, .var = var, .eps = eps, .gamma = gamma,
+               .beta = beta, .relu = relu, .yout = y};
+  sc_parallel(nt, apply_part, &jb);
   return SC_OK;
 }
 
@@ -101,37 +167,9 @@ sc_status sc_batchnorm_backward(int64_t rows, int64_t c, float *dx, float *dgamm
   double *pss[SC_ELT_MAX_REDUCE_THREADS], *pqs[SC_ELT_MAX_REDUCE_THREADS]; /* per-thread partials, on their stacks */
   float ca[SC_ELT_CBLOCK], cb_[SC_ELT_CBLOCK], cd[SC_ELT_CBLOCK];
   const int nt = sc_elt_threads(nr * nc, SC_ELT_MAX_REDUCE_THREADS);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int t = omp_get_thread_num(), T = omp_get_num_threads();
-    double ps[SC_ELT_CBLOCK], pq[SC_ELT_CBLOCK];
-    pss[t] = ps, pqs[t] = pq;
-    size_t lo, hi;
-    sc_elt_split(nr, t, T, 1, &lo, &hi);
-    for (size_t c0 = 0; c0 < nc; c0 += SC_ELT_CBLOCK) {
-      const size_t cb = nc - c0 < SC_ELT_CBLOCK ? nc - c0 : SC_ELT_CBLOCK;
-      const size_t off = lo * nc + c0;
-      for (size_t j = 0; j < cb; j++) ps[j] = pq[j] = 0.0;
-      if (hi > lo)
-        k->eltwise->bn_backward_reduce(hi - lo, cb, nc, x + off, dy + off, y ? y + off : NULL, mean + c0, ps, pq);
-#pragma omp barrier
-#pragma omp single
-      for (size_t j = 0; j < cb; j++) {
-        double sdy = 0.0, sdyx = 0.0;
-        for (int u = 0; u < T; u++) sdy += pss[u][j], sdyx += pqs[u][j];
-        const double is = inv_std(var[c0 + j], eps), a = (double)gamma[c0 + j] * is;
-        dgamma[c0 + j] += (float)(sdyx * is);
-        dbeta[c0 + j] += (float)sdy;
-        /* dx = a*(g - mean(g) - xhat*mean(g*xhat)) with xhat = (x-mean)*is, regrouped per channel as
-         * a*g + b*(x-mean) + d */
-        ca[j] = (float)a;
-        cb_[j] = (float)(-a * is * is * sdyx / (double)nr);
-        cd[j] = (float)(-a * sdy / (double)nr);
-      }
-      if (dx && hi > lo)
-        k->eltwise->bn_backward_dx(hi - lo, cb, nc, x + off, dy + off, y ? y + off : NULL, mean + c0, ca, cb_, cd,
-                                   dx + off);
-    }
-  }
+  bn_job jb = {.k = k, .nr = nr, .nc = nc, .x = x, .mean = mean, .var = var, .eps = eps, .gamma = gamma, .y = y,
+               .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .pss = pss, .pqs = pqs, .ca = ca, .cb = cb_,
+               .cd = cd};
+  sc_parallel(nt, backward_part, &jb);
   return SC_OK;
 }

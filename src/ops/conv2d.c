@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/parallel.h"
 #include "../dispatch/dispatch.h"
 #include "gemm.h"
 #include "simclr_ops.h"
@@ -346,6 +347,27 @@ static size_t phase_chunk_rows(int64_t c) {
 }
 
 /* dy: N x OH x OW x K, w: K x kh x kw x C, dx: N x H x W x C (+=). */
+/* Adds a tile of backward-data rows (one stride phase) into dx: row r of the tile is input pixel
+ * (n, ph + sy*i, pw + sx*j). Run by sc_parallel; the orphaned `omp for` covers every row without a team. */
+typedef struct tile_add_job {
+  float *dx;
+  const float *tile;
+  int64_t first, rn, grid, gw, ph, pw, sy, sx, h, w;
+  size_t c;
+} tile_add_job;
+
+static void tile_add_part(void *arg) {
+  const tile_add_job *t = arg;
+  const size_t C = t->c;
+#pragma omp for schedule(static)
+  for (int64_t r = 0; r < t->rn; r++) {
+    int64_t row = t->first + r, n = row / t->grid, rem = row - n * t->grid, i = rem / t->gw, j = rem - i * t->gw;
+    float *o = t->dx + ((n * t->h + t->ph + t->sy * i) * t->w + t->pw + t->sx * j) * (int64_t)C;
+    const float *src = t->tile + r * (int64_t)C;
+    for (size_t c = 0; c < C; c++) o[c] += src[c];
+  }
+}
+
 sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const float *dy, const float *w) {
   const sc_kernels *kern = sc_kernels_active();
   if (!kern) return sc_init();
@@ -393,14 +415,9 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const flo
         const size_t rn = rows - r0 < chunk ? rows - r0 : chunk;
         g.row_off = (int64_t)r0;
         SC_TRY(sc_gemm_run(kern, rn, C, depth, &a, &b, 1.0f, 0.0f, tile, C));
-        const int64_t first = (int64_t)r0, grid = gh * gw;
-#pragma omp parallel for num_threads(sc_num_threads()) schedule(static) if (rn * C >= 32768)
-        for (int64_t r = 0; r < (int64_t)rn; r++) {
-          int64_t row = first + r, n = row / grid, rem = row - n * grid, i = rem / gw, j = rem - i * gw;
-          float *o = dx + ((n * s->h + ph + sy * i) * s->w + pw + sx * j) * (int64_t)C;
-          const float *t = tile + r * (int64_t)C;
-          for (size_t c = 0; c < C; c++) o[c] += t[c];
-        }
+        tile_add_job ta = {.dx = dx, .tile = tile, .first = (int64_t)r0, .rn = (int64_t)rn, .grid = gh * gw,
+                           .gw = gw, .ph = ph, .pw = pw, .sy = sy, .sx = sx, .h = s->h, .w = s->w, .c = C};
+        sc_parallel(rn * C >= 32768 ? sc_num_threads() : 1, tile_add_part, &ta);
       }
     }
   }

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include "../core/error.h"
+#include "../core/parallel.h"
 #include "../dispatch/dispatch.h"
 #include "eltwise_util.h"
 #include "simclr_ops.h"
@@ -22,6 +23,66 @@ static sc_status check_rows_c(const char *who, int64_t rows, int64_t c) {
   return SC_OK;
 }
 
+/* What the entry points hand to their parallel bodies (run by sc_parallel: on a team, or once on the calling
+ * thread, where omp_get_thread_num() is 0, omp_get_num_threads() 1 and barriers are no-ops). */
+typedef struct elt_job {
+  const sc_kernels *k;
+  size_t n, c; /* elements, or rows and channels */
+  const float *a, *b;
+  float *out;
+  double **parts; /* per-thread partial sums, on each thread's stack */
+} elt_job;
+
+static void relu_forward_part(void *arg) {
+  const elt_job *j = arg;
+  size_t lo, hi;
+  sc_elt_split(j->n, omp_get_thread_num(), omp_get_num_threads(), 16, &lo, &hi);
+  if (hi > lo) j->k->eltwise->relu(hi - lo, j->a + lo, j->out + lo);
+}
+
+static void relu_backward_part(void *arg) {
+  const elt_job *j = arg;
+  size_t lo, hi;
+  sc_elt_split(j->n, omp_get_thread_num(), omp_get_num_threads(), 16, &lo, &hi);
+  if (hi > lo) j->k->eltwise->relu_backward(hi - lo, j->a + lo, j->b + lo, j->out + lo);
+}
+
+static void add_part(void *arg) {
+  const elt_job *j = arg;
+  size_t lo, hi;
+  sc_elt_split(j->n, omp_get_thread_num(), omp_get_num_threads(), 16, &lo, &hi);
+  if (hi > lo) j->k->eltwise->add(hi - lo, j->a + lo, j->b + lo, j->out + lo);
+}
+
+static void bias_add_part(void *arg) {
+  const elt_job *j = arg;
+  size_t lo, hi;
+  sc_elt_split(j->n, omp_get_thread_num(), omp_get_num_threads(), 1, &lo, &hi);
+  if (hi > lo) j->k->eltwise->bias_add(hi - lo, j->c, j->c, j->a, j->out + lo * j->c);
+}
+
+static void bias_grad_part(void *arg) {
+  const elt_job *j = arg;
+  const size_t nr = j->n, nc = j->c;
+  const int t = omp_get_thread_num(), T = omp_get_num_threads();
+  double part[SC_ELT_CBLOCK];
+  j->parts[t] = part;
+  size_t lo, hi;
+  sc_elt_split(nr, t, T, 1, &lo, &hi);
+  for (size_t c0 = 0; c0 < nc; c0 += SC_ELT_CBLOCK) {
+    const size_t cb = nc - c0 < SC_ELT_CBLOCK ? nc - c0 : SC_ELT_CBLOCK;
+    for (size_t q = 0; q < cb; q++) part[q] = 0.0;
+    if (hi > lo) j->k->eltwise->col_sum(hi - lo, cb, nc, j->b + lo * nc + c0, part);
+#pragma omp barrier
+#pragma omp single
+    for (size_t q = 0; q < cb; q++) {
+      double s = 0.0;
+      for (int u = 0; u < T; u++) s += j->parts[u][q];
+      j->out[c0 + q] += (float)s;
+    }
+  }
+}
+
 sc_status sc_relu_forward(int64_t count, const float *x, float *y) {
   const sc_kernels *k = sc_kernels_active();
   if (!k) return sc_init();
@@ -30,12 +91,8 @@ sc_status sc_relu_forward(int64_t count, const float *x, float *y) {
   if (!x || !y) return sc_error(SC_EINVAL, "relu_forward: null pointer");
   const size_t n = (size_t)count;
   const int nt = sc_elt_threads(n, 0);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    size_t lo, hi;
-    sc_elt_split(n, omp_get_thread_num(), omp_get_num_threads(), 16, &lo, &hi);
-    if (hi > lo) k->eltwise->relu(hi - lo, x + lo, y + lo);
-  }
+  elt_job j = {.k = k, .n = n, .a = x, .out = y};
+  sc_parallel(nt, relu_forward_part, &j);
   return SC_OK;
 }
 
@@ -47,12 +104,8 @@ sc_status sc_relu_backward(int64_t count, float *dx, const float *dy, const floa
   if (!dx || !dy || !y) return sc_error(SC_EINVAL, "relu_backward: null pointer");
   const size_t n = (size_t)count;
   const int nt = sc_elt_threads(n, 0);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    size_t lo, hi;
-    sc_elt_split(n, omp_get_thread_num(), omp_get_num_threads(), 16, &lo, &hi);
-    if (hi > lo) k->eltwise->relu_backward(hi - lo, y + lo, dy + lo, dx + lo);
-  }
+  elt_job j = {.k = k, .n = n, .a = y, .b = dy, .out = dx};
+  sc_parallel(nt, relu_backward_part, &j);
   return SC_OK;
 }
 
@@ -64,12 +117,8 @@ sc_status sc_add(int64_t count, const float *a, const float *b, float *y) {
   if (!a || !b || !y) return sc_error(SC_EINVAL, "add: null pointer");
   const size_t n = (size_t)count;
   const int nt = sc_elt_threads(n, 0);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    size_t lo, hi;
-    sc_elt_split(n, omp_get_thread_num(), omp_get_num_threads(), 16, &lo, &hi);
-    if (hi > lo) k->eltwise->add(hi - lo, a + lo, b + lo, y + lo);
-  }
+  elt_job j = {.k = k, .n = n, .a = a, .b = b, .out = y};
+  sc_parallel(nt, add_part, &j);
   return SC_OK;
 }
 
@@ -89,12 +138,8 @@ sc_status sc_bias_add_forward(int64_t rows, int64_t c, const float *b, float *y)
   if (!b || !y) return sc_error(SC_EINVAL, "bias_add_forward: null pointer");
   const size_t nr = (size_t)rows, nc = (size_t)c;
   const int nt = sc_elt_threads(nr * nc, 0);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    size_t lo, hi;
-    sc_elt_split(nr, omp_get_thread_num(), omp_get_num_threads(), 1, &lo, &hi);
-    if (hi > lo) k->eltwise->bias_add(hi - lo, nc, nc, b, y + lo * nc);
-  }
+  elt_job j = {.k = k, .n = nr, .c = nc, .a = b, .out = y};
+  sc_parallel(nt, bias_add_part, &j);
   return SC_OK;
 }
 
@@ -108,25 +153,7 @@ sc_status sc_bias_add_backward(int64_t rows, int64_t c, float *db, const float *
   const size_t nr = (size_t)rows, nc = (size_t)c;
   double *parts[SC_ELT_MAX_REDUCE_THREADS]; /* each thread's partial sums, on its own stack */
   const int nt = sc_elt_threads(nr * nc, SC_ELT_MAX_REDUCE_THREADS);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int t = omp_get_thread_num(), T = omp_get_num_threads();
-    double part[SC_ELT_CBLOCK];
-    parts[t] = part;
-    size_t lo, hi;
-    sc_elt_split(nr, t, T, 1, &lo, &hi);
-    for (size_t c0 = 0; c0 < nc; c0 += SC_ELT_CBLOCK) {
-      const size_t cb = nc - c0 < SC_ELT_CBLOCK ? nc - c0 : SC_ELT_CBLOCK;
-      for (size_t j = 0; j < cb; j++) part[j] = 0.0;
-      if (hi > lo) k->eltwise->col_sum(hi - lo, cb, nc, dy + lo * nc + c0, part);
-#pragma omp barrier
-#pragma omp single
-      for (size_t j = 0; j < cb; j++) {
-        double s = 0.0;
-        for (int u = 0; u < T; u++) s += parts[u][j];
-        db[c0 + j] += (float)s;
-      }
-    }
-  }
+  elt_job j = {.k = k, .n = nr, .c = nc, .b = dy, .out = db, .parts = parts};
+  sc_parallel(nt, bias_grad_part, &j);
   return SC_OK;
 }

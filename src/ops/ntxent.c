@@ -24,11 +24,13 @@
  * its scratch has grown to the largest batch seen (grow-only, one buffer per calling thread).
  */
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/parallel.h"
 #include "../dispatch/dispatch.h"
 #include "gemm.h"
 #include "simclr_ops.h"
@@ -53,6 +55,110 @@ static void *scratch_get(size_t bytes) {
   scratch = p;
   scratch_bytes = round64(bytes);
   return p;
+}
+
+/* What sc_ntxent hands to its parallel row loops (run by sc_parallel: on a team, or once on the calling thread,
+ * where the orphaned `omp for` runs every row). */
+typedef struct nt_job {
+  const sc_xent_config *xk;
+  size_t n, half, dd;
+  const float *z;
+  float *s, *zs, *inv_norm, *rowv, *dz;
+  double *row_loss;
+  float rsqrt_tau, shift, tau, scale;
+  int fixed_shift;
+} nt_job;
+
+#define NT_JOB_LOCALS                                                                                            \
+  const nt_job *jb = arg;                                                                                        \
+  const sc_xent_config *xk = jb->xk;                                                                             \
+  const size_t n = jb->n, half = jb->half, dd = jb->dd;                                                          \
+  (void)xk, (void)half, (void)dd
+
+static void normalise_part(void *arg) {
+  NT_JOB_LOCALS;
+  const float *z = jb->z, rsqrt_tau = jb->rsqrt_tau;
+  float *zs = jb->zs, *inv_norm = jb->inv_norm;
+#pragma omp for schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    const float *zi = z + i * dd;
+    double ss = 0.0;
+    for (size_t c = 0; c < dd; c++) ss += (double)zi[c] * zi[c];
+    double r = sqrt(ss);
+    double inv = 1.0 / (r > NTXENT_NORM_EPS ? r : NTXENT_NORM_EPS);
+    /* the sign remembers which branch of the normalisation's derivative applies */
+    inv_norm[i] = (float)(r > NTXENT_NORM_EPS ? inv : -inv);
+    const float f = (float)(inv * rsqrt_tau);
+    for (size_t c = 0; c < dd; c++) zs[i * dd + c] = zi[c] * f;
+  }
+}
+
+static void row_softmax(const nt_job *jb, size_t i) {
+  const size_t n = jb->n, half = jb->half;
+  float *si = jb->s + i * n;
+  const double s_pos = si[i < half ? i + half : i - half];
+  si[i] = -INFINITY; /* a row is not its own negative */
+  if (jb->fixed_shift) {
+    const double sum = jb->xk->row_expsum(n, si, jb->shift, si);
+    jb->rowv[i] = (float)(1.0 / sum);
+    jb->row_loss[i] = (double)jb->shift + log(sum) - s_pos;
+  } else {
+    const double l = jb->xk->row_lse(n, si);
+    jb->rowv[i] = (float)l;
+    jb->row_loss[i] = l - s_pos;
+  }
+}
+
+static void row_grad(const nt_job *jb, size_t i) {
+  const size_t n = jb->n, half = jb->half;
+  float *si = jb->s + i * n;
+  if (jb->fixed_shift)
+    jb->xk->row_symgrad(n, si, jb->rowv[i], jb->rowv, jb->scale, si);
+  else
+    jb->xk->row_grad(n, si, jb->rowv[i], jb->rowv, jb->scale, si);
+  si[i < half ? i + half : i - half] -= 2.0f * jb->scale;
+}
+
+/* Rows cost the same, but chunks handed out on demand keep both passes balanced when a core is shared. Without a
+ * team the loop is plain: an orphaned dynamic `omp for` would make libgomp allocate a work-share descriptor. */
+static void rows_part(void *arg) {
+  const nt_job *jb = arg;
+  if (!omp_in_parallel()) {
+    for (size_t i = 0; i < jb->n; i++) row_softmax(jb, i);
+    return;
+  }
+#pragma omp for schedule(dynamic, 16)
+  for (size_t i = 0; i < jb->n; i++) row_softmax(jb, i);
+}
+
+static void grad_rows_part(void *arg) {
+  const nt_job *jb = arg;
+  if (!omp_in_parallel()) {
+    for (size_t i = 0; i < jb->n; i++) row_grad(jb, i);
+    return;
+  }
+#pragma omp for schedule(dynamic, 16)
+  for (size_t i = 0; i < jb->n; i++) row_grad(jb, i);
+}
+
+static void project_part(void *arg) {
+  NT_JOB_LOCALS;
+  float *dz = jb->dz, *zs = jb->zs, *inv_norm = jb->inv_norm;
+  const float tau = jb->tau;
+#pragma omp for schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    float *gi = dz + i * dd;
+    const float *yi = zs + i * dd; /* Zn_i / sqrt(tau) */
+    const float inv = fabsf(inv_norm[i]);
+    if (inv_norm[i] < 0.0f) { /* below eps the row was scaled by a constant: no projection */
+      for (size_t c = 0; c < dd; c++) gi[c] *= inv;
+      continue;
+    }
+    double dot = 0.0;
+    for (size_t c = 0; c < dd; c++) dot += (double)yi[c] * gi[c];
+    const float fd = (float)(dot * (double)tau); /* Zn_i (Zn_i . g) = tau Zs_i (Zs_i . g) */
+    for (size_t c = 0; c < dd; c++) gi[c] = (gi[c] - yi[c] * fd) * inv;
+  }
 }
 
 sc_status sc_ntxent(int64_t two_n, int64_t d, float tau, const float *z, float *loss, float *dz) {
@@ -89,38 +195,15 @@ sc_status sc_ntxent(int64_t two_n, int64_t d, float tau, const float *z, float *
   const int fixed_shift = 1.0 / (double)tau <= NTXENT_FIXED_SHIFT_MAX_INV_TAU;
   const float shift = (float)(1.0 / (double)tau); /* an upper bound of every S entry, up to rounding */
 
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (size_t i = 0; i < n; i++) {
-    const float *zi = z + i * dd;
-    double ss = 0.0;
-    for (size_t c = 0; c < dd; c++) ss += (double)zi[c] * zi[c];
-    double r = sqrt(ss);
-    double inv = 1.0 / (r > NTXENT_NORM_EPS ? r : NTXENT_NORM_EPS);
-    /* the sign remembers which branch of the normalisation's derivative applies */
-    inv_norm[i] = (float)(r > NTXENT_NORM_EPS ? inv : -inv);
-    const float f = (float)(inv * rsqrt_tau);
-    for (size_t c = 0; c < dd; c++) zs[i * dd + c] = zi[c] * f;
-  }
+  nt_job job = {.xk = xk, .n = n, .half = half, .dd = dd, .z = z, .s = s, .zs = zs, .inv_norm = inv_norm,
+                .rowv = rowv, .row_loss = row_loss, .rsqrt_tau = rsqrt_tau, .shift = shift, .tau = tau,
+                .fixed_shift = fixed_shift, .dz = dz};
+  sc_parallel(nt, normalise_part, &job);
 
   const sc_gemm_src zrows = sc_gemm_src_matrix(zs, dd, 1);
   SC_TRY(sc_gemm_run(kern, n, n, dd, &zrows, &zrows, 1.0f, 0.0f, s, n));
 
-  /* rows cost the same, but chunks handed out on demand keep both passes balanced when a core is shared */
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
-  for (size_t i = 0; i < n; i++) {
-    float *si = s + i * n;
-    const double s_pos = si[i < half ? i + half : i - half];
-    si[i] = -INFINITY; /* a row is not its own negative */
-    if (fixed_shift) {
-      const double sum = xk->row_expsum(n, si, shift, si);
-      rowv[i] = (float)(1.0 / sum);
-      row_loss[i] = (double)shift + log(sum) - s_pos;
-    } else {
-      const double l = xk->row_lse(n, si);
-      rowv[i] = (float)l;
-      row_loss[i] = l - s_pos;
-    }
-  }
+  sc_parallel(nt, rows_part, &job);
   /* summed in a fixed order so that the loss does not depend on the thread count */
   double total = 0.0;
   for (size_t i = 0; i < n; i++) total += row_loss[i];
@@ -131,34 +214,14 @@ sc_status sc_ntxent(int64_t two_n, int64_t d, float tau, const float *z, float *
   }
 
   const float scale = (float)(1.0 / (double)n);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
-  for (size_t i = 0; i < n; i++) {
-    float *si = s + i * n;
-    if (fixed_shift)
-      xk->row_symgrad(n, si, rowv[i], rowv, scale, si);
-    else
-      xk->row_grad(n, si, rowv[i], rowv, scale, si);
-    si[i < half ? i + half : i - half] -= 2.0f * scale;
-  }
+  job.scale = scale;
+  sc_parallel(nt, grad_rows_part, &job);
 
   /* dZn = H Zs / sqrt(tau): A = H (rows of depth 2N), B seen as d x 2N, i.e. Zs read column-wise */
   const sc_gemm_src hrows = sc_gemm_src_matrix(s, n, 1), zcols = sc_gemm_src_matrix(zs, dd, 0);
   SC_TRY(sc_gemm_run(kern, n, dd, n, &hrows, &zcols, rsqrt_tau, 0.0f, dz, dd));
 
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (size_t i = 0; i < n; i++) {
-    float *gi = dz + i * dd;
-    const float *yi = zs + i * dd; /* Zn_i / sqrt(tau) */
-    const float inv = fabsf(inv_norm[i]);
-    if (inv_norm[i] < 0.0f) { /* below eps the row was scaled by a constant: no projection */
-      for (size_t c = 0; c < dd; c++) gi[c] *= inv;
-      continue;
-    }
-    double dot = 0.0;
-    for (size_t c = 0; c < dd; c++) dot += (double)yi[c] * gi[c];
-    const float fd = (float)(dot * (double)tau); /* Zn_i (Zn_i . g) = tau Zs_i (Zs_i . g) */
-    for (size_t c = 0; c < dd; c++) gi[c] = (gi[c] - yi[c] * fd) * inv;
-  }
+  sc_parallel(nt, project_part, &job);
   *loss = result;
   return SC_OK;
 }

@@ -3,9 +3,8 @@
  * sc_num_threads() OpenMP threads live here; the per-pixel loops over channels are the active table's kernels
  * (arch/<isa>/f32_maxpool__<isa>.c, col_sum and bias_add). The max-pool backward recomputes the argmax from x and
  * y, so the forward stores no indices. No allocation, no ISA code. */
-#include <omp.h>
-
 #include "../core/error.h"
+#include "../core/parallel.h"
 #include "../dispatch/dispatch.h"
 #include "eltwise_util.h"
 #include "simclr_ops.h"
@@ -46,6 +45,75 @@ static void clip_window(const sc_pool2d_shape *s, int64_t oy, int64_t ox, int64_
   *y0 = ys, *nh = ye - ys, *x0 = xs, *nw = xe - xs;
 }
 
+/* What the loops below share: each runs as the body of sc_parallel, its iterations split by an orphaned `omp for`
+ * (which runs them all when there is no team). */
+typedef struct pool_job {
+  const sc_kernels *k;
+  const sc_pool2d_shape *s;
+  int64_t oh, ow, c, n, hw, nblk, cblk, items;
+  float inv;
+  const float *x, *y, *dy;
+  float *dx, *out;
+} pool_job;
+
+static void maxpool_forward_part(void *arg) {
+  const pool_job *j = arg;
+  const sc_pool2d_shape *s = j->s;
+  const int64_t oh = j->oh, ow = j->ow, c = j->c, pixels = s->n * oh * ow;
+#pragma omp for schedule(static)
+  for (int64_t p = 0; p < pixels; p++) {
+    const int64_t img = p / (oh * ow), oy = p / ow % oh, ox = p % ow;
+    int64_t y0, nh, x0, nw;
+    clip_window(s, oy, ox, &y0, &nh, &x0, &nw);
+    const float *src = j->x + ((img * s->h + y0) * s->w + x0) * c;
+    j->k->eltwise->maxpool((size_t)c, (size_t)nh, (size_t)nw, src, (size_t)(s->w * c), (size_t)c, j->out + p * c);
+  }
+}
+
+static void maxpool_backward_part(void *arg) {
+  const pool_job *j = arg;
+  const sc_pool2d_shape *s = j->s;
+  const int64_t oh = j->oh, ow = j->ow, c = j->c, nblk = j->nblk, cblk = j->cblk;
+#pragma omp for schedule(static)
+  for (int64_t it = 0; it < j->items; it++) {
+    const int64_t img = it / nblk, c0 = it % nblk * cblk, cn = c - c0 < cblk ? c - c0 : cblk;
+    for (int64_t oy = 0; oy < oh; oy++)
+      for (int64_t ox = 0; ox < ow; ox++) {
+        int64_t y0, nh, x0, nw;
+        clip_window(s, oy, ox, &y0, &nh, &x0, &nw);
+        const int64_t in = ((img * s->h + y0) * s->w + x0) * c + c0, out = ((img * oh + oy) * ow + ox) * c + c0;
+        j->k->eltwise->maxpool_backward((size_t)cn, (size_t)nh, (size_t)nw, j->x + in, (size_t)(s->w * c),
+                                        (size_t)c, j->y + out, j->dy + out, j->dx + in);
+      }
+  }
+}
+
+static void avgpool_forward_part(void *arg) {
+  const pool_job *j = arg;
+  const int64_t c = j->c, hw = j->hw, nblk = j->nblk;
+#pragma omp for schedule(static)
+  for (int64_t it = 0; it < j->n * nblk; it++) {
+    const int64_t img = it / nblk, c0 = it % nblk * SC_ELT_CBLOCK;
+    const size_t cb = (size_t)(c - c0 < SC_ELT_CBLOCK ? c - c0 : SC_ELT_CBLOCK);
+    double acc[SC_ELT_CBLOCK] = {0};
+    j->k->eltwise->col_sum((size_t)hw, cb, (size_t)c, j->x + img * hw * c + c0, acc);
+    for (size_t q = 0; q < cb; q++) j->out[img * c + c0 + (int64_t)q] = (float)(acc[q] / (double)hw);
+  }
+}
+
+static void avgpool_backward_part(void *arg) {
+  const pool_job *j = arg;
+  const int64_t c = j->c, hw = j->hw, nblk = j->nblk;
+#pragma omp for schedule(static)
+  for (int64_t it = 0; it < j->n * nblk; it++) {
+    const int64_t img = it / nblk, c0 = it % nblk * SC_ELT_CBLOCK;
+    const size_t cb = (size_t)(c - c0 < SC_ELT_CBLOCK ? c - c0 : SC_ELT_CBLOCK);
+    float g[SC_ELT_CBLOCK];
+    for (size_t q = 0; q < cb; q++) g[q] = j->dy[img * c + c0 + (int64_t)q] * j->inv;
+    j->k->eltwise->bias_add((size_t)hw, cb, (size_t)c, g, j->dx + img * hw * c + c0);
+  }
+}
+
 sc_status sc_maxpool2d_forward(const sc_pool2d_shape *s, const float *x, float *y) {
   const sc_kernels *k = sc_kernels_active();
   if (!k) return sc_init();
@@ -55,14 +123,8 @@ sc_status sc_maxpool2d_forward(const sc_pool2d_shape *s, const float *x, float *
   if (!x || !y) return sc_error(SC_EINVAL, "maxpool2d_forward: null pointer");
   const int64_t pixels = s->n * oh * ow, c = s->c;
   const int nt = sc_elt_threads((size_t)(pixels * c * (s->kh * s->kw < 16 ? s->kh * s->kw : 16)), 0);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (int64_t p = 0; p < pixels; p++) {
-    const int64_t img = p / (oh * ow), oy = p / ow % oh, ox = p % ow;
-    int64_t y0, nh, x0, nw;
-    clip_window(s, oy, ox, &y0, &nh, &x0, &nw);
-    const float *src = x + ((img * s->h + y0) * s->w + x0) * c;
-    k->eltwise->maxpool((size_t)c, (size_t)nh, (size_t)nw, src, (size_t)(s->w * c), (size_t)c, y + p * c);
-  }
+  pool_job j = {.k = k, .s = s, .oh = oh, .ow = ow, .c = c, .x = x, .out = y};
+  sc_parallel(nt, maxpool_forward_part, &j);
   return SC_OK;
 }
 
@@ -81,18 +143,9 @@ sc_status sc_maxpool2d_backward(const sc_pool2d_shape *s, float *dx, const float
   int64_t parts = (nt + s->n - 1) / s->n, cblk = (c + parts - 1) / parts;
   cblk = (cblk + 15) / 16 * 16;
   const int64_t nblk = (c + cblk - 1) / cblk, items = s->n * nblk;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (int64_t it = 0; it < items; it++) {
-    const int64_t img = it / nblk, c0 = it % nblk * cblk, cn = c - c0 < cblk ? c - c0 : cblk;
-    for (int64_t oy = 0; oy < oh; oy++)
-      for (int64_t ox = 0; ox < ow; ox++) {
-        int64_t y0, nh, x0, nw;
-        clip_window(s, oy, ox, &y0, &nh, &x0, &nw);
-        const int64_t in = ((img * s->h + y0) * s->w + x0) * c + c0, out = ((img * oh + oy) * ow + ox) * c + c0;
-        k->eltwise->maxpool_backward((size_t)cn, (size_t)nh, (size_t)nw, x + in, (size_t)(s->w * c), (size_t)c,
-                                     y + out, dy + out, dx + in);
-      }
-  }
+  pool_job j = {.k = k, .s = s, .oh = oh, .ow = ow, .c = c, .nblk = nblk, .cblk = cblk, .items = items, .x = x,
+                .y = y, .dy = dy, .dx = dx};
+  sc_parallel(nt, maxpool_backward_part, &j);
   return SC_OK;
 }
 
@@ -114,14 +167,8 @@ sc_status sc_avgpool_global_forward(int64_t n, int64_t h, int64_t w, int64_t c, 
   if (!x || !y) return sc_error(SC_EINVAL, "avgpool_global_forward: null pointer");
   const int64_t hw = h * w, nblk = (c + SC_ELT_CBLOCK - 1) / SC_ELT_CBLOCK;
   const int nt = sc_elt_threads((size_t)(n * hw * c), 0);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (int64_t it = 0; it < n * nblk; it++) {
-    const int64_t img = it / nblk, c0 = it % nblk * SC_ELT_CBLOCK;
-    const size_t cb = (size_t)(c - c0 < SC_ELT_CBLOCK ? c - c0 : SC_ELT_CBLOCK);
-    double acc[SC_ELT_CBLOCK] = {0};
-    k->eltwise->col_sum((size_t)hw, cb, (size_t)c, x + img * hw * c + c0, acc);
-    for (size_t j = 0; j < cb; j++) y[img * c + c0 + (int64_t)j] = (float)(acc[j] / (double)hw);
-  }
+  pool_job j = {.k = k, .c = c, .n = n, .hw = hw, .nblk = nblk, .x = x, .out = y};
+  sc_parallel(nt, avgpool_forward_part, &j);
   return SC_OK;
 }
 
@@ -134,13 +181,7 @@ sc_status sc_avgpool_global_backward(int64_t n, int64_t h, int64_t w, int64_t c,
   const int64_t hw = h * w, nblk = (c + SC_ELT_CBLOCK - 1) / SC_ELT_CBLOCK;
   const float inv = (float)(1.0 / (double)hw);
   const int nt = sc_elt_threads((size_t)(n * hw * c), 0);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (int64_t it = 0; it < n * nblk; it++) {
-    const int64_t img = it / nblk, c0 = it % nblk * SC_ELT_CBLOCK;
-    const size_t cb = (size_t)(c - c0 < SC_ELT_CBLOCK ? c - c0 : SC_ELT_CBLOCK);
-    float g[SC_ELT_CBLOCK];
-    for (size_t j = 0; j < cb; j++) g[j] = dy[img * c + c0 + (int64_t)j] * inv;
-    k->eltwise->bias_add((size_t)hw, cb, (size_t)c, g, dx + img * hw * c + c0);
-  }
+  pool_job j = {.k = k, .c = c, .n = n, .hw = hw, .nblk = nblk, .inv = inv, .dy = dy, .dx = dx};
+  sc_parallel(nt, avgpool_backward_part, &j);
   return SC_OK;
 }
