@@ -3,6 +3,8 @@
 #ifndef SC_CLI_H
 #define SC_CLI_H
 
+#include <stdint.h>
+
 #include "simclr.h"
 
 enum { SC_EXIT_OK = 0, SC_EXIT_FAIL = 1, SC_EXIT_USAGE = 2 };
@@ -20,7 +22,23 @@ int sc_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* Applies --threads/--isa style settings shared by every command; returns an exit code or -1 to go on. */
 int sc_cli_common_init(const char *cmd);
 
+/* Option values (1 on success). */
+int sc_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
+int sc_parse_f64(const char *s, double lo, double hi, double *out);
+/* "a,b" with lo <= a <= b <= hi */
+int sc_parse_pair(const char *s, double lo, double hi, double *a, double *b);
+/* --threads: sets the engine's thread count; 1 on success */
+int sc_parse_threads(const char *s);
+
 int sc_cmd_info(int argc, char **argv);
 int sc_cmd_augment(int argc, char **argv);
+int sc_cmd_pretrain(int argc, char **argv);
+int sc_cmd_probe(int argc, char **argv);
+int sc_cmd_finetune(int argc, char **argv);
+int sc_cmd_supervised(int argc, char **argv);
+int sc_cmd_demo(int argc, char **argv);
+int sc_cmd_embed(int argc, char **argv);
+int sc_cmd_predict(int argc, char **argv);
+int sc_cmd_knn(int argc, char **argv);
 
 #endif

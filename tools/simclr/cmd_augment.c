@@ -33,14 +33,6 @@ static void help(void) {
          "  -h, --help        this help\n");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < lo || v > hi) return 0;
-  *out = v;
-  return 1;
-}
-
 typedef struct grid {
   int w, h, c;
   unsigned char *px;
@@ -77,7 +69,7 @@ int sc_cmd_augment(int argc, char **argv) {
                                        {"bicubic", no_argument, 0, 'b'},        {"test", no_argument, 0, 't'},
                                        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
   const char *data = NULL, *out = NULL;
-  long n = 8, size = 0, seed = 0, epoch = 0, channels = 0;
+  int64_t n = 8, size = 0, seed = 0, epoch = 0, channels = 0;
   float strength = -1.0f;
   int bicubic = 0, test = 0, rc = sc_cli_common_init("augment");
   if (rc >= 0) return rc;
@@ -87,23 +79,23 @@ int sc_cmd_augment(int argc, char **argv) {
     case 'd': data = optarg; break;
     case 'o': out = optarg; break;
     case 'n':
-      if (!parse_long(optarg, 1, 1024, &n))
+      if (!sc_parse_i64(optarg, 1, 1024, &n))
         return sc_cli_usage_error("augment", "--n '%s' is not a count from 1 to 1024", optarg);
       break;
     case 's':
-      if (!parse_long(optarg, 8, 1024, &size))
+      if (!sc_parse_i64(optarg, 8, 1024, &size))
         return sc_cli_usage_error("augment", "--size '%s' is not from 8 to 1024", optarg);
       break;
     case 'S':
-      if (!parse_long(optarg, 0, 0x7fffffffL, &seed))
+      if (!sc_parse_i64(optarg, 0, 0x7fffffffL, &seed))
         return sc_cli_usage_error("augment", "--seed '%s' is not a number", optarg);
       break;
     case 'e':
-      if (!parse_long(optarg, 0, 0x7fffffffL, &epoch))
+      if (!sc_parse_i64(optarg, 0, 0x7fffffffL, &epoch))
         return sc_cli_usage_error("augment", "--epoch '%s' is not a number", optarg);
       break;
     case 'c':
-      if (!parse_long(optarg, 1, 3, &channels) || channels == 2)
+      if (!sc_parse_i64(optarg, 1, 3, &channels) || channels == 2)
         return sc_cli_usage_error("augment", "--channels '%s' must be 1 or 3", optarg);
       break;
     case 'j': {

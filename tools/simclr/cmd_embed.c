@@ -32,14 +32,6 @@ static void help(void) {
          "  -h, --help        this help\n");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < lo || v > hi) return 0;
-  *out = v;
-  return 1;
-}
-
 /* FILE.npy -> FILE.txt; any other name gets ".txt" appended. */
 static char *list_path(const char *out) {
   size_t n = strlen(out);
@@ -81,7 +73,7 @@ int sc_cmd_embed(int argc, char **argv) {
       {"test", no_argument, 0, 't'},       {"threads", required_argument, 0, 'T'}, {"json", no_argument, 0, 'j'},
       {"quiet", no_argument, 0, 'q'},      {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
   const char *ckpt = NULL, *data = NULL, *out = NULL;
-  long size = 0, batch = 64, threads = 0;
+  int64_t size = 0, batch = 64, threads = 0;
   sc_cli_layer layer = SC_CLI_FEATURES;
   int test = 0, json = 0, quiet = 0, rc = sc_cli_common_init("embed");
   if (rc >= 0) return rc;
@@ -92,7 +84,7 @@ int sc_cmd_embed(int argc, char **argv) {
     case 'd': data = optarg; break;
     case 'o': out = optarg; break;
     case 's':
-      if (!parse_long(optarg, 8, 4096, &size))
+      if (!sc_parse_i64(optarg, 8, 4096, &size))
         return sc_cli_usage_error("embed", "--size '%s' is not from 8 to 4096", optarg);
       break;
     case 'l':
@@ -100,11 +92,11 @@ int sc_cmd_embed(int argc, char **argv) {
         return sc_cli_usage_error("embed", "--layer '%s' must be 'features' or 'head'", optarg);
       break;
     case 'b':
-      if (!parse_long(optarg, 1, 4096, &batch))
+      if (!sc_parse_i64(optarg, 1, 4096, &batch))
         return sc_cli_usage_error("embed", "--batch '%s' is not a count from 1 to 4096", optarg);
       break;
     case 'T':
-      if (!parse_long(optarg, 1, 1024, &threads))
+      if (!sc_parse_i64(optarg, 1, 1024, &threads))
         return sc_cli_usage_error("embed", "--threads '%s' is not a count from 1 to 1024", optarg);
       break;
     case 't': test = 1; break;

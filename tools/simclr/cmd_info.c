@@ -2,7 +2,6 @@
  * thread count, as text or JSON. */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "cli.h"
 #include "dispatch/dispatch.h"
@@ -29,13 +28,9 @@ int sc_cmd_info(int argc, char **argv) {
   for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
     switch (c) {
     case 'j': json = 1; break;
-    case 't': {
-      char *end;
-      long n = strtol(optarg, &end, 10);
-      if (*end || n < 1 || n > 4096) return sc_cli_usage_error("info", "--threads '%s' is not a count", optarg);
-      sc_set_num_threads((int)n);
+    case 't':
+      if (!sc_parse_threads(optarg)) return sc_cli_usage_error("info", "--threads '%s' is not a count", optarg);
       break;
-    }
     case 'i': {
       sc_isa isa;
       sc_status st = sc_isa_parse(optarg, &isa);

@@ -35,14 +35,6 @@ static void help(void) {
          "  -h, --help        this help\n");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < lo || v > hi) return 0;
-  *out = v;
-  return 1;
-}
-
 static void normalise(float *v, int64_t d) {
   double s = 0.0;
   for (int64_t i = 0; i < d; i++) s += (double)v[i] * v[i];
@@ -73,7 +65,7 @@ int sc_cmd_knn(int argc, char **argv) {
       {"threads", required_argument, 0, 'T'}, {"json", no_argument, 0, 'j'},       {"quiet", no_argument, 0, 'q'},
       {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
   const char *ckpt = NULL, *query = NULL, *data = NULL, *png = NULL;
-  long k = 8, size = 0, batch = 64, threads = 0;
+  int64_t k = 8, size = 0, batch = 64, threads = 0;
   sc_cli_layer layer = SC_CLI_FEATURES;
   int test = 0, json = 0, quiet = 0, rc = sc_cli_common_init("knn");
   if (rc >= 0) return rc;
@@ -85,7 +77,7 @@ int sc_cmd_knn(int argc, char **argv) {
     case 'd': data = optarg; break;
     case 'p': png = optarg; break;
     case 'k':
-      if (!parse_long(optarg, 1, 256, &k))
+      if (!sc_parse_i64(optarg, 1, 256, &k))
         return sc_cli_usage_error("knn", "--k '%s' is not a count from 1 to 256", optarg);
       break;
     case 'l':
@@ -93,15 +85,15 @@ int sc_cmd_knn(int argc, char **argv) {
         return sc_cli_usage_error("knn", "--layer '%s' must be 'features' or 'head'", optarg);
       break;
     case 's':
-      if (!parse_long(optarg, 8, 4096, &size))
+      if (!sc_parse_i64(optarg, 8, 4096, &size))
         return sc_cli_usage_error("knn", "--size '%s' is not from 8 to 4096", optarg);
       break;
     case 'b':
-      if (!parse_long(optarg, 1, 4096, &batch))
+      if (!sc_parse_i64(optarg, 1, 4096, &batch))
         return sc_cli_usage_error("knn", "--batch '%s' is not a count from 1 to 4096", optarg);
       break;
     case 'T':
-      if (!parse_long(optarg, 1, 1024, &threads))
+      if (!sc_parse_i64(optarg, 1, 1024, &threads))
         return sc_cli_usage_error("knn", "--threads '%s' is not a count from 1 to 1024", optarg);
       break;
     case 't': test = 1; break;

@@ -29,14 +29,6 @@ static void help(void) {
          "  -h, --help        this help\n");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < lo || v > hi) return 0;
-  *out = v;
-  return 1;
-}
-
 /* indices of the k largest probabilities, largest first (ties: lower index first) */
 static void top_k(const float *p, int n, int k, int *idx) {
   for (int j = 0; j < k; j++) idx[j] = -1;
@@ -55,7 +47,7 @@ int sc_cmd_predict(int argc, char **argv) {
                                        {"json", no_argument, 0, 'j'},          {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *ckpt = NULL;
-  long topk = 5, size = 0, threads = 0;
+  int64_t topk = 5, size = 0, threads = 0;
   int json = 0, rc = sc_cli_common_init("predict");
   if (rc >= 0) return rc;
   optind = 1;
@@ -63,15 +55,15 @@ int sc_cmd_predict(int argc, char **argv) {
     switch (c) {
     case 'c': ckpt = optarg; break;
     case 'k':
-      if (!parse_long(optarg, 1, 1000000, &topk))
+      if (!sc_parse_i64(optarg, 1, 1000000, &topk))
         return sc_cli_usage_error("predict", "--topk '%s' is not a positive count", optarg);
       break;
     case 's':
-      if (!parse_long(optarg, 8, 4096, &size))
+      if (!sc_parse_i64(optarg, 8, 4096, &size))
         return sc_cli_usage_error("predict", "--size '%s' is not from 8 to 4096", optarg);
       break;
     case 'T':
-      if (!parse_long(optarg, 1, 1024, &threads))
+      if (!sc_parse_i64(optarg, 1, 1024, &threads))
         return sc_cli_usage_error("predict", "--threads '%s' is not a count from 1 to 1024", optarg);
       break;
     case 'j': json = 1; break;

@@ -9,6 +9,14 @@
 static const sc_cli_command commands[] = {
     {"info", "show the CPU features, the kernels chosen and the thread count", sc_cmd_info},
     {"augment", "write a PNG grid of images and their two SimCLR views", sc_cmd_augment},
+    {"pretrain", "SimCLR pretraining with checkpoints, metrics, kNN monitor and loss plot", sc_cmd_pretrain},
+    {"probe", "linear evaluation: logistic regression on frozen features", sc_cmd_probe},
+    {"finetune", "fine-tune a pretrained encoder with a new classifier on labelled images", sc_cmd_finetune},
+    {"supervised", "train the same network from scratch on the labelled images (the baseline)", sc_cmd_supervised},
+    {"demo", "Fashion-MNIST: pretraining, 1% linear probe and the two baselines, end to end", sc_cmd_demo},
+    {"embed", "write one embedding per image (.npy) with a trained encoder", sc_cmd_embed},
+    {"predict", "classify images with a checkpoint that has a classifier (top-k classes)", sc_cmd_predict},
+    {"knn", "find an image's nearest neighbours in embedding space (PNG grid)", sc_cmd_knn},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 

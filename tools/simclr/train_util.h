@@ -14,14 +14,6 @@
 #include "optim/optim.h"
 #include "progress.h"
 
-/* ---- option parsing (1 on success) ---- */
-int sc_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
-int sc_parse_f64(const char *s, double lo, double hi, double *out);
-/* "a,b" with lo <= a <= b <= hi */
-int sc_parse_pair(const char *s, double lo, double hi, double *a, double *b);
-/* --threads: sets the engine's thread count; 1 on success */
-int sc_parse_threads(const char *s);
-
 /* ---- data ---- */
 /* Opens path (train split unless test); channels 0 = the source's own. */
 sc_status sc_open_data(const char *path, int test, int channels, sc_bad_policy bad, sc_dataset **out);
