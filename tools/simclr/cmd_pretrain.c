@@ -277,11 +277,6 @@ sc_status sc_pretrain_run(const sc_pretrain_options *oin, sc_pretrain_result *r)
   if (o.dist) rank = sc_dist_rank(o.dist), nranks = sc_dist_size(o.dist);
   sc_dist_simclr *dss = NULL;
 #endif
-  if (o.batch % nranks != 0)
-    return sc_error(SC_EINVAL, "--batch %d is not divisible by the %d ranks", o.batch, nranks);
-  const int pairs = o.batch / nranks;
-  if (nranks > 1 && o.max_minutes > 0)
-    return sc_error(SC_EINVAL, "a time budget is not supported under MPI (the ranks must agree on the last step)");
   r->knn_acc = -1;
   const double t_start = sc_now();
   char ckpt[4000], metrics_path[4000], data_buf[PATH_MAX + 1];
@@ -309,6 +304,15 @@ sc_status sc_pretrain_run(const sc_pretrain_options *oin, sc_pretrain_result *r)
     o.data = data_buf;
     SC_TRY(make_dir(o.out));
   }
+
+  /* o holds the run's settings now (a resumed run's come from its checkpoint) */
+  if (o.batch % nranks != 0 || (nranks > 1 && o.max_minutes > 0)) {
+    sc_st_free(resume_file);
+    return o.batch % nranks != 0
+               ? sc_error(SC_EINVAL, "--batch %d is not divisible by the %d ranks", o.batch, nranks)
+               : sc_error(SC_EINVAL, "a time budget is not supported under MPI (the ranks must agree on the last step)");
+  }
+  const int pairs = o.batch / nranks;
 
   sc_dataset *ds = NULL;
   sc_model *m = NULL;
