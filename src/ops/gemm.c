@@ -442,8 +442,8 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
           macro_kernel(p, apack, bb, kc, ic, mcc, jc, j0, j1, kc, accumulate, NULL);
           continue;
         }
-        /* No barrier orders the threads here, so one may run blocks ahead of another: each panel has a slot of
-         * fixed size (the largest kc) in which only its own thread writes. */
+        /* Within an NC block no barrier orders the threads, so one may run depth blocks ahead of another: each
+         * panel has a slot of fixed size (the largest kc) in which only its own thread writes. */
         if (ic != m0) {
           macro_kernel(p, apack, bb, p->kc, ic, mcc, jc, j0, j1, kc, accumulate, NULL);
           continue;
@@ -463,6 +463,11 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
           macro_kernel(p, apack, bb, p->kc, ic, mcc, jc, jr, jr + ncols, kc, accumulate, &pf);
         }
       }
+    }
+    /* Within one NC block the threads' slots are disjoint, but the next block maps other columns onto the same
+     * slots: a thread must not start packing it while another still reads this one. */
+    if (p->b_late && T > 1) {
+#pragma omp barrier
     }
   }
 }
