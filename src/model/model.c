@@ -10,6 +10,7 @@
 
 #include "../core/error.h"
 #include "../nn/nn.h"
+#include "../core/profile.h"
 #include "init.h"
 #include "model.h"
 
@@ -550,17 +551,75 @@ static sc_status layer_backward(sc_model *m, size_t i) {
   return sc_error(SC_EINTERNAL, "model: unknown layer kind %d", (int)l->kind);
 }
 
+/* Profiling hook (src/train/profile.h, read by `simclr bench --profile`): when sc_prof_on is set, the walks time
+ * each layer into the profile table by kind, with the multiply-add count of convolutions and linear layers. Off, it
+ * costs one branch per layer. The convolution's backward is timed as its two operators (weights, then data), the
+ * same calls in the same order as sc_nn_conv2d_backward makes. */
+static double layer_flops(const sc_model *m, const layer *l) {
+  const value *x = &m->values[l->in], *y = &m->values[l->out];
+  const double b = (double)m->batch;
+  if (l->kind == L_CONV) return 2.0 * b * (double)(y->h * y->w * l->cout) * (double)(l->k * l->k * x->c);
+  if (l->kind == L_LINEAR) return 2.0 * b * (double)(x->h * x->w * x->c) * (double)l->cout;
+  return 0;
+}
+
+static sc_prof_kind layer_prof_kind(const sc_model *m, size_t i, int backward) {
+  const layer *l = &m->layers[i];
+  if ((int)i > m->values[m->v_features].producer) return backward ? SC_PROF_HEAD_BWD : SC_PROF_HEAD_FWD;
+  switch (l->kind) {
+  case L_CONV: return backward ? SC_PROF_CONV_BWD_DATA : SC_PROF_CONV_FWD;
+  case L_BN: return backward ? SC_PROF_BN_BWD : SC_PROF_BN_FWD;
+  case L_RELU: return SC_PROF_RELU;
+  case L_MAXPOOL:
+  case L_AVGPOOL: return SC_PROF_POOL;
+  case L_ADD: return SC_PROF_ADD;
+  case L_LINEAR: break;
+  }
+  return backward ? SC_PROF_HEAD_BWD : SC_PROF_HEAD_FWD;
+}
+
+static sc_status profiled_forward(sc_model *m, size_t i, int training) {
+  const double t0 = sc_prof_now();
+  sc_status st = layer_forward(m, &m->layers[i], training);
+  sc_prof_add(layer_prof_kind(m, i, 0), sc_prof_now() - t0, layer_flops(m, &m->layers[i]));
+  return st;
+}
+
+static sc_status profiled_backward(sc_model *m, size_t i) {
+  const layer *l = &m->layers[i];
+  const sc_prof_kind kind = layer_prof_kind(m, i, 1);
+  const double flops = layer_flops(m, l);
+  double t0 = sc_prof_now();
+  if (l->kind != L_CONV) {
+    sc_status st = layer_backward(m, i);
+    sc_prof_add(kind, sc_prof_now() - t0, 2 * flops);
+    return st;
+  }
+  start_input_grads(m, i);
+  sc_conv2d_shape s = conv_shape(m, l);
+  float *din = grad(m, l->in);
+  SC_TRY(sc_nn_conv2d_backward(&s, NULL, m->grads + l->w, grad(m, l->out), val(m, l->in), m->params + l->w));
+  double t1 = sc_prof_now();
+  sc_prof_add(SC_PROF_CONV_BWD_WEIGHTS, t1 - t0, flops);
+  if (din) {
+    SC_TRY(sc_conv2d_backward_data(&s, din, grad(m, l->out), m->params + l->w));
+    sc_prof_add(SC_PROF_CONV_BWD_DATA, sc_prof_now() - t1, flops);
+  }
+  return SC_OK;
+}
+
 sc_status sc_model_forward(sc_model *m, int training) {
   if (!m || !m->act) return sc_error(SC_EINVAL, "model: forward before sc_model_plan");
   if (training && m->view) return sc_error(SC_EINVAL, "model: a view shares its parameters: evaluation only");
-  for (size_t i = 0; i < m->nlayers; i++) SC_TRY(layer_forward(m, &m->layers[i], training));
+  for (size_t i = 0; i < m->nlayers; i++)
+    SC_TRY(sc_prof_on ? profiled_forward(m, i, training) : layer_forward(m, &m->layers[i], training));
   return SC_OK;
 }
 
 sc_status sc_model_backward(sc_model *m) {
   if (!m || !m->act) return sc_error(SC_EINVAL, "model: backward before sc_model_plan");
   if (m->view) return sc_error(SC_EINVAL, "model: a view shares its parameters: evaluation only");
-  for (size_t i = m->nlayers; i-- > 0;) SC_TRY(layer_backward(m, i));
+  for (size_t i = m->nlayers; i-- > 0;) SC_TRY(sc_prof_on ? profiled_backward(m, i) : layer_backward(m, i));
   return SC_OK;
 }
 

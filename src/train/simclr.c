@@ -7,6 +7,7 @@
 
 #include "../core/error.h"
 #include "../nn/nn.h"
+#include "../core/profile.h"
 #include "simclr.h"
 
 struct sc_simclr {
@@ -75,9 +76,13 @@ sc_status sc_simclr_step(sc_simclr *s, float *loss, float *lr) {
   sc_model *m = s->model;
   const int64_t two_n = 2 * s->pairs;
   float rate = (float)sc_lr_at(s->peak, s->step, s->cfg.warmup_steps, s->cfg.total_steps);
+  /* profiling hook (profile.h): t is read only while sc_prof_on; the model times its own layers */
+  double t = sc_prof_on ? sc_prof_now() : 0;
   sc_model_zero_grad(m);
+  if (sc_prof_on) sc_prof_add(SC_PROF_ZERO_GRAD, sc_prof_now() - t, 0);
   SC_TRY(sc_model_forward(m, 1));
   const float *z = sc_model_output(m, NULL, NULL);
+  if (sc_prof_on) t = sc_prof_now();
   if (s->hooks.loss)
     SC_TRY(s->hooks.loss(s->hooks.ctx, two_n, s->dim, s->cfg.tau, z, loss, s->saved_dz));
   else
@@ -86,12 +91,15 @@ sc_status sc_simclr_step(sc_simclr *s, float *loss, float *lr) {
   float *dz = sc_model_output_grad(m);
   memset(dz, 0, (size_t)(two_n * s->dim) * sizeof(float));
   SC_TRY(sc_nn_ntxent_backward(two_n, s->dim, dz, 1.0f, s->saved_dz));
+  if (sc_prof_on) sc_prof_add(SC_PROF_LOSS, sc_prof_now() - t, 4.0 * (double)two_n * (double)two_n * (double)s->dim);
   SC_TRY(sc_model_backward(m));
   size_t np, nseg;
   float *w = sc_model_params(m, &np);
   if (s->hooks.grads) SC_TRY(s->hooks.grads(s->hooks.ctx, sc_model_grads(m, NULL), np));
   const sc_optim_seg *segs = sc_model_segments(m, &nseg);
+  if (sc_prof_on) t = sc_prof_now();
   SC_TRY(sc_optim_step(&s->opt, rate, w, sc_model_grads(m, NULL), segs, nseg));
+  if (sc_prof_on) sc_prof_add(SC_PROF_OPTIM, sc_prof_now() - t, 0);
   if (lr) *lr = rate;
   s->step++;
   return SC_OK;

@@ -40,5 +40,6 @@ int sc_cmd_demo(int argc, char **argv);
 int sc_cmd_embed(int argc, char **argv);
 int sc_cmd_predict(int argc, char **argv);
 int sc_cmd_knn(int argc, char **argv);
+int sc_cmd_bench(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const sc_cli_command commands[] = {
     {"embed", "write one embedding per image (.npy) with a trained encoder", sc_cmd_embed},
     {"predict", "classify images with a checkpoint that has a classifier (top-k classes)", sc_cmd_predict},
     {"knn", "find an image's nearest neighbours in embedding space (PNG grid)", sc_cmd_knn},
+    {"bench", "throughput of one configuration (train, infer, loss, loader, probe), with a step profile", sc_cmd_bench},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
