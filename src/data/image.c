@@ -13,6 +13,7 @@
 #include <turbojpeg.h>
 #include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "image.h"
 
@@ -338,4 +339,41 @@ sc_status sc_image_load(sc_decoder *d, const char *path, int channels, int min_s
   sc_status st = sc_image_decode(d, path, buf, len, channels, min_short, lim, out);
   free(buf);
   return st;
+}
+
+/* ---- writing ---- */
+
+typedef struct png_job {
+  const uint8_t *px;
+  int w, h, c;
+  const char *path;
+} png_job;
+
+static sc_status write_png(FILE *f, void *ctx) {
+  png_job *j = ctx;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png ? png_create_info_struct(png) : NULL;
+  if (!info) {
+    png_destroy_write_struct(&png, NULL);
+    return sc_error(SC_ENOMEM, "%s: cannot create a PNG encoder", j->path);
+  }
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    return sc_error(SC_EIO, "%s: PNG encoding failed", j->path);
+  }
+  png_init_io(png, f);
+  png_set_IHDR(png, info, (png_uint_32)j->w, (png_uint_32)j->h, 8, j->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  for (int y = 0; y < j->h; y++) png_write_row(png, (png_const_bytep)(j->px + (size_t)y * j->w * j->c));
+  png_write_end(png, NULL);
+  png_destroy_write_struct(&png, &info);
+  return SC_OK;
+}
+
+sc_status sc_png_write(const char *path, const uint8_t *px, int w, int h, int channels) {
+  if (!path || !px || w < 1 || h < 1 || (channels != 1 && channels != 3))
+    return sc_error(SC_EINVAL, "png: bad image %d x %d x %d", w, h, channels);
+  png_job j = {px, w, h, channels, path};
+  return sc_atomic_write(path, write_png, &j);
 }

@@ -50,4 +50,7 @@ sc_status sc_read_file(const char *path, size_t max_bytes, uint8_t **data, size_
 sc_status sc_image_load(sc_decoder *d, const char *path, int channels, int min_short, const sc_decode_limits *lim,
                         sc_image *out);
 
+/* Writes an 8-bit gray (channels 1) or RGB (3) image, rows of w*channels bytes, as a PNG file, atomically. */
+sc_status sc_png_write(const char *path, const uint8_t *px, int w, int h, int channels);
+
 #endif

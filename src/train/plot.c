@@ -2,14 +2,12 @@
  * rectangles, glyphs of a 5x7 font given as row bitmasks), so the same data gives the same bytes everywhere.
  * Must not print. */
 #include <math.h>
-#include <png.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/atomic_file.h"
 #include "core/error.h"
+#include "data/image.h"
 #include "plot.h"
 
 typedef struct glyph {
@@ -175,41 +173,6 @@ sc_status sc_plot_render(const sc_plot_panel *panels, int npanels, int width, in
   if (w) *w = c.w;
   if (h) *h = c.h;
   return SC_OK;
-}
-
-typedef struct png_job {
-  const uint8_t *px;
-  int w, h, c;
-  const char *path;
-} png_job;
-
-static sc_status write_png(FILE *f, void *ctx) {
-  png_job *j = ctx;
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-  png_infop info = png ? png_create_info_struct(png) : NULL;
-  if (!info) {
-    png_destroy_write_struct(&png, NULL);
-    return sc_error(SC_ENOMEM, "%s: cannot create a PNG encoder", j->path);
-  }
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_write_struct(&png, &info);
-    return sc_error(SC_EIO, "%s: PNG encoding failed", j->path);
-  }
-  png_init_io(png, f);
-  png_set_IHDR(png, info, (png_uint_32)j->w, (png_uint_32)j->h, 8, j->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
-               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info(png, info);
-  for (int y = 0; y < j->h; y++) png_write_row(png, (png_const_bytep)(j->px + (size_t)y * j->w * j->c));
-  png_write_end(png, NULL);
-  png_destroy_write_struct(&png, &info);
-  return SC_OK;
-}
-
-sc_status sc_png_write(const char *path, const uint8_t *px, int w, int h, int channels) {
-  if (!path || !px || w < 1 || h < 1 || (channels != 1 && channels != 3))
-    return sc_error(SC_EINVAL, "png: bad image %d x %d x %d", w, h, channels);
-  png_job j = {px, w, h, channels, path};
-  return sc_atomic_write(path, write_png, &j);
 }
 
 sc_status sc_plot_write_png(const char *path, const sc_plot_panel *panels, int npanels, int width, int panel_height) {

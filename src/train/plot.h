@@ -29,7 +29,5 @@ sc_status sc_plot_render(const sc_plot_panel *panels, int npanels, int width, in
                          int *w, int *h);
 /* sc_plot_render, then the PNG written atomically to path. */
 sc_status sc_plot_write_png(const char *path, const sc_plot_panel *panels, int npanels, int width, int panel_height);
-/* Writes an 8-bit RGB (channels 3) or gray (channels 1) image as PNG, atomically. */
-sc_status sc_png_write(const char *path, const uint8_t *px, int w, int h, int channels);
 
 #endif

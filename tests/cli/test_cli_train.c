@@ -24,6 +24,7 @@
 #include "test.h"
 #include "testutil.h"
 #include "train/checkpoint.h"
+#include "data/image.h"
 #include "train/plot.h"
 
 typedef struct run_result {

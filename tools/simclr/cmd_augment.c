@@ -3,17 +3,15 @@
  * writes a PNG grid, one row per image: the evaluation view, view 1, view 2. The PNG goes through the atomic
  * writer, so an interrupted run never leaves a half-written file. */
 #include <getopt.h>
-#include <png.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "core/atomic_file.h"
 #include "core/error.h"
 #include "data/augment.h"
 #include "data/dataset.h"
+#include "data/image.h"
 
 static void help(void) {
   printf("Usage: simclr augment [--data PATH] --out FILE.png [options]\n\n"
@@ -31,34 +29,6 @@ static void help(void) {
          "  --bicubic         bicubic instead of bilinear resizing\n"
          "  --test            use the test split of IDX/CIFAR data\n"
          "  -h, --help        this help\n");
-}
-
-typedef struct grid {
-  int w, h, c;
-  unsigned char *px;
-  const char *path;
-} grid;
-
-static sc_status write_png(FILE *f, void *ctx) {
-  grid *g = ctx;
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-  png_infop info = png ? png_create_info_struct(png) : NULL;
-  if (!info) {
-    png_destroy_write_struct(&png, NULL);
-    return sc_error(SC_ENOMEM, "%s: cannot create a PNG encoder", g->path);
-  }
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_write_struct(&png, &info);
-    return sc_error(SC_EIO, "%s: PNG encoding failed", g->path);
-  }
-  png_init_io(png, f);
-  png_set_IHDR(png, info, (png_uint_32)g->w, (png_uint_32)g->h, 8, g->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
-               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info(png, info);
-  for (int y = 0; y < g->h; y++) png_write_row(png, g->px + (size_t)y * g->w * g->c);
-  png_write_end(png, NULL);
-  png_destroy_write_struct(&png, &info);
-  return SC_OK;
 }
 
 int sc_cmd_augment(int argc, char **argv) {
@@ -125,7 +95,7 @@ int sc_cmd_augment(int argc, char **argv) {
   ao.interp = bicubic ? SC_INTERP_BICUBIC : SC_INTERP_BILINEAR;
 
   const int S = (int)size, C = ds->c, pad = 2, cols = 3;
-  grid g = {.w = cols * S + (cols + 1) * pad, .h = (int)n * S + ((int)n + 1) * pad, .c = C, .path = out};
+  struct { int w, h; unsigned char *px; } g = {.w = cols * S + (cols + 1) * pad, .h = (int)n * S + ((int)n + 1) * pad};
   g.px = malloc((size_t)g.w * g.h * C);
   float *view = malloc(sizeof(float) * (size_t)S * S * C);
   sc_decoder *dec = NULL;
@@ -152,7 +122,7 @@ int sc_cmd_augment(int argc, char **argv) {
         }
     }
   }
-  if (st == SC_OK) st = sc_atomic_write(out, write_png, &g);
+  if (st == SC_OK) st = sc_png_write(out, g.px, g.w, g.h, C);
   int64_t nbad = ds->nbad;
   free(g.px), free(view), sc_image_free(&scratch), sc_augment_scratch_free(&as), sc_decoder_destroy(dec);
   sc_dataset_close(ds);

@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "data/subset.h"
 #include "train/logreg.h"
+#include "data/image.h"
 #include "train/plot.h"
 #include "train_util.h"
 

@@ -13,6 +13,7 @@
 #include "api/infer.h"
 #include "cli.h"
 #include "core/error.h"
+#include "data/image.h"
 #include "infer_util.h"
 #include "train/checkpoint.h"
 
@@ -191,7 +192,7 @@ int sc_cmd_knn(int argc, char **argv) {
       const int x0 = pad + (int)(r + 1) * (T + pad) + 2 * pad; /* a wider gap after the query */
       if (st == SC_OK) st = draw_tile(&ao, &view, &as, tile, grid, gw, x0, pad, zoom);
     }
-    if (st == SC_OK) what = "writing the PNG", st = sc_cli_write_png(png, grid, gw, gh, C);
+    if (st == SC_OK) what = "writing the PNG", st = sc_png_write(png, grid, gw, gh, C);
   }
   if (st == SC_OK) {
     char name[4096];

@@ -2,8 +2,6 @@
  * (src/api/infer.h), so `simclr embed` rows and sc_model_embed_image() agree. Writes only through the atomic
  * writer; never prints to stdout. */
 #include <inttypes.h>
-#include <png.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,39 +110,6 @@ sc_status sc_cli_write_npy(const char *path, const float *v, int64_t rows, int64
 
 sc_status sc_cli_write_text(const char *path, const char *text, size_t len) {
   return sc_atomic_write_buffer(path, text, len);
-}
-
-typedef struct png_ctx {
-  const uint8_t *px;
-  int w, h, c;
-  const char *path;
-} png_ctx;
-
-static sc_status png_body(FILE *f, void *p) {
-  const png_ctx *g = p;
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-  png_infop info = png ? png_create_info_struct(png) : NULL;
-  if (!info) {
-    png_destroy_write_struct(&png, NULL);
-    return sc_error(SC_ENOMEM, "%s: cannot create a PNG encoder", g->path);
-  }
-  if (setjmp(png_jmpbuf(png))) {
-    png_destroy_write_struct(&png, &info);
-    return sc_error(SC_EIO, "%s: PNG encoding failed", g->path);
-  }
-  png_init_io(png, f);
-  png_set_IHDR(png, info, (png_uint_32)g->w, (png_uint_32)g->h, 8, g->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
-               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info(png, info);
-  for (int y = 0; y < g->h; y++) png_write_row(png, g->px + (size_t)y * g->w * g->c);
-  png_write_end(png, NULL);
-  png_destroy_write_struct(&png, &info);
-  return SC_OK;
-}
-
-sc_status sc_cli_write_png(const char *path, const uint8_t *px, int w, int h, int c) {
-  png_ctx g = {px, w, h, c, path};
-  return sc_atomic_write(path, png_body, &g);
 }
 
 const char *sc_cli_image_name(const sc_dataset *ds, int64_t i, char *buf, size_t n) {

@@ -33,8 +33,6 @@ sc_status sc_cli_run_images(sc_model *m, const sc_augment_options *ao, const sc_
 sc_status sc_cli_write_npy(const char *path, const float *v, int64_t rows, int64_t cols);
 /* Bytes as a file, atomically. */
 sc_status sc_cli_write_text(const char *path, const char *text, size_t len);
-/* An 8-bit gray (c = 1) or RGB (c = 3) image as a PNG, atomically. */
-sc_status sc_cli_write_png(const char *path, const uint8_t *px, int w, int h, int c);
 
 /* A name for image i of ds: its path for image folders, else "<root>#<i>" ("<root>#test/<i>" for a test split).
  * Writes into buf. */
