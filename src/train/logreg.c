@@ -241,3 +241,48 @@ void sc_topk_accuracy(const float *scores, const int32_t *y, int64_t n, int64_t 
   if (top1) *top1 = n ? (double)h1 / (double)n : 0.0;
   if (top5) *top5 = n ? (double)h5 / (double)n : 0.0;
 }
+
+sc_status sc_logreg_choose_l2(const float *x, const int32_t *y, int64_t n, int64_t d, int64_t k, const double *grid,
+                              int ngrid, int folds, const sc_logreg_options *o, double *best_l2, double *best_top1) {
+  if (!x || !y || !grid || !best_l2 || n < 2 || d < 1 || k < 1 || ngrid < 1 || folds < 2)
+    return sc_error(SC_EINVAL, "logreg: bad arguments to choose_l2");
+  int *fold = malloc(sizeof *fold * (size_t)n), *seen = calloc((size_t)k, sizeof *seen);
+  float *xf = malloc(sizeof(float) * (size_t)(n * d)), *xq = malloc(sizeof(float) * (size_t)(n * d));
+  float *scores = malloc(sizeof(float) * (size_t)(n * k));
+  int32_t *yf = malloc(sizeof *yf * (size_t)n), *yq = malloc(sizeof *yq * (size_t)n);
+  sc_status st = fold && seen && xf && xq && scores && yf && yq ? SC_OK : sc_error(SC_ENOMEM, "logreg: out of memory");
+  for (int64_t i = 0; st == SC_OK && i < n; i++) {
+    if (y[i] < 0 || y[i] >= k)
+      st = sc_error(SC_EINVAL, "logreg: label %d of sample %lld outside [0, %lld)", y[i], (long long)i, (long long)k);
+    else
+      fold[i] = seen[y[i]]++ % folds;
+  }
+  double best = -1;
+  for (int g = 0; st == SC_OK && g < ngrid; g++) {
+    int64_t hits = 0, scored = 0;
+    for (int f = 0; st == SC_OK && f < folds; f++) {
+      int64_t nf = 0, nq = 0;
+      for (int64_t i = 0; i < n; i++) {
+        const int held = fold[i] == f;
+        memcpy((held ? xq + nq * d : xf + nf * d), x + i * d, sizeof(float) * (size_t)d);
+        if (held) yq[nq++] = y[i];
+        else yf[nf++] = y[i];
+      }
+      if (!nq || !nf) continue;
+      sc_logreg_options lo = o ? *o : sc_logreg_defaults();
+      lo.l2 = grid[g];
+      sc_logreg lr = {0};
+      st = sc_logreg_fit(xf, yf, nf, d, k, &lo, &lr);
+      if (st == SC_OK) st = sc_logreg_scores(&lr, xq, nq, scores);
+      sc_logreg_free(&lr);
+      double top1 = 0;
+      if (st == SC_OK) sc_topk_accuracy(scores, yq, nq, k, &top1, NULL);
+      hits += (int64_t)llround(top1 * (double)nq), scored += nq;
+    }
+    const double acc = scored ? (double)hits / (double)scored : 0;
+    if (st == SC_OK && acc >= best) best = acc, *best_l2 = grid[g];
+  }
+  if (st == SC_OK && best_top1) *best_top1 = best;
+  free(fold), free(seen), free(xf), free(xq), free(scores), free(yf), free(yq);
+  return st;
+}

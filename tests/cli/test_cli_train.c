@@ -202,6 +202,7 @@ SC_TEST(cli_train, bad_arguments_exit_2_with_a_message) {
       {{"probe", NULL}, "--ckpt"},
       {{"probe", "--ckpt", "a", "--label-fraction", "2", NULL}, "--label-fraction"},
       {{"probe", "--ckpt", "a", "--label-fraction", "0.1", "--labels", "f", NULL}, "exclude"},
+      {{"probe", "--ckpt", "a", "--l2", "strong", NULL}, "--l2"},
       {{"finetune", "--label-fraction", "0.1", NULL}, "--ckpt"},
       {{"supervised", "--width", "0.3", NULL}, "--width"},
       {{"supervised", "--ckpt", "x", NULL}, "finetune"},
@@ -334,7 +335,8 @@ SC_TEST(cli_train, probe_supervised_and_finetune_on_tiny_data) {
   SC_ASSERT(r.exited && r.code == 0, "pretrain: exit %d, stderr %s", r.code, r.err);
   snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", out);
 
-  RUN(&r, "probe", "--ckpt", ckpt, "--data", make_data(), "--label-fraction", "0.5", "--json", "--quiet");
+  RUN(&r, "probe", "--ckpt", ckpt, "--data", make_data(), "--label-fraction", "0.5", "--l2", "1e-3", "--json",
+      "--quiet");
   SC_ASSERT(r.exited && r.code == 0, "probe: exit %d, stderr %s", r.code, r.err);
   SC_ASSERT(json_field(r.out, "n_train") == 16 && json_field(r.out, "n_test") == 16,
             "half of each class trains, the other half is held out: %s", r.out);
@@ -342,6 +344,11 @@ SC_TEST(cli_train, probe_supervised_and_finetune_on_tiny_data) {
   SC_ASSERT(json_field(r.out, "train_top1") == 1.0, "probe train accuracy: %s", r.out);
   double te = json_field(r.out, "test_top1");
   SC_ASSERT(te >= 0 && te <= 1, "probe test accuracy: %s", r.out);
+  /* no --l2: chosen by cross-validation from the grid 1e-4 .. 0.3, with its held-out accuracy */
+  RUN(&r, "probe", "--ckpt", ckpt, "--data", make_data(), "--label-fraction", "0.5", "--json", "--quiet");
+  SC_ASSERT(r.exited && r.code == 0, "probe (l2 auto): exit %d, stderr %s", r.code, r.err);
+  const double l2 = json_field(r.out, "l2"), cv = json_field(r.out, "cv_top1");
+  SC_ASSERT(l2 >= 1e-4 && l2 <= 0.3 && cv >= 0 && cv <= 1, "probe l2 %g, cross-validated top-1 %g: %s", l2, cv, r.out);
 
   snprintf(sup, sizeof sup, "%s/supervised.safetensors", out);
   RUN(&r, "supervised", "--data", make_data(), "--label-fraction", "0.5", "--width", "0.25", "--epochs", "30",

@@ -1,7 +1,8 @@
 /* cmd_probe.c: `simclr probe`: linear evaluation of a pretrained encoder. The encoder is frozen (BN in inference
  * mode); the features of the labelled training images and of the test images are extracted once through the
  * evaluation view, then an L2-regularised multinomial logistic regression (src/train/logreg) is fitted by L-BFGS on
- * the labelled features. Prints train and test accuracy, top-1 and top-5. Results on stdout, logs on stderr. */
+ * the labelled features, its L2 weight chosen by cross-validation on those features unless given. Prints train and
+ * test accuracy, top-1 and top-5. Results on stdout, logs on stderr. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,11 @@
 #include "train/checkpoint.h"
 #include "train/logreg.h"
 #include "train_util.h"
+
+/* The L2 weights tried when the probe chooses its own: a log grid wide enough for 600 images of 128 features as well
+ * as 60,000 of 2048. */
+static const double l2_grid[] = {1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1};
+#define L2_FOLDS 5
 
 sc_status sc_probe_run(const sc_probe_options *o, sc_eval_result *r) {
   memset(r, 0, sizeof *r);
@@ -57,8 +63,17 @@ sc_status sc_probe_run(const sc_probe_options *o, sc_eval_result *r) {
   if ((st = sc_gather_labels(ds, idx, nidx, &ytr)) != SC_OK) goto done;
   if ((st = sc_gather_labels(tds, test ? NULL : tidx, nte, &yte)) != SC_OK) goto done;
   sc_logreg_options lo = sc_logreg_defaults();
-  if (o->l2 > 0) lo.l2 = o->l2;
   double tf = sc_now();
+  if (o->l2 > 0) {
+    lo.l2 = o->l2;
+  } else {
+    const int ngrid = (int)(sizeof l2_grid / sizeof *l2_grid);
+    st = sc_logreg_choose_l2(ftr, ytr, nidx, d, ds->nclasses, l2_grid, ngrid, L2_FOLDS, &lo, &lo.l2, &r->cv_top1);
+    if (st != SC_OK) goto done;
+    sc_progress_log(&pg, "simclr probe: l2 %g chosen by %d-fold cross-validation on the labelled images (top-1 %.2f%%)",
+                    lo.l2, L2_FOLDS, 100 * r->cv_top1);
+  }
+  r->l2 = lo.l2;
   if ((st = sc_logreg_fit(ftr, ytr, nidx, d, ds->nclasses, &lo, &lr)) != SC_OK) goto done;
   sc_progress_log(&pg, "simclr probe: logistic regression on %lld x %lld features, %d classes, l2 %g: %d L-BFGS "
                   "iterations, %.2f s%s", (long long)nidx, (long long)d, ds->nclasses, lo.l2, lr.iters, sc_now() - tf,
@@ -100,7 +115,8 @@ static void help(void) {
          "  --label-fraction F    train on this fraction of each class, chosen by --seed (default 0.01)\n"
          "  --labels FILE         train on the images named in FILE (one file name per line) instead\n"
          "  --seed S              seed of the labelled subset (default 0)\n"
-         "  --l2 L                weight of the L2 penalty on standardised features (default 1e-3)\n"
+         "  --l2 L|auto           weight of the L2 penalty on standardised features (default auto: chosen from\n"
+         "                        1e-4 .. 0.3 by 5-fold cross-validation on the labelled images)\n"
          "  --batch B             images per forward pass (default 256)\n"
          "  --threads N           compute threads\n"
          "  --bad-files stop|skip stop at an unreadable image (default) or skip it\n"
@@ -142,7 +158,9 @@ int sc_cmd_probe(int argc, char **argv) {
       o.seed = (uint64_t)v;
       break;
     case O_L2:
-      if (!sc_parse_f64(optarg, 1e-12, 1e6, &o.l2)) return sc_cli_usage_error(cmd, "--l2 '%s' is not a positive number", optarg);
+      if (strcmp(optarg, "auto") && !sc_parse_f64(optarg, 1e-12, 1e6, &o.l2))
+        return sc_cli_usage_error(cmd, "--l2 '%s' is not a positive number or auto", optarg);
+      if (!strcmp(optarg, "auto")) o.l2 = 0;
       break;
     case O_BATCH:
       if (!sc_parse_i64(optarg, 2, 65536, &v)) return sc_cli_usage_error(cmd, "--batch '%s' is not from 2 to 65536", optarg);
@@ -170,11 +188,13 @@ int sc_cmd_probe(int argc, char **argv) {
   if (st != SC_OK) return sc_cli_fail(cmd, "linear evaluation", st);
   if (json)
     printf("{\"train_top1\":%.4f,\"train_top5\":%.4f,\"test_top1\":%.4f,\"test_top5\":%.4f,\"n_train\":%lld,"
-           "\"n_test\":%lld,\"feature_dim\":%lld,\"test_is_held_out\":%s,\"wall_s\":%.2f}\n",
+           "\"n_test\":%lld,\"feature_dim\":%lld,\"test_is_held_out\":%s,\"l2\":%g,\"cv_top1\":%.4f,\"wall_s\":%.2f}\n",
            r.train_top1, r.train_top5, r.test_top1, r.test_top5, (long long)r.ntrain, (long long)r.ntest,
-           (long long)r.dim, r.held_out ? "true" : "false", r.wall_s);
+           (long long)r.dim, r.held_out ? "true" : "false", r.l2, r.cv_top1, r.wall_s);
   else {
-    printf("linear probe on %lld labelled images, %lld features\n", (long long)r.ntrain, (long long)r.dim);
+    printf("linear probe on %lld labelled images, %lld features, l2 %g", (long long)r.ntrain, (long long)r.dim, r.l2);
+    if (r.cv_top1 > 0) printf(" (cross-validated top-1 %.2f%%)", 100 * r.cv_top1);
+    printf("\n");
     printf("train: top-1 %.2f%%  top-5 %.2f%%\n", 100 * r.train_top1, 100 * r.train_top5);
     if (r.ntest)
       printf("%s (%lld images): top-1 %.2f%%  top-5 %.2f%%\n", r.held_out ? "held-out" : "test", (long long)r.ntest,

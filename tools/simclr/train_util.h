@@ -117,13 +117,14 @@ typedef struct sc_probe_options {
   const char *ckpt, *data, *test_data, *labels;
   double fraction;
   uint64_t seed;
-  double l2;
+  double l2;       /* 0: chosen by cross-validation on the labelled images */
   int batch, bad_skip, quiet;
   int keep_test_features; /* hand the test features and labels back in the result (the demo's kNN picture) */
 } sc_probe_options;
 
 typedef struct sc_eval_result {
   double train_top1, train_top5, test_top1, test_top5, loss;
+  double l2, cv_top1; /* probes: the L2 weight used; its cross-validated accuracy when it was chosen so */
   int64_t ntrain, ntest, dim;
   int held_out; /* the test images are the training images outside the labelled subset */
   double wall_s;
