@@ -42,6 +42,9 @@ typedef struct sc_gemm_config {
   /* optional: the tile the driver uses instead when op(A) is a matrix stored transposed (its panels are packed by
    * plain row copies, as in the backward-weights GEMM), where it measured faster; NULL if none */
   const struct sc_gemm_config *strided_a;
+  /* optional: the tile the driver uses instead when C has at most its nr columns (a narrower tile than the
+   * default, so that few output channels do not leave most of each vector zero); NULL if none */
+  const struct sc_gemm_config *narrow_n;
 } sc_gemm_config;
 
 #endif

@@ -1,5 +1,6 @@
 /* conv.c (bench): 2-D convolution cases on the 3x3 convolutions of ResNet-18 with the CIFAR stem (batch 64,
- * 32x32 input), for each ISA and for oneDNN's direct convolution as the peer:
+ * 32x32 input), and on those of the Fashion-MNIST demo's model (width 0.25, 28x28 gray input, batch 512: the two
+ * views of 256 images), for each ISA and for oneDNN's direct convolution as the peer:
  *   conv/<isa|onednn>/<fwd|bwd_data|bwd_weights>/<H>x<W>x<C>-<K>s<stride>
  *   conv/<isa>/fwd_gemm/<shape>   plain sc_sgemm of the same M x N x K on a materialised im2col matrix: the
  *                                 ratio to conv/<isa>/fwd tells what gathering the panels from NHWC costs.
@@ -210,4 +211,12 @@ __attribute__((constructor)) static void register_conv(void) {
   add_shape(64, 8, 8, 256, 256, 1);
   add_shape(64, 8, 8, 256, 512, 2);
   add_shape(64, 4, 4, 512, 512, 1);
+  /* the demo's model: few channels, many pixels */
+  add_shape(512, 28, 28, 16, 16, 1);
+  add_shape(512, 28, 28, 16, 32, 2);
+  add_shape(512, 14, 14, 32, 32, 1);
+  add_shape(512, 14, 14, 32, 64, 2);
+  add_shape(512, 7, 7, 64, 64, 1);
+  add_shape(512, 7, 7, 64, 128, 2);
+  add_shape(512, 4, 4, 128, 128, 1);
 }

@@ -11,10 +11,11 @@
  * Before including, define:
  *   SC_UKR_NAME         the function name
  *   SC_UKR_MR           rows of the tile (broadcast from the packed A panel)
- *   SC_UKR_NV           16-float vectors per row: 2 (NR = 32) or 4 (NR = 64)
+ *   SC_UKR_NV           16-float vectors per row: 1 (NR = 16), 2 (NR = 32) or 4 (NR = 64)
  *   SC_UKR_B0..B<NV-1>  the registers holding one row of B, as strings ("28")
  *   SC_UKR_ROWS(X, s)   X(s, i, acc registers of row i..., broadcast register) for i = 0 .. MR-1, where the NV
- *                       accumulators of row i are zmm(NV*i) .. zmm(NV*i + NV-1) (the stack tile relies on it)
+ *                       accumulators of row i are zmm(NV*i) .. zmm(NV*i + NV-1) (the stack tile relies on it);
+ *                       with NV = 1 there is no broadcast register: the FMA broadcasts a[i] from memory itself
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -26,7 +27,20 @@
 #define SC_NR (16 * SC_UKR_NV)
 #define SC_MRS SC_STR(SC_UKR_MR)
 
-#if SC_UKR_NV == 2
+#if SC_UKR_NV == 1
+#define SC_LOAD_B(s) "vmovaps 64*" #s "(%[b]), %%zmm" SC_UKR_B0 "\n\t"
+#define SC_FMA_ROW(s, i, r0) \
+  "vfmadd231ps 4*(" SC_MRS "*" #s "+" #i ")(%[a])%{1to16%}, %%zmm" SC_UKR_B0 ", %%zmm" #r0 "\n\t"
+#define SC_ZERO_ROW(s, i, r0) "vpxord %%zmm" #r0 ", %%zmm" #r0 ", %%zmm" #r0 "\n\t"
+#define SC_ADD_ROW(s, i, r0)                      \
+  "vaddps (%[c]), %%zmm" #r0 ", %%zmm" #r0 "\n\t" \
+  "vmovups %%zmm" #r0 ", (%[c])\n\t"              \
+  "add %[ldc], %[c]\n\t"
+#define SC_STORE_ROW(s, i, r0)       \
+  "vmovups %%zmm" #r0 ", (%[c])\n\t" \
+  "add %[ldc], %[c]\n\t"
+#define SC_TILE_ROW(s, i, r0) "vmovaps %%zmm" #r0 ", 64*" #r0 "(%[t])\n\t"
+#elif SC_UKR_NV == 2
 #define SC_LOAD_B(s)                                                \
   "vmovaps 128*" #s "(%[b]), %%zmm" SC_UKR_B0 "\n\t"                \
   "vmovaps 128*" #s "+64(%[b]), %%zmm" SC_UKR_B1 "\n\t"
@@ -89,7 +103,7 @@
   "vmovaps %%zmm" #r2 ", 64*" #r2 "(%[t])\n\t"          \
   "vmovaps %%zmm" #r3 ", 64*" #r3 "(%[t])\n\t"
 #else
-#error "SC_UKR_NV must be 2 or 4"
+#error "SC_UKR_NV must be 1, 2 or 4"
 #endif
 
 #define SC_STEP(s) SC_LOAD_B(s) SC_UKR_ROWS(SC_FMA_ROW, s)

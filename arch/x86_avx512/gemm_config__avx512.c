@@ -6,7 +6,8 @@
  * packing and edges. 14x32 vs 6x64, GFLOP/s: NN 65536x64x576 141 / 97, NN 16384x128x576 183 / 140 (6x64 pays
  * 16-row transposes for 6-row panels when packing A); TN 64x576x65536 140 / 156, TN 512x4608x1024 215 / 227
  * (A is packed by copies, and 64 rows fit 6-row tiles better than 14-row ones). 12x32 was never the best.
- * So 14x32 is the default and 6x64 the tile for A stored transposed.
+ * So 14x32 is the default and 6x64 the tile for A stored transposed. With at most 16 columns (16-channel
+ * convolutions) 28x16 takes over: the 32-wide tiles would spend half their FMAs on padding.
  */
 #include <stddef.h>
 
@@ -15,6 +16,8 @@
 void sc_f32_gemm_ukr_14x32__avx512(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,
                                    size_t ldc, int accumulate);
 void sc_f32_gemm_ukr_12x32__avx512(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,
+                                   size_t ldc, int accumulate);
+void sc_f32_gemm_ukr_28x16__avx512(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,
                                    size_t ldc, int accumulate);
 void sc_f32_gemm_ukr_6x64__avx512(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,
                                   size_t ldc, int accumulate);
@@ -31,7 +34,8 @@ double sc_fma_peak__avx512(size_t iters);
 
 static const sc_gemm_config config_12x32 = SC_AVX512_CONFIG(12, 32, 504, 256, NULL);
 static const sc_gemm_config config_6x64 = SC_AVX512_CONFIG(6, 64, 504, 256, NULL);
-static const sc_gemm_config *const alternatives[] = {&config_12x32, &config_6x64, NULL};
+static const sc_gemm_config config_28x16 = SC_AVX512_CONFIG(28, 16, 504, 256, NULL);
+static const sc_gemm_config *const alternatives[] = {&config_12x32, &config_6x64, &config_28x16, NULL};
 
 const sc_gemm_config sc_gemm_config__avx512 = {
     .mr = 14, .nr = 32, .mc = 504, .kc = 256, .nc = 4096,
@@ -41,4 +45,5 @@ const sc_gemm_config sc_gemm_config__avx512 = {
     .pack_t = sc_f32_gemm_pack_t__avx512,
     .alternatives = alternatives,
     .strided_a = &config_6x64,
+    .narrow_n = &config_28x16,
 };

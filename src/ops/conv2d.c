@@ -56,6 +56,21 @@ static float *scratch_get(size_t n) {
 
 /* ---- packers ----------------------------------------------------------------------------------------------- */
 
+/* Short copies and fills (a channel run of 16 to 64 floats per pixel is typical) inlined as fixed-size moves: a
+ * libc call per run cost more than the move itself. */
+static inline void copy_floats(float *restrict o, const float *restrict s, size_t n) {
+  size_t q = 0;
+  for (; q + 16 <= n; q += 16) memcpy(o + q, s + q, 16 * sizeof(float));
+  for (; q + 4 <= n; q += 4) memcpy(o + q, s + q, 4 * sizeof(float));
+  for (; q < n; q++) o[q] = s[q];
+}
+
+static inline void zero_floats(float *o, size_t n) {
+  size_t q = 0;
+  for (; q + 16 <= n; q += 16) memset(o + q, 0, 16 * sizeof(float));
+  for (; q < n; q++) o[q] = 0.0f;
+}
+
 /* Gathered A panels are at most MAX_PANEL rows wide (microkernel tiles are 4 to 64 wide; the entry points check
  * it), staged through STAGE_FLOATS floats on the stack; the column gather works in groups of ROW_GROUP rows. */
 enum { MAX_PANEL = 256, STAGE_FLOATS = 8192, ROW_GROUP = 64 };
@@ -65,7 +80,7 @@ enum { MAX_PANEL = 256, STAGE_FLOATS = 8192, ROW_GROUP = 64 };
  * (i*my + by + ty*ty_step, j*mx + bx + tx*tx_step) of image n, channel c, or 0 outside the image. */
 typedef struct conv_gather {
   const float *src;
-  int64_t sh, sw, ch;
+  int64_t nimg, sh, sw, ch;
   int64_t gh, gw, row_off;
   int64_t my, mx, by, bx;
   int64_t ty_step, tx_step, ntx;
@@ -77,6 +92,27 @@ typedef struct conv_gather {
  * copied (or zeroed) into a contiguous staging block, which costs one fast copy and keeps the transpose
  * vectorised. With few channels, the taps of a kernel row are joined into one run (2.5x faster on the 7x7x3
  * stem). Runs are cut to what the staging block holds for the panel width (STAGE_FLOATS / w floats). */
+/* Whether the rows of a panel, at tap offset (oy, ox) and channel c, start one fixed step apart in the source
+ * tensor even across the ends of image rows, with everything the rows read (len floats each) inside the tensor.
+ * That holds at stride 1 with "same" padding, where the pixel after the last of an output row is the first of the
+ * next: taps in the padding then land on real pixels of a neighbouring row, which the caller clears afterwards.
+ * Most panels of a narrow image (28 pixels wide, 28-row panels) cross a row end, so this saves staging them. */
+static int wraps_evenly(const conv_gather *g, const float *const *img, const int64_t *iy, const int64_t *ix,
+                        int64_t oy, int64_t ox, size_t c, size_t len, size_t live, ptrdiff_t *step) {
+  const int64_t total = g->nimg * g->sh * g->sw * g->ch;
+  int64_t prev = 0, st = 0;
+  for (size_t r = 0; r < live; r++) {
+    const int64_t v = (img[r] - g->src) + ((iy[r] + oy) * g->sw + ix[r] + ox) * g->ch + (int64_t)c;
+    if (r == 0 && v < 0) return 0;
+    if (r == 1) st = v - prev;
+    if (r > 1 && v - prev != st) return 0;
+    prev = v;
+  }
+  if (st <= 0 || prev + (int64_t)len > total) return 0;
+  *step = (ptrdiff_t)st;
+  return 1;
+}
+
 static void pack_gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t p0, size_t kc, size_t w,
                              float scale, float *dst) {
   const conv_gather *g = s->ctx;
@@ -127,6 +163,23 @@ static void pack_gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t 
       for (size_t r = 2; r < live && uniform; r++) uniform = ptr[r] - ptr[r - 1] == step;
       if (uniform && step > 0) {
         sc_gemm_pack_rows_t(w, live, len, ptr[0], (size_t)step, scale, d);
+        p += len;
+        continue;
+      }
+      if (live > 1 && wraps_evenly(g, img, iy, ix, oy, ox, c, len, live, &step)) {
+        /* read in place over the row ends, then clear what the padding holds: whole rows whose tap row lies
+         * outside the image, else the pixels of the span that do (span > 1 only when c == 0) */
+        sc_gemm_pack_rows_t(w, live, len, img[0] + ((iy[0] + oy) * g->sw + ix[0] + ox) * g->ch + (int64_t)c,
+                            (size_t)step, scale, d);
+        for (size_t r = 0; r < live; r++) {
+          if (ptr[r]) continue;
+          const int64_t y = iy[r] + oy, x = ix[r] + ox;
+          for (size_t t = 0; t < span; t++) {
+            if (y >= 0 && y < g->sh && x + (int64_t)t >= 0 && x + (int64_t)t < g->sw) continue;
+            const size_t q1 = (t + 1) * ch - c < len ? (t + 1) * ch - c : len;
+            for (size_t q = t == 0 ? 0 : t * ch; q < q1; q++) d[q * w + r] = 0.0f;
+          }
+        }
         p += len;
         continue;
       }
@@ -193,12 +246,12 @@ static void pack_gather_cols(const sc_gemm_src *s, size_t r0, size_t rc, size_t 
           float *o = d + run_off[u];
           if (y >= 0 && y < g->h && x >= 0 && x < g->w) {
             const float *src = im + (y * g->w + x) * C + run_c[u];
-            if (scale == 1.0f) /* the usual case (B is packed unscaled): libc's copy is vectorised for this CPU */
-              memcpy(o, src, run_len[u] * sizeof *o);
+            if (scale == 1.0f) /* the usual case: B is packed unscaled */
+              copy_floats(o, src, run_len[u]);
             else
               for (size_t q = 0; q < run_len[u]; q++) o[q] = src[q] * scale;
           } else {
-            memset(o, 0, run_len[u] * sizeof *o);
+            zero_floats(o, run_len[u]);
           }
         }
         if (++ox == g->ow) {
@@ -329,7 +382,7 @@ sc_status sc_conv2d_forward(const sc_conv2d_shape *s, const float *x, const floa
     return sc_gemm_run(kern, m, n, depth, &a, &b, 1.0f, 0.0f, y, n);
   }
   SC_TRY(check_panel_width("sc_conv2d_forward", kern));
-  conv_gather g = {.src = x, .sh = s->h, .sw = s->w, .ch = s->c, .gh = d.oh, .gw = d.ow, .row_off = 0,
+  conv_gather g = {.src = x, .nimg = s->n, .sh = s->h, .sw = s->w, .ch = s->c, .gh = d.oh, .gw = d.ow, .row_off = 0,
                    .my = s->stride_h, .mx = s->stride_w, .by = -s->pad_h, .bx = -s->pad_w,
                    .ty_step = 1, .tx_step = 1, .ntx = s->kw};
   sc_gemm_src a = {.pack = pack_gather_rows, .ctx = &g};
@@ -401,7 +454,7 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const flo
       const int64_t kx0 = (pw + s->pad_w) % sx, ox0 = (pw + s->pad_w - kx0) / sx;
       const int64_t ntx = kx0 < s->kw ? (s->kw - kx0 + sx - 1) / sx : 0, gw = (s->w - pw + sx - 1) / sx;
       if (ntx == 0) continue;
-      conv_gather g = {.src = dy, .sh = d.oh, .sw = d.ow, .ch = s->k, .gh = gh, .gw = gw, .row_off = 0,
+      conv_gather g = {.src = dy, .nimg = s->n, .sh = d.oh, .sw = d.ow, .ch = s->k, .gh = gh, .gw = gw, .row_off = 0,
                        .my = 1, .mx = 1, .by = oy0, .bx = ox0, .ty_step = -1, .tx_step = -1, .ntx = ntx};
       conv_wphase wp = {.w = w, .k = s->k, .kh = s->kh, .kw = s->kw, .c = s->c, .ky0 = ky0, .kx0 = kx0,
                         .sy = sy, .sx = sx, .ntx = ntx};

@@ -14,8 +14,8 @@
  *    share a block of B they pack it together into one of two buffers (one barrier per block); if each thread has
  *    its own columns, it packs each B panel just before its first use, again prefetching the next.
  * Threads form a tm x tn grid over C (chosen by a small cost model: padded tile area plus packing that cannot
- * overlap or is repeated), so both cores have work whether M or N is small. The table may name a second tile for
- * A stored transposed (arch/gemm.h, strided_a), chosen per call.
+ * overlap or is repeated), so both cores have work whether M or N is small. The table may name other tiles, chosen
+ * per call: one for A stored transposed (arch/gemm.h, strided_a) and one for C of few columns (narrow_n).
  */
 #include <omp.h>
 #include <pthread.h>
@@ -483,12 +483,16 @@ sc_status sc_gemm_run(const sc_kernels *kern, size_t m, size_t n, size_t k, cons
     return SC_OK;
   }
   const sc_gemm_config *g = kern->gemm;
-  sc_kernels strided_kern;
+  sc_kernels tile_kern;
   /* the table's tile for A stored transposed (packed by plain copies), where it measured faster: arch/gemm.h */
-  if (g->strided_a && a->pack == pack_matrix && !a->depth_contiguous) {
-    strided_kern = *kern;
-    strided_kern.gemm = g = g->strided_a;
-    kern = &strided_kern;
+  const sc_gemm_config *tile = NULL;
+  if (g->strided_a && a->pack == pack_matrix && !a->depth_contiguous) tile = g->strided_a;
+  /* and its narrow tile when all of C's columns fit in it */
+  if (g->narrow_n && n <= g->narrow_n->nr) tile = g->narrow_n;
+  if (tile) {
+    tile_kern = *kern;
+    tile_kern.gemm = g = tile;
+    kern = &tile_kern;
   }
   gemm_plan p = {.kern = kern, .a = a, .b = b, .m = m, .n = n, .k = k, .mr = g->mr, .nr = g->nr,
                  .alpha = alpha, .beta = beta, .c = c, .ldc = ldc};

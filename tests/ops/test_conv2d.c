@@ -195,12 +195,15 @@ SC_ISA_TEST(conv2d, random_shapes_float) {
 
 /* The convolutions of ResNet (stem 7x7/2 pad 3, 3x3/1 and 3x3/2 pad 1, 1x1/1 and 1x1/2) with real channel
  * counts on small images; and shapes whose rows span several GEMM blocks and several strided backward-data tiles
- * (more than 256 channels splits the gathered runs; 35x35 phase rows of 1000 channels fill 2 tiles). */
+ * (more than 256 channels splits the gathered runs; 35x35 phase rows of 1000 channels fill 2 tiles). The 28x28
+ * gray stem and 16-channel layer of the demo's model have GEMM panels that run across image rows, read in place
+ * with the padded taps cleared afterwards. */
 SC_ISA_TEST(conv2d, resnet_shapes_exact) {
   const sc_conv2d_shape cases[] = {
       shape(2, 20, 18, 3, 64, 7, 7, 2, 3),  shape(2, 8, 8, 64, 64, 3, 3, 1, 1), shape(1, 9, 8, 64, 128, 3, 3, 2, 1),
       shape(2, 8, 8, 64, 256, 1, 1, 1, 0), shape(2, 8, 7, 128, 64, 1, 1, 2, 0), shape(2, 6, 6, 130, 96, 3, 3, 1, 1),
       shape(1, 70, 70, 1000, 2, 3, 3, 2, 1), shape(2, 48, 46, 64, 8, 3, 3, 2, 1), shape(3, 32, 32, 16, 16, 3, 3, 1, 1),
+      shape(2, 28, 28, 1, 16, 3, 3, 1, 1),  shape(2, 28, 28, 16, 16, 3, 3, 1, 1),
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_all_passes(k, &cases[i], 1, 77 + i);
 }
