@@ -265,8 +265,10 @@ static void pack_gather_cols(const sc_gemm_src *s, size_t r0, size_t rc, size_t 
   }
 }
 
-/* The weights of one backward-data phase as the B operand: rows are input channels c, depth p = (ty*ntx + tx)*K + k,
- * element w[k][ky0 + sy*ty][kx0 + sx*tx][c]. Channels are contiguous in w, so each depth step is one copy. */
+/* The weights of one backward-data phase as the B operand: rows are input channels c, depth p = (ty*ntx + u)*K + k,
+ * element w[k][ky0 + sy*ty][kx0 + sx*(ntx-1-u)][c]. The taps of a kernel row run backwards (u = ntx-1-tx) so that
+ * the gathered dy pixels of one kernel row run forwards, left to right, and the gather can join them into one run
+ * when K is small. Channels are contiguous in w, so each depth step is one copy. */
 typedef struct conv_wphase {
   const float *w;
   int64_t k, kh, kw, c, ky0, kx0, sy, sx, ntx;
@@ -280,7 +282,7 @@ static void pack_weights_phase(const sc_gemm_src *s, size_t r0, size_t rc, size_
     float *panel = dst + rb * kc;
     int64_t tap = (int64_t)p0 / g->k, k = (int64_t)p0 - tap * g->k;
     for (size_t p = 0; p < kc; p++) {
-      int64_t ty = tap / g->ntx, tx = tap - ty * g->ntx;
+      int64_t ty = tap / g->ntx, tx = g->ntx - 1 - (tap - ty * g->ntx);
       const float *src = g->w + ((k * g->kh + g->ky0 + g->sy * ty) * g->kw + g->kx0 + g->sx * tx) * g->c +
                          (int64_t)(r0 + rb);
       float *d = panel + p * w;
@@ -454,8 +456,9 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const flo
       const int64_t kx0 = (pw + s->pad_w) % sx, ox0 = (pw + s->pad_w - kx0) / sx;
       const int64_t ntx = kx0 < s->kw ? (s->kw - kx0 + sx - 1) / sx : 0, gw = (s->w - pw + sx - 1) / sx;
       if (ntx == 0) continue;
-      conv_gather g = {.src = dy, .nimg = s->n, .sh = d.oh, .sw = d.ow, .ch = s->k, .gh = gh, .gw = gw, .row_off = 0,
-                       .my = 1, .mx = 1, .by = oy0, .bx = ox0, .ty_step = -1, .tx_step = -1, .ntx = ntx};
+      conv_gather g = {.src = dy, .nimg = s->n, .sh = d.oh, .sw = d.ow, .ch = s->k, .gh = gh, .gw = gw,
+                       .row_off = 0, .my = 1, .mx = 1, .by = oy0, .bx = ox0 - (ntx - 1), .ty_step = -1,
+                       .tx_step = 1, .ntx = ntx};
       conv_wphase wp = {.w = w, .k = s->k, .kh = s->kh, .kw = s->kw, .c = s->c, .ky0 = ky0, .kx0 = kx0,
                         .sy = sy, .sx = sx, .ntx = ntx};
       sc_gemm_src a = {.pack = pack_gather_rows, .ctx = &g}, b = {.pack = pack_weights_phase, .ctx = &wp};
