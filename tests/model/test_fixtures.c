@@ -8,7 +8,8 @@
  * Tolerances: the loss within 1e-4 relative (fp32 forward through ~40 layers against float64). Gradients per
  * tensor: max |g - ref| <= 1e-3 * max |ref| (fp32 rounding through the backward, relative to the tensor's scale,
  * so tiny elements are not held to a relative bound they cannot meet; observed: ~1e-5). After 3 steps, the updates
- * w3 - w0 are compared the same way at 3e-3 (observed: 3e-4): each step's fp32 gradient error feeds the next
+ * w3 - w0 are compared in L2 at 1e-2 (observed: up to 3.3e-3, see compare_trajectory): each step's fp32 gradient
+ * error feeds the next
  * step's weights and batch statistics; a wrong rule (decay where it must not be, trust on a bias) changes an update
  * by far more. Learning rates are small (SGD 0.01, LARS 0.1) because with large steps BN networks on 8 images
  * amplify rounding differences chaotically and the comparison would measure that instead of the rules. */
@@ -150,8 +151,11 @@ static void compare(const char *what, const sc_tensor_info *t, const float *got,
  * float64 run does not. In the three-channel net that moves nothing measurably (PyTorch itself in float32 ends 5e-6
  * (L2) from its float64 run), but the one-channel stem is ill-conditioned: PyTorch's own float32 run ends 0.38% away
  * on conv1.weight and ours 0.8-3.7% depending on the summation order of the ISA, so there only the step-0 loss and
- * gradients (well conditioned, compared element-wise above) are checked. tol = 3e-3 fails a missing momentum term or
- * a wrong LARS trust ratio (tens of percent); the update rules themselves are checked exactly in tests/optim. */
+ * gradients (well conditioned, compared element-wise above) are checked. Even the three-channel trajectory depends
+ * on summation order at the 1e-3 level: on the scalar ISA, reversing the order in which backward-data sums the taps
+ * of a kernel row moved its largest error from 0.95e-3 to 3.3e-3 (layer1.1.bn2.weight). tol = 1e-2 sits above that
+ * and still fails a missing momentum term or a wrong LARS trust ratio (tens of percent); the update rules
+ * themselves are checked exactly in tests/optim. */
 static void compare_trajectory(const char *what, const sc_tensor_info *t, const float *got, const float *want,
                                const float *base, double tol, int cin) {
   double err2 = 0, ref2 = 0;
@@ -236,7 +240,7 @@ static void check_fixture(int cin) {
       const float *got = (t->role == SC_TENSOR_PARAM ? sc_model_params(m, NULL) : sc_model_buffers(m, NULL)) +
                          t->offset;
       compare_trajectory(kind ? "update after 3 LARS steps" : "update after 3 SGD steps", t, got, scratch, w0e,
-                         3e-3, cin);
+                         1e-2, cin);
       free(w0e);
     }
     sc_simclr_free(s), sc_model_free(m);
