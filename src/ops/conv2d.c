@@ -414,12 +414,21 @@ typedef struct tile_add_job {
 static void tile_add_part(void *arg) {
   const tile_add_job *t = arg;
   const size_t C = t->c;
+  enum { ROWS = 64 }; /* rows per share: the pixel coordinates are divided out once per share, then stepped */
+  const int64_t shares = (t->rn + ROWS - 1) / ROWS;
 #pragma omp for schedule(static)
-  for (int64_t r = 0; r < t->rn; r++) {
-    int64_t row = t->first + r, n = row / t->grid, rem = row - n * t->grid, i = rem / t->gw, j = rem - i * t->gw;
-    float *o = t->dx + ((n * t->h + t->ph + t->sy * i) * t->w + t->pw + t->sx * j) * (int64_t)C;
-    const float *src = t->tile + r * (int64_t)C;
-    for (size_t c = 0; c < C; c++) o[c] += src[c];
+  for (int64_t q = 0; q < shares; q++) {
+    const int64_t r0 = q * ROWS, r1 = r0 + ROWS < t->rn ? r0 + ROWS : t->rn, row = t->first + r0;
+    int64_t n = row / t->grid, rem = row - n * t->grid, i = rem / t->gw, j = rem - i * t->gw;
+    for (int64_t r = r0; r < r1; r++) {
+      float *o = t->dx + ((n * t->h + t->ph + t->sy * i) * t->w + t->pw + t->sx * j) * (int64_t)C;
+      const float *src = t->tile + r * (int64_t)C;
+      for (size_t c = 0; c < C; c++) o[c] += src[c];
+      if (++j == t->gw) {
+        j = 0;
+        if (++i * t->gw == t->grid) i = 0, n++;
+      }
+    }
   }
 }
 
@@ -447,33 +456,40 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const flo
     tile = scratch_get(chunk * C);
     if (!tile) return sc_error(SC_ENOMEM, "sc_conv2d_backward_data: cannot allocate %zu floats of scratch", chunk * C);
   }
-  for (int64_t ph = 0; ph < sy && ph < s->h; ph++) {
-    /* input rows h = ph + sy*i get taps ky = ky0 + sy*t, reading output row oy = i + oy0 - t */
-    const int64_t ky0 = (ph + s->pad_h) % sy, oy0 = (ph + s->pad_h - ky0) / sy;
-    const int64_t nty = ky0 < s->kh ? (s->kh - ky0 + sy - 1) / sy : 0, gh = (s->h - ph + sy - 1) / sy;
-    if (nty == 0) continue;
-    for (int64_t pw = 0; pw < sx && pw < s->w; pw++) {
-      const int64_t kx0 = (pw + s->pad_w) % sx, ox0 = (pw + s->pad_w - kx0) / sx;
-      const int64_t ntx = kx0 < s->kw ? (s->kw - kx0 + sx - 1) / sx : 0, gw = (s->w - pw + sx - 1) / sx;
-      if (ntx == 0) continue;
-      conv_gather g = {.src = dy, .nimg = s->n, .sh = d.oh, .sw = d.ow, .ch = s->k, .gh = gh, .gw = gw,
-                       .row_off = 0, .my = 1, .mx = 1, .by = oy0, .bx = ox0 - (ntx - 1), .ty_step = -1,
-                       .tx_step = 1, .ntx = ntx};
-      conv_wphase wp = {.w = w, .k = s->k, .kh = s->kh, .kw = s->kw, .c = s->c, .ky0 = ky0, .kx0 = kx0,
-                        .sy = sy, .sx = sx, .ntx = ntx};
-      sc_gemm_src a = {.pack = pack_gather_rows, .ctx = &g}, b = {.pack = pack_weights_phase, .ctx = &wp};
-      const size_t depth = (size_t)(nty * ntx) * K, rows = (size_t)(s->n * gh * gw);
-      if (unit_stride) {
-        SC_TRY(sc_gemm_run(kern, rows, C, depth, &a, &b, 1.0f, 1.0f, dx, C));
-        continue;
-      }
-      for (size_t r0 = 0; r0 < rows; r0 += chunk) {
-        const size_t rn = rows - r0 < chunk ? rows - r0 : chunk;
-        g.row_off = (int64_t)r0;
-        SC_TRY(sc_gemm_run(kern, rn, C, depth, &a, &b, 1.0f, 0.0f, tile, C));
-        tile_add_job ta = {.dx = dx, .tile = tile, .first = (int64_t)r0, .rn = (int64_t)rn, .grid = gh * gw,
-                           .gw = gw, .ph = ph, .pw = pw, .sy = sy, .sx = sx, .h = s->h, .w = s->w, .c = C};
-        sc_parallel(rn * C >= 32768 ? sc_num_threads() : 1, tile_add_part, &ta);
+  /* With strides, the phases interleave in dx: they are run for a group of images at a time (about 1 MiB of dx),
+   * so that the tile additions of the later phases find dx in cache rather than in DRAM. */
+  const int64_t per_img = s->h * s->w * s->c;
+  const int64_t group = unit_stride ? s->n : (262144 / per_img > 1 ? 262144 / per_img : 1);
+  for (int64_t n0 = 0; n0 < s->n; n0 += group) {
+    const int64_t nn = s->n - n0 < group ? s->n - n0 : group;
+    for (int64_t ph = 0; ph < sy && ph < s->h; ph++) {
+      /* input rows h = ph + sy*i get taps ky = ky0 + sy*t, reading output row oy = i + oy0 - t */
+      const int64_t ky0 = (ph + s->pad_h) % sy, oy0 = (ph + s->pad_h - ky0) / sy;
+      const int64_t nty = ky0 < s->kh ? (s->kh - ky0 + sy - 1) / sy : 0, gh = (s->h - ph + sy - 1) / sy;
+      if (nty == 0) continue;
+      for (int64_t pw = 0; pw < sx && pw < s->w; pw++) {
+        const int64_t kx0 = (pw + s->pad_w) % sx, ox0 = (pw + s->pad_w - kx0) / sx;
+        const int64_t ntx = kx0 < s->kw ? (s->kw - kx0 + sx - 1) / sx : 0, gw = (s->w - pw + sx - 1) / sx;
+        if (ntx == 0) continue;
+        conv_gather g = {.src = dy, .nimg = s->n, .sh = d.oh, .sw = d.ow, .ch = s->k, .gh = gh, .gw = gw,
+                         .row_off = 0, .my = 1, .mx = 1, .by = oy0, .bx = ox0 - (ntx - 1), .ty_step = -1,
+                         .tx_step = 1, .ntx = ntx};
+        conv_wphase wp = {.w = w, .k = s->k, .kh = s->kh, .kw = s->kw, .c = s->c, .ky0 = ky0, .kx0 = kx0,
+                          .sy = sy, .sx = sx, .ntx = ntx};
+        sc_gemm_src a = {.pack = pack_gather_rows, .ctx = &g}, b = {.pack = pack_weights_phase, .ctx = &wp};
+        const size_t depth = (size_t)(nty * ntx) * K, rows = (size_t)(nn * gh * gw), first = (size_t)(n0 * gh * gw);
+        if (unit_stride) {
+          SC_TRY(sc_gemm_run(kern, rows, C, depth, &a, &b, 1.0f, 1.0f, dx, C));
+          continue;
+        }
+        for (size_t r0 = first; r0 < first + rows; r0 += chunk) {
+          const size_t rn = first + rows - r0 < chunk ? first + rows - r0 : chunk;
+          g.row_off = (int64_t)r0;
+          SC_TRY(sc_gemm_run(kern, rn, C, depth, &a, &b, 1.0f, 0.0f, tile, C));
+          tile_add_job ta = {.dx = dx, .tile = tile, .first = (int64_t)r0, .rn = (int64_t)rn, .grid = gh * gw,
+                             .gw = gw, .ph = ph, .pw = pw, .sy = sy, .sx = sx, .h = s->h, .w = s->w, .c = C};
+          sc_parallel(rn * C >= 32768 ? sc_num_threads() : 1, tile_add_part, &ta);
+        }
       }
     }
   }
