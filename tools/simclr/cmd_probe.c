@@ -19,6 +19,20 @@
 static const double l2_grid[] = {1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1};
 #define L2_FOLDS 5
 
+sc_status sc_probe_fit(const float *x, const int32_t *y, int64_t n, int64_t d, int k, double l2, sc_logreg *out,
+                       double *l2_used, double *cv_top1) {
+  sc_logreg_options lo = sc_logreg_defaults();
+  *cv_top1 = 0;
+  if (l2 > 0) {
+    lo.l2 = l2;
+  } else {
+    const int ngrid = (int)(sizeof l2_grid / sizeof *l2_grid);
+    SC_TRY(sc_logreg_choose_l2(x, y, n, d, k, l2_grid, ngrid, L2_FOLDS, &lo, &lo.l2, cv_top1));
+  }
+  *l2_used = lo.l2;
+  return sc_logreg_fit(x, y, n, d, k, &lo, out);
+}
+
 sc_status sc_probe_run(const sc_probe_options *o, sc_eval_result *r) {
   memset(r, 0, sizeof *r);
   const double t0 = sc_now();
@@ -62,21 +76,13 @@ sc_status sc_probe_run(const sc_probe_options *o, sc_eval_result *r) {
   sc_progress_end(&pg, nte, NULL);
   if ((st = sc_gather_labels(ds, idx, nidx, &ytr)) != SC_OK) goto done;
   if ((st = sc_gather_labels(tds, test ? NULL : tidx, nte, &yte)) != SC_OK) goto done;
-  sc_logreg_options lo = sc_logreg_defaults();
   double tf = sc_now();
-  if (o->l2 > 0) {
-    lo.l2 = o->l2;
-  } else {
-    const int ngrid = (int)(sizeof l2_grid / sizeof *l2_grid);
-    st = sc_logreg_choose_l2(ftr, ytr, nidx, d, ds->nclasses, l2_grid, ngrid, L2_FOLDS, &lo, &lo.l2, &r->cv_top1);
-    if (st != SC_OK) goto done;
+  if ((st = sc_probe_fit(ftr, ytr, nidx, d, ds->nclasses, o->l2, &lr, &r->l2, &r->cv_top1)) != SC_OK) goto done;
+  if (o->l2 <= 0)
     sc_progress_log(&pg, "simclr probe: l2 %g chosen by %d-fold cross-validation on the labelled images (top-1 %.2f%%)",
-                    lo.l2, L2_FOLDS, 100 * r->cv_top1);
-  }
-  r->l2 = lo.l2;
-  if ((st = sc_logreg_fit(ftr, ytr, nidx, d, ds->nclasses, &lo, &lr)) != SC_OK) goto done;
+                    r->l2, L2_FOLDS, 100 * r->cv_top1);
   sc_progress_log(&pg, "simclr probe: logistic regression on %lld x %lld features, %d classes, l2 %g: %d L-BFGS "
-                  "iterations, %.2f s%s", (long long)nidx, (long long)d, ds->nclasses, lo.l2, lr.iters, sc_now() - tf,
+                  "iterations, %.2f s%s", (long long)nidx, (long long)d, ds->nclasses, r->l2, lr.iters, sc_now() - tf,
                   lr.converged ? "" : " (stopped before the gradient tolerance)");
   int64_t nmax = nidx > nte ? nidx : nte;
   scores = malloc(sizeof(float) * (size_t)(nmax * ds->nclasses) + 1);
