@@ -223,6 +223,8 @@ typedef struct gemm_plan {
   const sc_gemm_src *a, *b;
   size_t m, n, k, mr, nr;
   size_t mc, kc, nc; /* mc: the most rows of a block (each thread balances its own); kc, nc: balanced */
+  size_t kc_max;     /* the cache bound kc was balanced under */
+  int stream_b;      /* set before choose_blocks: never keep all of B packed (a slice of a split depth) */
   size_t n_round;    /* n rounded up to nr: the row length of resident B */
   int resident;      /* 1: all of B packed once (ws->b[0]); 0: streaming NC x KC blocks */
   int b_late;        /* streaming with one thread per column of the grid: B packed panel by panel, when used */
@@ -248,11 +250,12 @@ static void choose_blocks(gemm_plan *p) {
   mc_max = max_sz(mc_max / p->mr * p->mr, p->mr);
   if (ci->l3_bytes >= ((size_t)4 << 20)) b_budget = ci->l3_bytes / 4;
   nc_max = max_sz(b_budget / 2 / (kc_max * sizeof(float)) / p->nr * p->nr, p->nr);
+  p->kc_max = kc_max;
   p->kc = round_up(ceil_div(p->k, ceil_div(p->k, kc_max)), 8);
   p->kc = min_sz(p->kc, p->k);
   p->mc = mc_max;
   p->n_round = round_up(p->n, p->nr);
-  p->resident = p->n_round * p->k * sizeof(float) <= b_budget;
+  p->resident = !p->stream_b && p->n_round * p->k * sizeof(float) <= b_budget;
   p->nc = p->resident ? p->n_round : round_up(ceil_div(p->n, ceil_div(p->n, nc_max)), p->nr);
 }
 
@@ -472,6 +475,91 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
   }
 }
 
+/* ---- split depth ------------------------------------------------------------------------------------------ */
+
+/* When the depth dwarfs both sides of C (backward-weights: C is K x 9C, the depth every pixel of the batch), a grid
+ * over C's few tiles cannot balance the threads (three column panels for two threads leave one idle a third of the
+ * time) and makes them pack the same operand twice. Instead each thread takes a slice of the depth for the whole of
+ * C: the first thread accumulates into C itself, the others into buffers of their own that are then added in. */
+#define SC_GEMM_SPLIT_MAX_THREADS 64
+
+static gemm_ws split_ws[SC_GEMM_SPLIT_MAX_THREADS]; /* guarded by shared_ws_lock, like shared_ws */
+static float *split_c[SC_GEMM_SPLIT_MAX_THREADS];
+static size_t split_c_cap[SC_GEMM_SPLIT_MAX_THREADS];
+
+static int split_depth(size_t m, size_t n, size_t k, int T) {
+  return T > 1 && T <= SC_GEMM_SPLIT_MAX_THREADS && k >= 4096 * (size_t)T && k >= 8 * max_sz(m, n);
+}
+
+/* a source seen from depth k0 on: matrix sources by moving their pointer (so they keep their packer and
+ * prefetching), others through this wrapper */
+typedef struct offset_ctx {
+  const sc_gemm_src *src;
+  size_t k0;
+} offset_ctx;
+
+static void pack_offset(const sc_gemm_src *s, size_t r0, size_t rc, size_t p0, size_t kc, size_t w, float scale,
+                        float *dst) {
+  const offset_ctx *o = s->ctx;
+  o->src->pack(o->src, r0, rc, p0 + o->k0, kc, w, scale, dst);
+}
+
+static sc_gemm_src offset_src(const sc_gemm_src *s, size_t k0, offset_ctx *ctx) {
+  sc_gemm_src r = *s;
+  if (s->pack == pack_matrix) {
+    r.data = s->data + (s->depth_contiguous ? k0 : k0 * s->ld);
+  } else {
+    ctx->src = s, ctx->k0 = k0;
+    r.pack = pack_offset, r.ctx = ctx;
+  }
+  return r;
+}
+
+/* Buffers for every thread's slice, grown once: B always streams (blocks of at most nc x kc_max), so the sizes do
+ * not depend on where the slices end. */
+static sc_status split_prepare(const gemm_plan *p, int T) {
+  gemm_plan q = *p;
+  q.stream_b = 1;
+  choose_blocks(&q);
+  for (int t = 0; t < T; t++) {
+    SC_TRY(ws_grow_a(&split_ws[t], 1, q.mc * q.kc_max));
+    SC_TRY(ws_grow_b(&split_ws[t], 2, q.nc * q.kc_max));
+    if (t > 0 && split_c_cap[t] < p->m * p->n) {
+      free(split_c[t]);
+      split_c_cap[t] = 0;
+      if (!(split_c[t] = alloc_floats(p->m * p->n)))
+        return sc_error(SC_ENOMEM, "GEMM: cannot allocate %zu bytes for a slice of C", p->m * p->n * 4);
+      split_c_cap[t] = p->m * p->n;
+    }
+  }
+  return SC_OK;
+}
+
+static void split_thread(const gemm_plan *p, int t, int T) {
+  /* slice boundaries on multiples of 8 floats, so the slices of a matrix source stay aligned as the whole is */
+  const size_t k0 = p->k * (size_t)t / (size_t)T / 8 * 8;
+  const size_t k1 = t + 1 == T ? p->k : p->k * (size_t)(t + 1) / (size_t)T / 8 * 8;
+  offset_ctx ca, cb;
+  const sc_gemm_src a = offset_src(p->a, k0, &ca), b = offset_src(p->b, k0, &cb);
+  gemm_plan q = *p;
+  q.a = &a, q.b = &b, q.k = k1 - k0, q.ws = &split_ws[t], q.stream_b = 1;
+  if (t > 0) q.c = split_c[t], q.ldc = p->n, q.beta = 0.0f, q.scale_c = 0;
+  choose_blocks(&q);
+  if (q.k > 0)
+    run_thread(&q, 0, 1);
+  else if (t > 0)
+    scale_block(q.c, q.ldc, q.m, q.n, 0.0f);
+#pragma omp barrier
+  /* each thread adds the other slices into its share of C's rows */
+  const size_t i0 = p->m * (size_t)t / (size_t)T, i1 = p->m * (size_t)(t + 1) / (size_t)T;
+  for (int u = 1; u < T; u++)
+    for (size_t i = i0; i < i1; i++) {
+      float *ci = p->c + i * p->ldc;
+      const float *si = split_c[u] + i * p->n;
+      for (size_t j = 0; j < p->n; j++) ci[j] += si[j];
+    }
+}
+
 /* below this many multiply-adds a parallel region costs more than it saves */
 #define SC_GEMM_PARALLEL_MIN_FMA (96.0 * 96.0 * 96.0)
 
@@ -502,23 +590,31 @@ sc_status sc_gemm_run(const sc_kernels *kern, size_t m, size_t n, size_t k, cons
   int T = sc_num_threads();
   const size_t tiles = ceil_div(m, p.mr) * ceil_div(n, p.nr);
   if ((double)m * (double)n * (double)k < SC_GEMM_PARALLEL_MIN_FMA || omp_in_parallel()) T = 1;
-  if ((size_t)T > tiles) T = (int)tiles;
 
   gemm_ws local = {0}, *ws = &shared_ws;
   int locked = pthread_mutex_trylock(&shared_ws_lock) == 0;
   if (!locked) ws = &local; /* another call is running (from another thread): use private buffers this time */
-  sc_status st = ws_grow_a(ws, T, p.mc * p.kc);
-  if (st == SC_OK) st = ws_grow_b(ws, p.resident ? 1 : 2, p.resident ? p.n_round * k : p.nc * p.kc);
-  atomic_size_t next_block, next_bgroup;
-  atomic_init(&next_block, 0);
-  atomic_init(&next_bgroup, 0);
-  if (st == SC_OK) {
+  const int split = locked && split_depth(m, n, k, T); /* its buffers are shared: only under the lock */
+  if (!split && (size_t)T > tiles) T = (int)tiles;
+  sc_status st = SC_OK;
+  if (split) {
+    st = split_prepare(&p, T);
+    if (st == SC_OK) {
+#pragma omp parallel num_threads(T)
+      split_thread(&p, omp_get_thread_num(), omp_get_num_threads());
+    }
+  } else {
+    st = ws_grow_a(ws, T, p.mc * p.kc);
+    if (st == SC_OK) st = ws_grow_b(ws, p.resident ? 1 : 2, p.resident ? p.n_round * k : p.nc * p.kc);
+    atomic_size_t next_block, next_bgroup;
+    atomic_init(&next_block, 0);
+    atomic_init(&next_bgroup, 0);
     p.ws = ws;
     p.next_block = &next_block;
     p.next_bgroup = &next_bgroup;
-    if (T == 1) {
+    if (st == SC_OK && T == 1) {
       run_thread(&p, 0, 1);
-    } else {
+    } else if (st == SC_OK) {
 #pragma omp parallel num_threads(T)
       run_thread(&p, omp_get_thread_num(), omp_get_num_threads());
     }

@@ -208,6 +208,15 @@ SC_ISA_TEST(conv2d, resnet_shapes_exact) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_all_passes(k, &cases[i], 1, 77 + i);
 }
 
+/* Backward-weights of many pixels and few weights, on two threads: the GEMM splits its depth (the pixels) between
+ * the threads and adds their slices of dw, reading the gathered im2col operand from an offset. */
+SC_ISA_TEST(conv2d, split_depth_backward_weights) {
+  SC_ASSERT(sc_set_num_threads(2) == SC_OK, "set threads: %s", sc_last_error());
+  const sc_conv2d_shape cases[] = {shape(12, 28, 28, 1, 16, 3, 3, 1, 1), shape(11, 28, 28, 16, 16, 3, 3, 1, 1),
+                                   shape(150, 14, 15, 8, 12, 3, 3, 2, 1)};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_pass(k, &cases[i], BWD_WEIGHTS, 1, 91 + i);
+}
+
 /* The gradients of L(x, w) = sum_i r_i y_i(x, w) are dL/dx = backward_data(r) and dL/dw = backward_weights(r).
  * L is linear in each input, so a central difference with a large step h is exact but for the rounding of the
  * fp32 forward pass (the sum over outputs is done in double). Each y_i is off by at most gamma_{depth+2} times
