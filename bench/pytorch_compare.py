@@ -7,6 +7,7 @@ engine measured on the same threads, and each side's peak resident set (ru_maxrs
 Figures (--figures, comma-separated; default all):
   train_cifar   SimCLR step (2 views, forward + backward + LARS), ResNet-18 CIFAR stem, 3x32x32, batch 128
   train_mnist   the same on 1x28x28, batch 256
+  train_demo    the same for the demo's default model: ResNet-18 at width 0.25 (16-128 channels), 1x28x28, batch 256
   infer_r18     encoder features, ResNet-18 CIFAR stem, 3x32x32, batch 256 (engine: BN-folded encoder)
   infer_r50     encoder features, ResNet-50, 3x224x224, batch 16 (engine: BN-folded encoder)
   ntxent        NT-Xent forward + backward, 2N = 512, 1024, 4096, d = 128
@@ -46,9 +47,32 @@ ROOT = os.path.dirname(HERE)
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def build_encoder(torch, arch, channels, size):
+def scaled_resnet18(torch, channels, width):
+    """ResNet-18 with the CIFAR stem and width * (64, 128, 256, 512) channels, as the engine builds it at --width."""
+    from torchvision.models.resnet import BasicBlock
+    nn = torch.nn
+    planes = [int(64 * width * m) for m in (1, 2, 4, 8)]
+    layers = [nn.Conv2d(channels, planes[0], 3, 1, 1, bias=False), nn.BatchNorm2d(planes[0]), nn.ReLU(inplace=True)]
+    inp = planes[0]
+    for p, stride in zip(planes, (1, 2, 2, 2)):
+        for j in range(2):
+            s = stride if j == 0 else 1
+            down = None
+            if s != 1 or inp != p:
+                down = nn.Sequential(nn.Conv2d(inp, p, 1, s, bias=False), nn.BatchNorm2d(p))
+            layers.append(BasicBlock(inp, p, s, down))
+            inp = p
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers), inp
+
+
+def build_encoder(torch, arch, channels, size, width=1.0):
     import torchvision
     nn = torch.nn
+    if width != 1.0:
+        if arch != 'resnet18' or size > 32:
+            raise ValueError('width multipliers are built for resnet18 with the CIFAR stem only')
+        return scaled_resnet18(torch, channels, width)
     m = getattr(torchvision.models, arch)(weights=None)
     if size <= 32:  # CIFAR stem: 3x3/1 convolution, no max-pool
         m.conv1 = nn.Conv2d(channels, 64, 3, 1, 1, bias=False)
@@ -60,9 +84,9 @@ def build_encoder(torch, arch, channels, size):
     return m, feat
 
 
-def simclr_model(torch, arch, channels, size):
+def simclr_model(torch, arch, channels, size, width=1.0):
     nn = torch.nn
-    enc, feat = build_encoder(torch, arch, channels, size)
+    enc, feat = build_encoder(torch, arch, channels, size, width)
     last_bn = nn.BatchNorm1d(128)
     last_bn.bias.requires_grad_(False)  # SimCLR's last head BN has no shift
     head = nn.Sequential(nn.Linear(feat, feat, bias=False), nn.BatchNorm1d(feat), nn.ReLU(inplace=True),
@@ -130,7 +154,7 @@ def worker(cfg):
     fmt = torch.channels_last if cl else torch.contiguous_format
     if kind == 'train':
         b, c, s = cfg['batch'], cfg['channels'], cfg['size']
-        model = simclr_model(torch, cfg['arch'], c, s).to(memory_format=fmt)
+        model = simclr_model(torch, cfg['arch'], c, s, cfg.get('width', 1.0)).to(memory_format=fmt)
         model.train()
         opt = LARS(torch, model.named_parameters(), lr=0.3 * b / 256)
         x = (torch.rand(2 * b, c, s, s) - 0.5).contiguous(memory_format=fmt)
@@ -208,6 +232,8 @@ def figures(full):
     f = [
         ('train_cifar', dict(kind='train', arch='resnet18', channels=3, size=32, batch=128 // q), ['nhwc', 'nchw']),
         ('train_mnist', dict(kind='train', arch='resnet18', channels=1, size=28, batch=256 // q), ['nhwc', 'nchw']),
+        ('train_demo', dict(kind='train', arch='resnet18', width=0.25, channels=1, size=28, batch=256 // q),
+         ['nhwc', 'nchw']),
         ('infer_r18', dict(kind='infer', arch='resnet18', channels=3, size=32, batch=256 // q),
          ['nhwc-frozen', 'nchw-frozen', 'nhwc-eager']),
         ('infer_r50', dict(kind='infer', arch='resnet50', channels=3, size=224, batch=16),
@@ -257,7 +283,7 @@ def engine_cmd(simclr, spec, threads, steps, warmup, files):
            '--warmup', str(warmup)]
     if k in ('train', 'infer'):
         cmd += ['--arch', spec['arch'], '--channels', str(spec['channels']), '--size', str(spec['size']),
-                '--batch', str(spec['batch'])]
+                '--batch', str(spec['batch']), '--width', str(spec.get('width', 1.0))]
     elif k == 'ntxent':
         cmd += ['--batch', str(spec['batch']), '--dim', str(spec['dim'])]
     elif k == 'probe':
@@ -284,7 +310,9 @@ def probe_files(spec, tmp):
 def label(name, spec):
     k = spec['kind']
     if k in ('train', 'infer'):
-        return '%s %s %dx%dx%d b%d' % (name, spec['arch'], spec['channels'], spec['size'], spec['size'], spec['batch'])
+        w = '' if spec.get('width', 1.0) == 1.0 else ' w%g' % spec['width']
+        return '%s %s%s %dx%dx%d b%d' % (name, spec['arch'], w, spec['channels'], spec['size'], spec['size'],
+                                        spec['batch'])
     if k == 'ntxent':
         return 'ntxent 2N=%d d=%d' % (2 * spec['batch'], spec['dim'])
     return 'probe %dx%d k=%d' % (spec['n_train'], spec['dim'], spec['classes'])
@@ -299,7 +327,7 @@ def main():
     ap.add_argument('--reps', type=int, default=5)
     ap.add_argument('--steps', type=int, default=0, help='timed steps per process (default 1, --full 3)')
     ap.add_argument('--warmup', type=int, default=1)
-    ap.add_argument('--figures', default='train_cifar,train_mnist,infer_r18,infer_r50,ntxent,probe')
+    ap.add_argument('--figures', default='train_cifar,train_mnist,train_demo,infer_r18,infer_r50,ntxent,probe')
     ap.add_argument('--full', action='store_true', help="the brief's batch sizes at 1 and all threads")
     ap.add_argument('--torch-variant', default='')
     ap.add_argument('--engine-only', action='store_true')

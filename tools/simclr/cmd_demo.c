@@ -3,7 +3,7 @@
  * 1% of the labels (60 per class, chosen by seed) and evaluated on the 10,000 test images; on the same 600
  * labelled images two baselines: logistic regression on raw pixels, and the same network trained from scratch.
  *
- * The budget (--minutes, default 15) is split before anything runs: 78% for pretraining, whose step count comes
+ * The budget (--minutes, default 15) is split before anything runs: 80% for pretraining, whose step count comes
  * from timing a few steps of this very model on this machine (so the learning-rate schedule completes), with a
  * hard stop at its share in case the machine gets busier; 15% for the supervised baseline (its epoch count derived
  * from the same timing, at least 10, with a stop after the epoch that reaches 80% of its share once 10 are done);
@@ -100,7 +100,7 @@ static void help(void) {
          "images: logistic regression on raw pixels and the same network trained from scratch. Prints the three\n"
          "test accuracies and the wall time of each stage; the run folder gets the checkpoint, metrics.jsonl,\n"
          "loss.png and knn.png (one test image per class and its 8 nearest test images by pretrained features).\n\n"
-         "  --minutes M      time budget of the whole demo (default 15): 78%% pretraining, 15%% the supervised\n"
+         "  --minutes M      time budget of the whole demo (default 15): 80%% pretraining, 15%% the supervised\n"
          "                   baseline, the rest evaluation\n"
          "  --out RUN        run folder (default simclr-demo; its previous checkpoint is replaced)\n"
          "  --data PATH      Fashion-MNIST IDX folder (default " SC_DEFAULT_DATASET ")\n"
@@ -177,7 +177,7 @@ int sc_cmd_demo(int argc, char **argv) {
   double sps;
   sc_status st = sc_pretrain_calibrate(&po, 28, 1, &sps);
   if (st != SC_OK) return sc_cli_fail(cmd, "timing a pretraining step", st);
-  const double pre_budget = 0.78 * budget - (sc_now() - t0);
+  const double pre_budget = 0.80 * budget - (sc_now() - t0);
   /* 90% of the share in steps: the kNN monitor, the checkpoints and a busier machine take the rest */
   po.steps = (int64_t)(0.90 * pre_budget / sps);
   if (po.steps < 10) po.steps = 10;
