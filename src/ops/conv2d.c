@@ -13,7 +13,8 @@
  *                    stride-1 convolution of dy with a sub-kernel, flipped: dx_phase[i][j][C] += gather(dy)
  *                    [T_phase*K] * w_phase[C][T_phase*K]^T. Stride 1 has one phase whose rows are dx itself, so
  *                    the GEMM accumulates (beta = 1) straight into dx. Larger strides go through a small tile
- *                    buffer, since a phase's pixels are not evenly spaced in dx, then are added into place.
+ *                    buffer, since a phase's pixels are not evenly spaced in dx, then are added into place; the
+ *                    phases take a group of images at a time, so that dx stays in cache across them.
  *                    This moves no more data than dx once, where GEMM-then-col2im would move a T*C-wide column
  *                    matrix (T/s^2 times dx). Its weakness is a GEMM only C columns wide: with very few input
  *                    channels (the stem, C = 3, whose input gradient a network does not need) it is slow.
