@@ -57,21 +57,6 @@ static float *scratch_get(size_t n) {
 
 /* ---- packers ----------------------------------------------------------------------------------------------- */
 
-/* Short copies and fills (a channel run of 16 to 64 floats per pixel is typical) inlined as fixed-size moves: a
- * libc call per run cost more than the move itself. */
-static inline void copy_floats(float *restrict o, const float *restrict s, size_t n) {
-  size_t q = 0;
-  for (; q + 16 <= n; q += 16) memcpy(o + q, s + q, 16 * sizeof(float));
-  for (; q + 4 <= n; q += 4) memcpy(o + q, s + q, 4 * sizeof(float));
-  for (; q < n; q++) o[q] = s[q];
-}
-
-static inline void zero_floats(float *o, size_t n) {
-  size_t q = 0;
-  for (; q + 16 <= n; q += 16) memset(o + q, 0, 16 * sizeof(float));
-  for (; q < n; q++) o[q] = 0.0f;
-}
-
 /* Gathered A panels are at most MAX_PANEL rows wide (microkernel tiles are 4 to 64 wide; the entry points check
  * it), staged through STAGE_FLOATS floats on the stack; the column gather works in groups of ROW_GROUP rows. */
 enum { MAX_PANEL = 256, STAGE_FLOATS = 8192, ROW_GROUP = 64 };
@@ -87,33 +72,26 @@ typedef struct conv_gather {
   int64_t ty_step, tx_step, ntx;
 } conv_gather;
 
+/* Whether the rows of a panel start one fixed step apart in the source tensor (voff: each row's offset there) even
+ * across the ends of image rows, with everything the rows read (len floats each) inside the tensor.
+ * That holds at stride 1 with "same" padding, where the pixel after the last of an output row is the first of the
+ * next: taps in the padding then land on real pixels of a neighbouring row, which the caller clears afterwards.
+ * Most panels of a narrow image (28 pixels wide, 28-row panels) cross a row end, so this saves staging them. */
+static int wraps_evenly(const conv_gather *g, const int64_t *voff, size_t len, size_t live, ptrdiff_t *step) {
+  const int64_t st = voff[1] - voff[0];
+  if (voff[0] < 0 || st <= 0 || voff[live - 1] + (int64_t)len > g->nimg * g->sh * g->sw * g->ch) return 0;
+  for (size_t r = 2; r < live; r++)
+    if (voff[r] - voff[r - 1] != st) return 0;
+  *step = (ptrdiff_t)st;
+  return 1;
+}
+
 /* sc_gemm_pack_fn for conv_gather: rows are pixels, so each panel is a transpose of up to w channel runs, one per
  * row, for each tap. When the runs of a panel are evenly spaced (the rows lie in one image row, away from the
  * padding: most panels) the table's vectorised transposing packer reads them in place; otherwise they are first
  * copied (or zeroed) into a contiguous staging block, which costs one fast copy and keeps the transpose
  * vectorised. With few channels, the taps of a kernel row are joined into one run (2.5x faster on the 7x7x3
  * stem). Runs are cut to what the staging block holds for the panel width (STAGE_FLOATS / w floats). */
-/* Whether the rows of a panel, at tap offset (oy, ox) and channel c, start one fixed step apart in the source
- * tensor even across the ends of image rows, with everything the rows read (len floats each) inside the tensor.
- * That holds at stride 1 with "same" padding, where the pixel after the last of an output row is the first of the
- * next: taps in the padding then land on real pixels of a neighbouring row, which the caller clears afterwards.
- * Most panels of a narrow image (28 pixels wide, 28-row panels) cross a row end, so this saves staging them. */
-static int wraps_evenly(const conv_gather *g, const float *const *img, const int64_t *iy, const int64_t *ix,
-                        int64_t oy, int64_t ox, size_t c, size_t len, size_t live, ptrdiff_t *step) {
-  const int64_t total = g->nimg * g->sh * g->sw * g->ch;
-  int64_t prev = 0, st = 0;
-  for (size_t r = 0; r < live; r++) {
-    const int64_t v = (img[r] - g->src) + ((iy[r] + oy) * g->sw + ix[r] + ox) * g->ch + (int64_t)c;
-    if (r == 0 && v < 0) return 0;
-    if (r == 1) st = v - prev;
-    if (r > 1 && v - prev != st) return 0;
-    prev = v;
-  }
-  if (st <= 0 || prev + (int64_t)len > total) return 0;
-  *step = (ptrdiff_t)st;
-  return 1;
-}
-
 static void pack_gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t p0, size_t kc, size_t w,
                              float scale, float *dst) {
   const conv_gather *g = s->ctx;
@@ -121,6 +99,7 @@ static void pack_gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t 
   const int64_t img_floats = g->sh * g->sw * g->ch, grid = g->gh * g->gw;
   int64_t iy[MAX_PANEL], ix[MAX_PANEL];
   const float *img[MAX_PANEL], *ptr[MAX_PANEL];
+  int64_t voff[MAX_PANEL]; /* where each row's run starts in src, also when it lies in the padding */
   float stage[STAGE_FLOATS];
   for (size_t rb = 0; rb < rc; rb += w) {
     const size_t live = rc - rb < w ? rc - rb : w; /* rows of this panel that exist; the rest are zero */
@@ -152,8 +131,9 @@ static void pack_gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t 
       int uniform = 1;
       for (size_t r = 0; r < live; r++) {
         int64_t y = iy[r] + oy, x = ix[r] + ox;
+        voff[r] = (img[r] - g->src) + (y * g->sw + x) * g->ch + (int64_t)c;
         if (y >= 0 && y < g->sh && x >= 0 && x + (int64_t)span <= g->sw) {
-          ptr[r] = img[r] + (y * g->sw + x) * g->ch + (int64_t)c;
+          ptr[r] = g->src + voff[r];
         } else {
           ptr[r] = NULL;
           uniform = 0;
@@ -167,11 +147,10 @@ static void pack_gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t 
         p += len;
         continue;
       }
-      if (live > 1 && wraps_evenly(g, img, iy, ix, oy, ox, c, len, live, &step)) {
+      if (live > 1 && wraps_evenly(g, voff, len, live, &step)) {
         /* read in place over the row ends, then clear what the padding holds: whole rows whose tap row lies
          * outside the image, else the pixels of the span that do (span > 1 only when c == 0) */
-        sc_gemm_pack_rows_t(w, live, len, img[0] + ((iy[0] + oy) * g->sw + ix[0] + ox) * g->ch + (int64_t)c,
-                            (size_t)step, scale, d);
+        sc_gemm_pack_rows_t(w, live, len, g->src + voff[0], (size_t)step, scale, d);
         for (size_t r = 0; r < live; r++) {
           if (ptr[r]) continue;
           const int64_t y = iy[r] + oy, x = ix[r] + ox;
@@ -247,12 +226,12 @@ static void pack_gather_cols(const sc_gemm_src *s, size_t r0, size_t rc, size_t 
           float *o = d + run_off[u];
           if (y >= 0 && y < g->h && x >= 0 && x < g->w) {
             const float *src = im + (y * g->w + x) * C + run_c[u];
-            if (scale == 1.0f) /* the usual case: B is packed unscaled */
-              copy_floats(o, src, run_len[u]);
+            if (scale == 1.0f) /* the usual case (B is packed unscaled): libc's copy is vectorised for this CPU */
+              memcpy(o, src, run_len[u] * sizeof *o);
             else
               for (size_t q = 0; q < run_len[u]; q++) o[q] = src[q] * scale;
           } else {
-            zero_floats(o, run_len[u]);
+            memset(o, 0, run_len[u] * sizeof *o);
           }
         }
         if (++ox == g->ow) {
