@@ -13,6 +13,7 @@
 #include "xent.h"
 #include "eltwise.h"
 #include "image.h"
+#include "conv.h"
 
 typedef struct sc_kernels {
   const char *name; /* "scalar", "avx2", ... as sc_isa_name() */
@@ -21,6 +22,7 @@ typedef struct sc_kernels {
   const sc_xent_config *xent;
   const sc_eltwise_config *eltwise;
   const sc_image_config *image;
+  const sc_conv_config *conv; /* the direct convolution for few channels */
 } sc_kernels;
 
 extern const sc_kernels sc_kernels_scalar;

@@ -211,7 +211,8 @@ __attribute__((constructor)) static void register_conv(void) {
   add_shape(64, 8, 8, 256, 256, 1);
   add_shape(64, 8, 8, 256, 512, 2);
   add_shape(64, 4, 4, 512, 512, 1);
-  /* the demo's model: few channels, many pixels */
+  /* the demo's model (the stem, then each stage): few channels, many pixels */
+  add_shape(512, 28, 28, 1, 16, 1);
   add_shape(512, 28, 28, 16, 16, 1);
   add_shape(512, 28, 28, 16, 32, 2);
   add_shape(512, 14, 14, 32, 32, 1);

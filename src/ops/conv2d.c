@@ -19,7 +19,9 @@
  *                    matrix (T/s^2 times dx). Its weakness is a GEMM only C columns wide: with very few input
  *                    channels (the stem, C = 3, whose input gradient a network does not need) it is slow.
  *   backward-weights dw[K][T*C] += dy[P][K]^T * im2col(x)[P][T*C]      (the depth of the GEMM is P; B gathered)
- * 1x1 stride-1 unpadded convolutions use plain matrix sources on the NHWC buffers.
+ * 1x1 stride-1 unpadded convolutions use plain matrix sources on the NHWC buffers. Layers of few channels (up to
+ * 32 each way; up to 128 x 128 for backward-weights) skip the GEMM for the kernel table's direct tap kernels
+ * (arch/conv.h), which read the tensors in place one kernel tap at a time; see direct_fits().
  *
  * Packing cost is what separates this from a plain GEMM. Gathered rows of A (pixels) run along the depth in
  * memory, so A panels are transposes; they go through the kernel table's vectorised transposing packer. Tried and
@@ -30,6 +32,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <omp.h>
 
 #include "../core/error.h"
 #include "../core/parallel.h"
@@ -346,6 +350,121 @@ static int is_pointwise(const sc_conv2d_shape *s) {
   return s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_h == 0 && s->pad_w == 0;
 }
 
+/* ---- direct convolution for few channels --------------------------------------------------------------------- */
+
+/* With few channels (the 28x28x16 layers of a narrow ResNet), the GEMM panels are mostly gathering and transposing:
+ * a 3x3 tap of 16 channels is one 64-byte run per pixel. There the kernel table's tap kernels (arch/conv.h) work
+ * on the tensors as they lie, one tap at a time over the rectangle of output pixels whose input pixel is real, so
+ * the padding costs nothing and nothing is packed but the weights (a few KiB). Threads take whole images. */
+
+/* The output positions o in [lo, hi) of one tap along one axis: those whose input o*stride - pad + k lies in
+ * [0, in). */
+static void tap_span(int64_t out, int64_t in, int64_t stride, int64_t pad, int64_t k, int64_t *lo, int64_t *hi) {
+  const int64_t a = pad - k, b = in - 1 + pad - k;
+  *lo = a <= 0 ? 0 : (a + stride - 1) / stride;
+  *hi = b < 0 ? 0 : b / stride + 1;
+  if (*hi > out) *hi = out;
+  if (*lo > *hi) *lo = *hi;
+}
+
+/* One convolution seen by the direct kernels: output pixel (oy, ox) of image n reads, through tap (ky, kx), input
+ * pixel (oy*sy - py + ky, ox*sx - px + kx). wp holds the weights as [output block][tap][input channel][16]. */
+typedef struct direct_conv {
+  const sc_conv_config *kern;
+  const float *in, *wp;
+  float *out;
+  int64_t n, ih, iw, cin, oh, ow, cout, kh, kw, sy, sx, py, px;
+  int zero;    /* forward: the output is overwritten (zeroed before the taps add into it) */
+  int threads; /* the team size asked of sc_parallel (1: the calling thread alone) */
+} direct_conv;
+
+/* the images [*n0, *n1) of this thread's share */
+static void image_share(int64_t n, int threads, int64_t *n0, int64_t *n1) {
+  const int64_t nth = threads > 1 ? omp_get_num_threads() : 1, th = threads > 1 ? omp_get_thread_num() : 0;
+  *n0 = n * th / nth;
+  *n1 = n * (th + 1) / nth;
+}
+
+static void direct_conv_part(void *arg) {
+  const direct_conv *g = arg;
+  const int64_t taps = g->kh * g->kw, blocks = g->cout / SC_CONV_LANES;
+  int64_t n0, n1;
+  image_share(g->n, g->threads, &n0, &n1);
+  for (int64_t n = n0; n < n1; n++) {
+    float *out = g->out + n * g->oh * g->ow * g->cout;
+    const float *in = g->in + n * g->ih * g->iw * g->cin;
+    if (g->zero) memset(out, 0, (size_t)(g->oh * g->ow * g->cout) * sizeof(float));
+    for (int64_t kb = 0; kb < blocks; kb++)
+      for (int64_t t = 0; t < taps; t++) {
+        const int64_t ky = t / g->kw, kx = t - ky * g->kw;
+        int64_t y0, y1, x0, x1;
+        tap_span(g->oh, g->ih, g->sy, g->py, ky, &y0, &y1);
+        tap_span(g->ow, g->iw, g->sx, g->px, kx, &x0, &x1);
+        if (y0 == y1 || x0 == x1) continue;
+        const float *a = in + ((y0 * g->sy - g->py + ky) * g->iw + x0 * g->sx - g->px + kx) * g->cin;
+        g->kern->tap((size_t)(y1 - y0), (size_t)(x1 - x0), (size_t)g->cin, a, (size_t)(g->sy * g->iw * g->cin),
+                     (size_t)(g->sx * g->cin), g->wp + (kb * taps + t) * g->cin * SC_CONV_LANES,
+                     out + (y0 * g->ow + x0) * g->cout + kb * SC_CONV_LANES, (size_t)(g->ow * g->cout),
+                     (size_t)g->cout);
+      }
+  }
+}
+
+/* threads for a direct pass over n images: whole images each, and none inside another team */
+static int direct_threads(int64_t n) {
+  const int64_t nt = sc_num_threads();
+  return omp_in_parallel() ? 1 : (int)(nt < n ? nt : n > 0 ? n : 1);
+}
+
+/* Weight gradient: each thread sums its images into its own [output block][tap][input channel][16] buffer; the
+ * buffers are then added into dw (K x kh x kw x C). */
+typedef struct direct_dw {
+  const sc_conv_config *kern;
+  const float *x, *dy;
+  float *part; /* per thread: part + thread * per_thread */
+  int64_t per_thread;
+  int threads;
+  int64_t n, h, w, c, oh, ow, k, kh, kw, sy, sx, py, px;
+} direct_dw;
+
+static void direct_dw_part(void *arg) {
+  const direct_dw *g = arg;
+  const int64_t taps = g->kh * g->kw, blocks = g->k / SC_CONV_LANES, cb = (int64_t)g->kern->dw_block;
+  float *acc = g->part + (int64_t)(g->threads > 1 ? omp_get_thread_num() : 0) * g->per_thread;
+  memset(acc, 0, (size_t)g->per_thread * sizeof(float));
+  int64_t n0, n1;
+  image_share(g->n, g->threads, &n0, &n1);
+  for (int64_t n = n0; n < n1; n++) {
+    const float *x = g->x + n * g->h * g->w * g->c, *dy = g->dy + n * g->oh * g->ow * g->k;
+    for (int64_t kb = 0; kb < blocks; kb++)
+      for (int64_t t = 0; t < taps; t++) {
+        const int64_t ky = t / g->kw, kx = t - ky * g->kw;
+        int64_t y0, y1, x0, x1;
+        tap_span(g->oh, g->h, g->sy, g->py, ky, &y0, &y1);
+        tap_span(g->ow, g->w, g->sx, g->px, kx, &x0, &x1);
+        if (y0 == y1 || x0 == x1) continue;
+        const float *a = x + ((y0 * g->sy - g->py + ky) * g->w + x0 * g->sx - g->px + kx) * g->c;
+        const float *b = dy + (y0 * g->ow + x0) * g->k + kb * SC_CONV_LANES;
+        for (int64_t c0 = 0; c0 < g->c; c0 += cb)
+          g->kern->tap_dw((size_t)(y1 - y0), (size_t)(x1 - x0), (size_t)(g->c - c0 < cb ? g->c - c0 : cb), a + c0,
+                          (size_t)(g->sy * g->w * g->c), (size_t)(g->sx * g->c), b, (size_t)(g->ow * g->k),
+                          (size_t)g->k, acc + ((kb * taps + t) * g->c + c0) * SC_CONV_LANES);
+      }
+  }
+}
+
+/* Whether the direct kernels serve this convolution: a kernel table that has them, whole blocks of 16 outputs,
+ * and channel counts where they measured faster than the implicit GEMM on one core (simclr_bench conv/...). The
+ * forward and backward-data re-read each output block once per tap, which pays up to 32 channels each way
+ * (28x28x16-16s1: 1.7x faster; 7x7x64-64s1: 1.7x slower). Backward-weights keeps its accumulators in registers
+ * over a whole image, and wins or ties while a tap's weights are at most 128 x 128 (28x28x16-16s1: 3.2x,
+ * 16x16x128-128s1: 1.15x, 8x8x256-512s2: 0.77x). cout is K for the forward and backward-weights, C for
+ * backward-data. */
+static int direct_fits(const sc_kernels *kern, const sc_conv2d_shape *s, int64_t cin, int64_t cout, int weights) {
+  if (!kern->conv || is_pointwise(s) || cout % SC_CONV_LANES != 0) return 0;
+  return weights ? cin * cout <= 128 * 128 : cin <= 32 && cout <= 32;
+}
+
 /* ---- forward ----------------------------------------------------------------------------------------------- */
 
 /* x: N x H x W x C, w: K x kh x kw x C, y: N x OH x OW x K (overwritten). */
@@ -362,6 +481,20 @@ sc_status sc_conv2d_forward(const sc_conv2d_shape *s, const float *x, const floa
   if (is_pointwise(s)) {
     sc_gemm_src a = sc_gemm_src_matrix(x, (size_t)s->c, 1);
     return sc_gemm_run(kern, m, n, depth, &a, &b, 1.0f, 0.0f, y, n);
+  }
+  if (direct_fits(kern, s, s->c, s->k, 0)) {
+    const int64_t taps = s->kh * s->kw, C = s->c;
+    float *wp = scratch_get((size_t)d.w_elems);
+    if (!wp) return sc_error(SC_ENOMEM, "sc_conv2d_forward: cannot allocate %lld floats of scratch", (long long)d.w_elems);
+    for (int64_t k = 0; k < s->k; k++) /* [K/16][tap][C][16] */
+      for (int64_t t = 0; t < taps; t++)
+        for (int64_t c = 0; c < C; c++)
+          wp[((k / SC_CONV_LANES * taps + t) * C + c) * SC_CONV_LANES + k % SC_CONV_LANES] = w[(k * taps + t) * C + c];
+    direct_conv g = {.kern = kern->conv, .in = x, .wp = wp, .out = y, .n = s->n, .ih = s->h, .iw = s->w, .cin = C,
+                     .oh = d.oh, .ow = d.ow, .cout = s->k, .kh = s->kh, .kw = s->kw, .sy = s->stride_h,
+                     .sx = s->stride_w, .py = s->pad_h, .px = s->pad_w, .zero = 1, .threads = direct_threads(s->n)};
+    sc_parallel(g.threads, direct_conv_part, &g);
+    return SC_OK;
   }
   SC_TRY(check_panel_width("sc_conv2d_forward", kern));
   conv_gather g = {.src = x, .nimg = s->n, .sh = s->h, .sw = s->w, .ch = s->c, .gh = d.oh, .gw = d.ow, .row_off = 0,
@@ -426,9 +559,28 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const flo
     sc_gemm_src a = sc_gemm_src_matrix(dy, K, 1), b = sc_gemm_src_matrix(w, C, 0);
     return sc_gemm_run(kern, (size_t)d.pixels, C, K, &a, &b, 1.0f, 1.0f, dx, C);
   }
-  SC_TRY(check_panel_width("sc_conv2d_backward_data", kern));
   const int64_t sy = s->stride_h, sx = s->stride_w;
   const int unit_stride = sy == 1 && sx == 1;
+  if (unit_stride && direct_fits(kern, s, s->k, s->c, 0)) {
+    /* a forward convolution of dy with the kernel turned half a turn and its channels swapped: input pixel
+     * (h, w) reads dy pixel (h + pad_h - ky, w + pad_w - kx) through tap (ky, kx) */
+    const int64_t taps = s->kh * s->kw, K = s->k, C = s->c;
+    float *wp = scratch_get((size_t)d.w_elems);
+    if (!wp)
+      return sc_error(SC_ENOMEM, "sc_conv2d_backward_data: cannot allocate %lld floats of scratch", (long long)d.w_elems);
+    for (int64_t c = 0; c < C; c++) /* [C/16][flipped tap][K][16] */
+      for (int64_t t = 0; t < taps; t++)
+        for (int64_t k = 0; k < K; k++)
+          wp[((c / SC_CONV_LANES * taps + t) * K + k) * SC_CONV_LANES + c % SC_CONV_LANES] =
+              w[(k * taps + taps - 1 - t) * C + c];
+    direct_conv g = {.kern = kern->conv, .in = dy, .wp = wp, .out = dx, .n = s->n, .ih = d.oh, .iw = d.ow, .cin = K,
+                     .oh = s->h, .ow = s->w, .cout = C, .kh = s->kh, .kw = s->kw, .sy = 1, .sx = 1,
+                     .py = s->kh - 1 - s->pad_h, .px = s->kw - 1 - s->pad_w, .zero = 0,
+                     .threads = direct_threads(s->n)};
+    sc_parallel(g.threads, direct_conv_part, &g);
+    return SC_OK;
+  }
+  SC_TRY(check_panel_width("sc_conv2d_backward_data", kern));
   float *tile = NULL;
   size_t chunk = 0;
   if (!unit_stride) {
@@ -493,6 +645,27 @@ sc_status sc_conv2d_backward_weights(const sc_conv2d_shape *s, float *dw, const 
   if (is_pointwise(s)) {
     sc_gemm_src b = sc_gemm_src_matrix(x, (size_t)s->c, 0);
     return sc_gemm_run(kern, K, depth, P, &a, &b, 1.0f, 1.0f, dw, depth);
+  }
+  if (direct_fits(kern, s, s->c, s->k, 1)) {
+    const int64_t taps = s->kh * s->kw, C = s->c, per = d.w_elems;
+    const int nt = direct_threads(s->n);
+    float *part = scratch_get((size_t)(per * nt));
+    if (!part)
+      return sc_error(SC_ENOMEM, "sc_conv2d_backward_weights: cannot allocate %lld floats of scratch",
+                      (long long)(per * nt));
+    direct_dw g = {.kern = kern->conv, .x = x, .dy = dy, .part = part, .per_thread = per, .threads = nt, .n = s->n,
+                   .h = s->h, .w = s->w, .c = C, .oh = d.oh, .ow = d.ow, .k = s->k, .kh = s->kh, .kw = s->kw,
+                   .sy = s->stride_h, .sx = s->stride_w, .py = s->pad_h, .px = s->pad_w};
+    sc_parallel(nt, direct_dw_part, &g);
+    for (int64_t k = 0; k < s->k; k++) /* the parts are [K/16][tap][C][16] */
+      for (int64_t t = 0; t < taps; t++)
+        for (int64_t c = 0; c < C; c++) {
+          const int64_t q = ((k / SC_CONV_LANES * taps + t) * C + c) * SC_CONV_LANES + k % SC_CONV_LANES;
+          float sum = part[q];
+          for (int u = 1; u < nt; u++) sum += part[u * per + q];
+          dw[(k * taps + t) * C + c] += sum;
+        }
+    return SC_OK;
   }
   conv_cols g = {.x = x, .h = s->h, .w = s->w, .c = s->c, .oh = d.oh, .ow = d.ow, .kw = s->kw,
                  .sy = s->stride_h, .sx = s->stride_w, .py = s->pad_h, .px = s->pad_w};

@@ -195,9 +195,9 @@ SC_ISA_TEST(conv2d, random_shapes_float) {
 
 /* The convolutions of ResNet (stem 7x7/2 pad 3, 3x3/1 and 3x3/2 pad 1, 1x1/1 and 1x1/2) with real channel
  * counts on small images; and shapes whose rows span several GEMM blocks and several strided backward-data tiles
- * (more than 256 channels splits the gathered runs; 35x35 phase rows of 1000 channels fill 2 tiles). The 28x28
- * gray stem and 16-channel layer of the demo's model have GEMM panels that run across image rows, read in place
- * with the padded taps cleared afterwards. */
+ * (more than 256 channels splits the gathered runs; 35x35 phase rows of 1000 channels fill 2 tiles). GEMM panels
+ * that run across the ends of image rows are read in place with the padded taps cleared afterwards (8x8x64 -> 64
+ * and 6x6x130 -> 96 at stride 1). The 28x28 shapes of the demo's model take the direct kernels. */
 SC_ISA_TEST(conv2d, resnet_shapes_exact) {
   const sc_conv2d_shape cases[] = {
       shape(2, 20, 18, 3, 64, 7, 7, 2, 3),  shape(2, 8, 8, 64, 64, 3, 3, 1, 1), shape(1, 9, 8, 64, 128, 3, 3, 2, 1),
@@ -208,11 +208,31 @@ SC_ISA_TEST(conv2d, resnet_shapes_exact) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_all_passes(k, &cases[i], 1, 77 + i);
 }
 
-/* Backward-weights of many pixels and few weights, on two threads: the GEMM splits its depth (the pixels) between
- * the threads and adds their slices of dw, reading the gathered im2col operand from an offset. */
+/* Shapes the direct kernels take (few channels, outputs in whole blocks of 16: conv.h), on one thread and on two
+ * (whole images each, an odd count so the shares differ): the demo model's layers, stride 2, a stem-like 7x7/2,
+ * non-square kernels, no padding, padding wider than the kernel (output pixels no tap reaches), channel counts
+ * off every tap_dw block, and a backward-weights of 64 x 128 channels (direct; its forward is not). */
+SC_ISA_TEST(conv2d, direct_shapes_exact) {
+  const sc_conv2d_shape cases[] = {
+      shape(3, 28, 28, 16, 16, 3, 3, 1, 1), shape(2, 28, 28, 16, 32, 3, 3, 2, 1), shape(3, 14, 13, 32, 32, 3, 3, 1, 1),
+      shape(1, 9, 11, 3, 16, 7, 7, 2, 3),   shape(2, 6, 6, 17, 16, 3, 3, 1, 0),   shape(1, 3, 3, 16, 16, 3, 3, 1, 3),
+      shape(2, 6, 6, 64, 128, 3, 3, 2, 1),  shape(3, 4, 4, 32, 16, 3, 3, 1, 1),
+  };
+  sc_conv2d_shape odd = shape(2, 10, 7, 5, 16, 5, 3, 1, 2); /* 5x3 kernel, pads (2, 1) */
+  odd.pad_w = 1;
+  for (int threads = 1; threads <= 2; threads++) {
+    SC_ASSERT(sc_set_num_threads(threads) == SC_OK, "set threads: %s", sc_last_error());
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_all_passes(k, &cases[i], 1, 300 + i);
+    check_all_passes(k, &odd, 1, 399);
+  }
+}
+
+/* Backward-weights of many pixels and few weights (outputs not in blocks of 16, so not the direct kernels), on
+ * two threads: the GEMM splits its depth (the pixels) between the threads and adds their slices of dw, reading the
+ * gathered im2col operand from an offset. */
 SC_ISA_TEST(conv2d, split_depth_backward_weights) {
   SC_ASSERT(sc_set_num_threads(2) == SC_OK, "set threads: %s", sc_last_error());
-  const sc_conv2d_shape cases[] = {shape(12, 28, 28, 1, 16, 3, 3, 1, 1), shape(11, 28, 28, 16, 16, 3, 3, 1, 1),
+  const sc_conv2d_shape cases[] = {shape(12, 28, 28, 1, 8, 3, 3, 1, 1), shape(11, 28, 28, 16, 24, 3, 3, 1, 1),
                                    shape(150, 14, 15, 8, 12, 3, 3, 2, 1)};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_pass(k, &cases[i], BWD_WEIGHTS, 1, 91 + i);
 }

@@ -1,0 +1,39 @@
+/* conv.h: per-ISA kernels of the direct convolution, which src/ops/conv2d.c uses for layers of few channels
+ * (C and K up to a few dozen), where the implicit GEMM spends more time gathering and transposing its panels than
+ * multiplying them.
+ *
+ * Both kernels work on one kernel tap at a time over a rectangle of pixels, in which every pixel reads a real
+ * (unpadded) input pixel: the driver cuts each tap's rectangle to the pixels that do, so there is no padding,
+ * no gather and no packing of activations. Channels are contiguous (NHWC); a pixel's neighbours along a row are
+ * `ps` floats apart and rows are `rs` floats apart (strides and channel offsets are the driver's business).
+ * Outputs are 16 channels wide (SC_CONV_LANES): the driver cuts wider outputs into blocks of 16 and packs the
+ * weights of each block as [tap][input channel][16]. Nothing here may depend on an instruction set.
+ */
+#ifndef SC_ARCH_CONV_H
+#define SC_ARCH_CONV_H
+
+#include <stddef.h>
+
+enum { SC_CONV_LANES = 16 };
+
+/* Forward (and stride-1 backward-data) of one tap, accumulated:
+ *   out[r*ors + i*ops + j] += sum_{c < cin} in[r*irs + i*ips + c] * w[c*16 + j]     for r < rows, i < cols, j < 16.
+ * w is 64-byte aligned; in and out need only float alignment. rows, cols or cin may be 0. */
+typedef void (*sc_f32_conv_tap_fn)(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
+                                   const float *w, float *out, size_t ors, size_t ops);
+
+/* Weight gradient of one tap, accumulated over a rectangle of output pixels:
+ *   dw[c*16 + j] += sum_{r < rows, i < cols} x[r*xrs + i*xps + c] * dy[r*dyrs + i*dyps + j]    for c < cn, j < 16.
+ * cn <= the config's dw_block; dw is 64-byte aligned; x and dy need only float alignment. */
+typedef void (*sc_f32_conv_tap_dw_fn)(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,
+                                      const float *dy, size_t dyrs, size_t dyps, float *dw);
+
+typedef struct sc_conv_config {
+  sc_f32_conv_tap_fn tap;
+  sc_f32_conv_tap_dw_fn tap_dw;
+  size_t dw_block; /* input channels per tap_dw call (its accumulators are dw_block x 16) */
+  const char *tap_name; /* e.g. "sc_f32_conv_tap__avx512" */
+  const char *tap_dw_name;
+} sc_conv_config;
+
+#endif

@@ -1,0 +1,95 @@
+/* f32_conv_tap__avx512.c: the direct-convolution tap kernels (conv.h) with AVX-512F: the 16 output channels are
+ * one zmm, and every input channel is a broadcast straight from the activation tensor (FMA with a memory operand),
+ * so nothing is packed.
+ *   tap:    12 pixels at a time, 12 accumulators in registers across the input channels, then 4, then 1.
+ *   tap_dw: 16 input channels at a time, 16 accumulators in registers across the whole pixel rectangle.
+ * Each output lane adds its products in the same order as the scalar kernel; FMA rounds once per product where
+ * the scalar kernel rounds twice, so results may differ from it in the last bits. */
+#include <immintrin.h>
+
+#include "conv.h"
+
+#define REP4(X) X(0) X(1) X(2) X(3)
+#define REP12(X) REP4(X) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define REP16(X) REP12(X) X(12) X(13) X(14) X(15)
+
+void sc_f32_conv_tap__avx512(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
+                             const float *w, float *out, size_t ors, size_t ops) {
+  for (size_t r = 0; r < rows; r++) {
+    const float *ir = in + r * irs;
+    float *orow = out + r * ors;
+    size_t i = 0;
+    for (; i + 12 <= cols; i += 12) {
+      const float *a = ir + i * ips;
+      float *o = orow + i * ops;
+#define LOAD(u) __m512 c##u = _mm512_loadu_ps(o + (u)*ops);
+#define FMA(u) c##u = _mm512_fmadd_ps(_mm512_set1_ps(a[(u)*ips + c]), wv, c##u);
+#define STORE(u) _mm512_storeu_ps(o + (u)*ops, c##u);
+      REP12(LOAD)
+      for (size_t c = 0; c < cin; c++) {
+        const __m512 wv = _mm512_load_ps(w + c * 16);
+        REP12(FMA)
+      }
+      REP12(STORE)
+    }
+    for (; i + 4 <= cols; i += 4) {
+      const float *a = ir + i * ips;
+      float *o = orow + i * ops;
+      REP4(LOAD)
+      for (size_t c = 0; c < cin; c++) {
+        const __m512 wv = _mm512_load_ps(w + c * 16);
+        REP4(FMA)
+      }
+      REP4(STORE)
+    }
+    for (; i < cols; i++) {
+      const float *a = ir + i * ips;
+      float *o = orow + i * ops;
+      LOAD(0)
+      for (size_t c = 0; c < cin; c++) {
+        const __m512 wv = _mm512_load_ps(w + c * 16);
+        FMA(0)
+      }
+      STORE(0)
+    }
+#undef LOAD
+#undef FMA
+#undef STORE
+  }
+}
+
+void sc_f32_conv_tap_dw__avx512(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,
+                                const float *dy, size_t dyrs, size_t dyps, float *dw) {
+  if (cn == 16) {
+#define LOAD(u) __m512 c##u = _mm512_load_ps(dw + (u)*16);
+#define FMA(u) c##u = _mm512_fmadd_ps(_mm512_set1_ps(a[u]), g, c##u);
+#define STORE(u) _mm512_store_ps(dw + (u)*16, c##u);
+    REP16(LOAD)
+    for (size_t r = 0; r < rows; r++)
+      for (size_t i = 0; i < cols; i++) {
+        const float *a = x + r * xrs + i * xps;
+        const __m512 g = _mm512_loadu_ps(dy + r * dyrs + i * dyps);
+        REP16(FMA)
+      }
+    REP16(STORE)
+#undef LOAD
+#undef FMA
+#undef STORE
+    return;
+  }
+  for (size_t c = 0; c < cn; c++) { /* a ragged block: one channel at a time */
+    __m512 s = _mm512_load_ps(dw + c * 16);
+    for (size_t r = 0; r < rows; r++)
+      for (size_t i = 0; i < cols; i++)
+        s = _mm512_fmadd_ps(_mm512_set1_ps(x[r * xrs + i * xps + c]), _mm512_loadu_ps(dy + r * dyrs + i * dyps), s);
+    _mm512_store_ps(dw + c * 16, s);
+  }
+}
+
+const sc_conv_config sc_conv_config__avx512 = {
+    .tap = sc_f32_conv_tap__avx512,
+    .tap_dw = sc_f32_conv_tap_dw__avx512,
+    .dw_block = 16,
+    .tap_name = "sc_f32_conv_tap__avx512",
+    .tap_dw_name = "sc_f32_conv_tap_dw__avx512",
+};

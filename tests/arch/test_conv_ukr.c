@@ -1,0 +1,101 @@
+/* test_conv_ukr.c: every ISA's direct-convolution tap kernels (conv.h: tap and tap_dw) against the scalar table's,
+ * called directly on strided pixel rectangles: rows and columns of 0, 1, primes and sizes off every pixel group
+ * (12, 6, 4), channel counts of 1 to 33 (ragged tap_dw blocks), pixel and row strides wider than the channels
+ * (stride-2 convolutions, channel offsets), misaligned activations, and outputs that already hold values.
+ *
+ * Data are small integers, so every product and partial sum is exact in fp32 and the kernels must match the
+ * scalar ones bit for bit (tolerance zero). Every element between the ones a call may write holds a sentinel that
+ * must survive. The drivers are tested in tests/ops/test_conv2d.c. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kernels.h"
+#include "test.h"
+#include "testutil.h"
+
+static const float sentinel = 4321.0f;
+
+typedef struct tap_case {
+  size_t rows, cols, cin, ips, irs, ops, ors;
+} tap_case;
+
+static void check_tap(const sc_kernels *k, const tap_case *t, uint64_t seed) {
+  const sc_conv_config *ref = sc_kernels_scalar.conv, *cv = k->conv;
+  sc_test_rng r = {seed};
+  const size_t in_n = t->rows * t->irs + t->cols * t->ips + t->cin + 1;
+  const size_t out_n = t->rows * t->ors + t->cols * t->ops + SC_CONV_LANES + 1;
+  float *in = sc_test_alloc(in_n, 1 + seed % 3), *w = sc_test_alloc(t->cin * SC_CONV_LANES + 1, 0);
+  float *got = sc_test_alloc(out_n, seed % 2), *want = malloc(out_n * sizeof(float));
+  SC_ASSERT(want, "out of memory");
+  sc_test_fill_int(&r, in, in_n, 4);
+  sc_test_fill_int(&r, w, t->cin * SC_CONV_LANES, 4);
+  for (size_t i = 0; i < out_n; i++) got[i] = sentinel;
+  for (size_t y = 0; y < t->rows; y++)
+    for (size_t x = 0; x < t->cols; x++)
+      for (size_t j = 0; j < SC_CONV_LANES; j++) got[y * t->ors + x * t->ops + j] = (float)sc_test_int(&r, -99, 99);
+  for (size_t i = 0; i < out_n; i++) want[i] = got[i];
+  ref->tap(t->rows, t->cols, t->cin, in, t->irs, t->ips, w, want, t->ors, t->ops);
+  cv->tap(t->rows, t->cols, t->cin, in, t->irs, t->ips, w, got, t->ors, t->ops);
+  for (size_t i = 0; i < out_n; i++)
+    SC_ASSERT(got[i] == want[i], "%s rows=%zu cols=%zu cin=%zu ips=%zu irs=%zu ops=%zu ors=%zu seed=%llu: out[%zu] = %g, "
+              "want %g", cv->tap_name, t->rows, t->cols, t->cin, t->ips, t->irs, t->ops, t->ors,
+              (unsigned long long)seed, i, got[i], want[i]);
+  sc_test_free(in), sc_test_free(w), sc_test_free(got), free(want);
+}
+
+SC_ISA_TEST(conv_ukr, tap_matches_scalar) {
+  SC_ASSERT(k->conv && k->conv->tap, "the %s table has no direct-convolution kernels", k->name);
+  static const size_t rows[] = {0, 1, 2, 3}, cols[] = {0, 1, 3, 4, 5, 6, 7, 11, 12, 13, 25, 28};
+  static const size_t cins[] = {0, 1, 3, 16, 17, 33};
+  uint64_t seed = 1;
+  for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
+    for (size_t b = 0; b < sizeof cols / sizeof *cols; b++)
+      for (size_t c = 0; c < sizeof cins / sizeof *cins; c++, seed++) {
+        const size_t cin = cins[c], ips = cin + seed % 3 * cin, ops = SC_CONV_LANES * (1 + seed % 2) + seed % 5;
+        tap_case t = {rows[a], cols[b], cin, ips, cols[b] * ips + 7, ops, cols[b] * ops + 3};
+        check_tap(k, &t, seed);
+      }
+}
+
+typedef struct dw_case {
+  size_t rows, cols, cn, xps, xrs, dyps, dyrs;
+} dw_case;
+
+static void check_tap_dw(const sc_kernels *k, const dw_case *t, uint64_t seed) {
+  const sc_conv_config *ref = sc_kernels_scalar.conv, *cv = k->conv;
+  sc_test_rng r = {seed};
+  const size_t x_n = t->rows * t->xrs + t->cols * t->xps + t->cn + 1;
+  const size_t dy_n = t->rows * t->dyrs + t->cols * t->dyps + SC_CONV_LANES + 1;
+  const size_t dw_n = (cv->dw_block + 1) * SC_CONV_LANES;
+  float *x = sc_test_alloc(x_n, seed % 3), *dy = sc_test_alloc(dy_n, 1 + seed % 2);
+  float *got = sc_test_alloc(dw_n, 0), *want = malloc(dw_n * sizeof(float));
+  SC_ASSERT(want, "out of memory");
+  sc_test_fill_int(&r, x, x_n, 3);
+  sc_test_fill_int(&r, dy, dy_n, 3);
+  for (size_t i = 0; i < dw_n; i++) got[i] = i < t->cn * SC_CONV_LANES ? (float)sc_test_int(&r, -99, 99) : sentinel;
+  for (size_t i = 0; i < dw_n; i++) want[i] = got[i];
+  ref->tap_dw(t->rows, t->cols, t->cn, x, t->xrs, t->xps, dy, t->dyrs, t->dyps, want);
+  cv->tap_dw(t->rows, t->cols, t->cn, x, t->xrs, t->xps, dy, t->dyrs, t->dyps, got);
+  for (size_t i = 0; i < dw_n; i++)
+    SC_ASSERT(got[i] == want[i], "%s rows=%zu cols=%zu cn=%zu xps=%zu xrs=%zu dyps=%zu dyrs=%zu seed=%llu: dw[%zu] = "
+              "%g, want %g", cv->tap_dw_name, t->rows, t->cols, t->cn, t->xps, t->xrs, t->dyps, t->dyrs,
+              (unsigned long long)seed, i, got[i], want[i]);
+  sc_test_free(x), sc_test_free(dy), sc_test_free(got), free(want);
+}
+
+SC_ISA_TEST(conv_ukr, tap_dw_matches_scalar) {
+  SC_ASSERT(k->conv && k->conv->tap_dw && k->conv->dw_block >= 1 && k->conv->dw_block <= 64,
+            "the %s table has no usable tap_dw kernel", k->name);
+  static const size_t rows[] = {0, 1, 2, 5}, cols[] = {0, 1, 2, 7, 13, 28};
+  uint64_t seed = 100;
+  for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
+    for (size_t b = 0; b < sizeof cols / sizeof *cols; b++)
+      for (size_t cn = 1; cn <= k->conv->dw_block; cn += cn < 4 ? 1 : 3, seed++) {
+        const size_t xps = cn + seed % 3 * 5, dyps = SC_CONV_LANES + seed % 4 * 16;
+        dw_case t = {rows[a], cols[b], cn, xps, cols[b] * xps + 1 + seed % 7, dyps, cols[b] * dyps + seed % 5};
+        check_tap_dw(k, &t, seed);
+      }
+  /* the full block must be among the cases: it is each kernel's fast path */
+  dw_case t = {3, 29, k->conv->dw_block, k->conv->dw_block * 2, 29 * k->conv->dw_block * 2 + 5, 32, 29 * 32};
+  check_tap_dw(k, &t, seed);
+}
