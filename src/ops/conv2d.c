@@ -367,14 +367,18 @@ static void tap_span(int64_t out, int64_t in, int64_t stride, int64_t pad, int64
   if (*lo > *hi) *lo = *hi;
 }
 
-/* One convolution seen by the direct kernels: output pixel (oy, ox) of image n reads, through tap (ky, kx), input
- * pixel (oy*sy - py + ky, ox*sx - px + kx). wp holds the weights as [output block][tap][input channel][16]. */
+/* One convolution seen by the direct kernels. Through tap (ky, kx), output pixel (oy, ox) of image n pairs with
+ * input pixel (oy*sy - py + ky, ox*sx - px + kx). The forward adds w x input into the output (y, zeroed first);
+ * backward-data runs the same pairs the other way, adding w^T x dy into dx (a scatter: at stride s, a tap's
+ * dx pixels are s pixels apart, which the kernels' strides express). wp holds the weights as [block of 16 of what
+ * is written][tap][channel read][16]. */
 typedef struct direct_conv {
   const sc_conv_config *kern;
-  const float *in, *wp;
-  float *out;
-  int64_t n, ih, iw, cin, oh, ow, cout, kh, kw, sy, sx, py, px;
-  int zero;    /* forward: the output is overwritten (zeroed before the taps add into it) */
+  const float *wp;
+  float *x, *y; /* x: N x H x W x C, y: N x OH x OW x K. The forward writes y only, backward-data dx only: the
+                 * side a pass reads comes from a const argument and is never written */
+  int64_t n, h, w, c, oh, ow, k, kh, kw, sy, sx, py, px;
+  int backward_data;
   int threads; /* the team size asked of sc_parallel (1: the calling thread alone) */
 } direct_conv;
 
@@ -387,25 +391,31 @@ static void image_share(int64_t n, int threads, int64_t *n0, int64_t *n1) {
 
 static void direct_conv_part(void *arg) {
   const direct_conv *g = arg;
-  const int64_t taps = g->kh * g->kw, blocks = g->cout / SC_CONV_LANES;
+  const int64_t taps = g->kh * g->kw, cin = g->backward_data ? g->k : g->c;
+  const int64_t blocks = (g->backward_data ? g->c : g->k) / SC_CONV_LANES;
   int64_t n0, n1;
   image_share(g->n, g->threads, &n0, &n1);
   for (int64_t n = n0; n < n1; n++) {
-    float *out = g->out + n * g->oh * g->ow * g->cout;
-    const float *in = g->in + n * g->ih * g->iw * g->cin;
-    if (g->zero) memset(out, 0, (size_t)(g->oh * g->ow * g->cout) * sizeof(float));
-    for (int64_t kb = 0; kb < blocks; kb++)
+    float *x = g->x + n * g->h * g->w * g->c, *y = g->y + n * g->oh * g->ow * g->k;
+    if (!g->backward_data) memset(y, 0, (size_t)(g->oh * g->ow * g->k) * sizeof(float));
+    for (int64_t ob = 0; ob < blocks; ob++)
       for (int64_t t = 0; t < taps; t++) {
         const int64_t ky = t / g->kw, kx = t - ky * g->kw;
         int64_t y0, y1, x0, x1;
-        tap_span(g->oh, g->ih, g->sy, g->py, ky, &y0, &y1);
-        tap_span(g->ow, g->iw, g->sx, g->px, kx, &x0, &x1);
+        tap_span(g->oh, g->h, g->sy, g->py, ky, &y0, &y1);
+        tap_span(g->ow, g->w, g->sx, g->px, kx, &x0, &x1);
         if (y0 == y1 || x0 == x1) continue;
-        const float *a = in + ((y0 * g->sy - g->py + ky) * g->iw + x0 * g->sx - g->px + kx) * g->cin;
-        g->kern->tap((size_t)(y1 - y0), (size_t)(x1 - x0), (size_t)g->cin, a, (size_t)(g->sy * g->iw * g->cin),
-                     (size_t)(g->sx * g->cin), g->wp + (kb * taps + t) * g->cin * SC_CONV_LANES,
-                     out + (y0 * g->ow + x0) * g->cout + kb * SC_CONV_LANES, (size_t)(g->ow * g->cout),
-                     (size_t)g->cout);
+        float *xt = x + ((y0 * g->sy - g->py + ky) * g->w + x0 * g->sx - g->px + kx) * g->c;
+        float *yt = y + (y0 * g->ow + x0) * g->k;
+        const size_t xrs = (size_t)(g->sy * g->w * g->c), xps = (size_t)(g->sx * g->c);
+        const size_t yrs = (size_t)(g->ow * g->k), yps = (size_t)g->k;
+        const float *wt = g->wp + (ob * taps + t) * cin * SC_CONV_LANES;
+        if (g->backward_data)
+          g->kern->tap((size_t)(y1 - y0), (size_t)(x1 - x0), (size_t)cin, yt, yrs, yps, wt, xt + ob * SC_CONV_LANES,
+                       xrs, xps);
+        else
+          g->kern->tap((size_t)(y1 - y0), (size_t)(x1 - x0), (size_t)cin, xt, xrs, xps, wt, yt + ob * SC_CONV_LANES,
+                       yrs, yps);
       }
   }
 }
@@ -490,9 +500,9 @@ sc_status sc_conv2d_forward(const sc_conv2d_shape *s, const float *x, const floa
       for (int64_t t = 0; t < taps; t++)
         for (int64_t c = 0; c < C; c++)
           wp[((k / SC_CONV_LANES * taps + t) * C + c) * SC_CONV_LANES + k % SC_CONV_LANES] = w[(k * taps + t) * C + c];
-    direct_conv g = {.kern = kern->conv, .in = x, .wp = wp, .out = y, .n = s->n, .ih = s->h, .iw = s->w, .cin = C,
-                     .oh = d.oh, .ow = d.ow, .cout = s->k, .kh = s->kh, .kw = s->kw, .sy = s->stride_h,
-                     .sx = s->stride_w, .py = s->pad_h, .px = s->pad_w, .zero = 1, .threads = direct_threads(s->n)};
+    direct_conv g = {.kern = kern->conv, .wp = wp, .x = (float *)x, .y = y, .n = s->n, .h = s->h, .w = s->w,
+                     .c = C, .oh = d.oh, .ow = d.ow, .k = s->k, .kh = s->kh, .kw = s->kw, .sy = s->stride_h,
+                     .sx = s->stride_w, .py = s->pad_h, .px = s->pad_w, .threads = direct_threads(s->n)};
     sc_parallel(g.threads, direct_conv_part, &g);
     return SC_OK;
   }
@@ -561,21 +571,19 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const flo
   }
   const int64_t sy = s->stride_h, sx = s->stride_w;
   const int unit_stride = sy == 1 && sx == 1;
-  if (unit_stride && direct_fits(kern, s, s->k, s->c, 0)) {
-    /* a forward convolution of dy with the kernel turned half a turn and its channels swapped: input pixel
-     * (h, w) reads dy pixel (h + pad_h - ky, w + pad_w - kx) through tap (ky, kx) */
-    const int64_t taps = s->kh * s->kw, K = s->k, C = s->c;
+  if (direct_fits(kern, s, s->k, s->c, 0)) {
+    const int64_t taps = s->kh * s->kw;
     float *wp = scratch_get((size_t)d.w_elems);
     if (!wp)
       return sc_error(SC_ENOMEM, "sc_conv2d_backward_data: cannot allocate %lld floats of scratch", (long long)d.w_elems);
-    for (int64_t c = 0; c < C; c++) /* [C/16][flipped tap][K][16] */
+    for (int64_t c = 0; c < s->c; c++) /* [C/16][tap][K][16] */
       for (int64_t t = 0; t < taps; t++)
-        for (int64_t k = 0; k < K; k++)
-          wp[((c / SC_CONV_LANES * taps + t) * K + k) * SC_CONV_LANES + c % SC_CONV_LANES] =
-              w[(k * taps + taps - 1 - t) * C + c];
-    direct_conv g = {.kern = kern->conv, .in = dy, .wp = wp, .out = dx, .n = s->n, .ih = d.oh, .iw = d.ow, .cin = K,
-                     .oh = s->h, .ow = s->w, .cout = C, .kh = s->kh, .kw = s->kw, .sy = 1, .sx = 1,
-                     .py = s->kh - 1 - s->pad_h, .px = s->kw - 1 - s->pad_w, .zero = 0,
+        for (int64_t k = 0; k < s->k; k++)
+          wp[((c / SC_CONV_LANES * taps + t) * s->k + k) * SC_CONV_LANES + c % SC_CONV_LANES] =
+              w[(k * taps + t) * s->c + c];
+    direct_conv g = {.kern = kern->conv, .wp = wp, .x = dx, .y = (float *)dy, .n = s->n, .h = s->h, .w = s->w,
+                     .c = s->c, .oh = d.oh, .ow = d.ow, .k = s->k, .kh = s->kh, .kw = s->kw, .sy = s->stride_h,
+                     .sx = s->stride_w, .py = s->pad_h, .px = s->pad_w, .backward_data = 1,
                      .threads = direct_threads(s->n)};
     sc_parallel(g.threads, direct_conv_part, &g);
     return SC_OK;
