@@ -76,6 +76,10 @@ sc_status sc_bias_add_backward(int64_t rows, int64_t c, float *db, const float *
 sc_status sc_add(int64_t count, const float *a, const float *b, float *y);
 /* dst[count] += src. */
 sc_status sc_accumulate(int64_t count, float *dst, const float *src);
+/* y[count] = max(a + b, 0): a residual add and the ReLU after it, in one pass over memory. y may equal a or b. Its
+ * backward sends dy where y > 0 to both branches: da += that and db += that (either may be NULL). */
+sc_status sc_add_relu_forward(int64_t count, const float *a, const float *b, float *y);
+sc_status sc_add_relu_backward(int64_t count, float *da, float *db, const float *dy, const float *y);
 
 /* Batch statistics per channel over the rows of x[rows][C]: mean[C] and the biased variance var[C] (divided by
  * rows, as the normalisation uses; the layer rescales by rows/(rows-1) for its running average). Accumulated in

@@ -18,9 +18,8 @@ typedef enum sc_prof_kind {
   SC_PROF_CONV_BWD_WEIGHTS,
   SC_PROF_BN_FWD,
   SC_PROF_BN_BWD,
-  SC_PROF_RELU,    /* stand-alone ReLUs (after residual adds); the others are fused into BN */
   SC_PROF_POOL,    /* max and average pooling, forward and backward */
-  SC_PROF_ADD,     /* residual adds, forward and backward */
+  SC_PROF_ADD,     /* residual adds with the ReLU after them, forward and backward */
   SC_PROF_HEAD_FWD, /* every layer after the encoder's pooled features: projection head or classifier */
   SC_PROF_HEAD_BWD,
   SC_PROF_LOSS,    /* NT-Xent forward and backward */

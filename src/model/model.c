@@ -16,7 +16,7 @@
 
 #define NONE ((size_t)-1)
 
-typedef enum layer_kind { L_CONV, L_BN, L_RELU, L_MAXPOOL, L_AVGPOOL, L_LINEAR, L_ADD } layer_kind;
+typedef enum layer_kind { L_CONV, L_BN, L_MAXPOOL, L_AVGPOOL, L_LINEAR, L_ADD_RELU } layer_kind;
 
 typedef struct layer {
   layer_kind kind;
@@ -166,22 +166,13 @@ static int bn(sc_model *m, const char *name, int in, int relu, int beta, float g
   return out;
 }
 
-/* In place: the output shares the input's storage (the ReLU's backward masks with its own output). */
-static int relu_inplace(sc_model *m, int in) {
-  if (m->oom) return in;
-  const value v = m->values[in];
-  int out = add_value(m, v.h, v.w, v.c, in);
-  add_layer(m, L_RELU, in, -1, out);
-  return out;
-}
-
-/* In place into a: the residual add's backward needs neither operand, and a (a BN output without fused ReLU) is
- * not read by its own backward either. */
-static int residual(sc_model *m, int a, int b) {
+/* The end of a residual block, relu(a + b), in place into a: the backward masks with the block's output and needs
+ * neither operand, and a (a BN output without fused ReLU) is not read by its own backward either. */
+static int residual_relu(sc_model *m, int a, int b) {
   if (m->oom) return a;
   const value v = m->values[a];
   int out = add_value(m, v.h, v.w, v.c, a);
-  add_layer(m, L_ADD, a, b, out);
+  add_layer(m, L_ADD_RELU, a, b, out);
   return out;
 }
 
@@ -234,7 +225,7 @@ static int basic_block(sc_model *m, const char *p, int x, int64_t planes, int64_
     idn = bn(m, n, idn, 0, 1, 1.0f);
   }
   *inplanes = planes;
-  return relu_inplace(m, residual(m, y, idn));
+  return residual_relu(m, y, idn);
 }
 
 /* torchvision's Bottleneck (ResNet v1.5): the stride sits on the 3x3 convolution. */
@@ -261,7 +252,7 @@ static int bottleneck(sc_model *m, const char *p, int x, int64_t planes, int64_t
     idn = bn(m, n, idn, 0, 1, 1.0f);
   }
   *inplanes = planes * 4;
-  return relu_inplace(m, residual(m, y, idn));
+  return residual_relu(m, y, idn);
 }
 
 sc_model_config sc_model_defaults(void) {
@@ -497,7 +488,6 @@ static sc_status layer_forward(sc_model *m, const layer *l, int training) {
     if (training) m->counters[l->counter]++;
     return SC_OK;
   }
-  case L_RELU: return sc_nn_relu_forward((int64_t)numel(m, l->in), in, out);
   case L_MAXPOOL: {
     sc_pool2d_shape s = pool_shape(m, l);
     return sc_nn_maxpool_forward(&s, in, out);
@@ -506,7 +496,7 @@ static sc_status layer_forward(sc_model *m, const layer *l, int training) {
   case L_LINEAR:
     return sc_nn_linear_forward(rows, x->c, l->cout, in, m->params + l->w, l->b == NONE ? NULL : m->params + l->b,
                                 out);
-  case L_ADD: return sc_nn_residual_forward((int64_t)numel(m, l->in), in, val(m, l->in2), out);
+  case L_ADD_RELU: return sc_nn_residual_relu_forward((int64_t)numel(m, l->in), in, val(m, l->in2), out);
   }
   return sc_error(SC_EINTERNAL, "model: unknown layer kind %d", (int)l->kind);
 }
@@ -537,7 +527,6 @@ static sc_status layer_backward(sc_model *m, size_t i) {
     return sc_nn_batchnorm_backward(rows, x->c, din, m->grads + l->w, dbeta, dout, in, val(m, l->out), &st,
                                     m->params + l->w, l->relu, SC_NN_BN_EPS);
   }
-  case L_RELU: return sc_nn_relu_backward((int64_t)numel(m, l->in), din, dout, val(m, l->out));
   case L_MAXPOOL: {
     sc_pool2d_shape s = pool_shape(m, l);
     return sc_nn_maxpool_backward(&s, din, dout, in, val(m, l->out));
@@ -546,7 +535,8 @@ static sc_status layer_backward(sc_model *m, size_t i) {
   case L_LINEAR:
     return sc_nn_linear_backward(rows, x->c, l->cout, din, m->grads + l->w, l->b == NONE ? NULL : m->grads + l->b,
                                  dout, in, m->params + l->w);
-  case L_ADD: return sc_nn_residual_backward((int64_t)numel(m, l->in), din, grad(m, l->in2), dout);
+  case L_ADD_RELU:
+    return sc_nn_residual_relu_backward((int64_t)numel(m, l->in), din, grad(m, l->in2), dout, val(m, l->out));
   }
   return sc_error(SC_EINTERNAL, "model: unknown layer kind %d", (int)l->kind);
 }
@@ -569,10 +559,9 @@ static sc_prof_kind layer_prof_kind(const sc_model *m, size_t i, int backward) {
   switch (l->kind) {
   case L_CONV: return backward ? SC_PROF_CONV_BWD_DATA : SC_PROF_CONV_FWD;
   case L_BN: return backward ? SC_PROF_BN_BWD : SC_PROF_BN_FWD;
-  case L_RELU: return SC_PROF_RELU;
   case L_MAXPOOL:
   case L_AVGPOOL: return SC_PROF_POOL;
-  case L_ADD: return SC_PROF_ADD;
+  case L_ADD_RELU: return SC_PROF_ADD;
   case L_LINEAR: break;
   }
   return backward ? SC_PROF_HEAD_BWD : SC_PROF_HEAD_FWD;

@@ -66,6 +66,9 @@ sc_status sc_nn_linear_backward(int64_t rows, int64_t f, int64_t k, float *dx, f
 /* ---- residual add ---- */
 sc_status sc_nn_residual_forward(int64_t count, const float *a, const float *b, float *y);
 sc_status sc_nn_residual_backward(int64_t count, float *da, float *db, const float *dy);
+/* y = max(a + b, 0), the end of a residual block; backward: da += dy where y > 0, db likewise (either may be NULL) */
+sc_status sc_nn_residual_relu_forward(int64_t count, const float *a, const float *b, float *y);
+sc_status sc_nn_residual_relu_backward(int64_t count, float *da, float *db, const float *dy, const float *y);
 
 /* ---- L2 normalisation of rows (F.normalize, eps 1e-12) ---- */
 #define SC_NN_L2_EPS 1e-12f

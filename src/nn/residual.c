@@ -13,3 +13,11 @@ sc_status sc_nn_residual_backward(int64_t count, float *da, float *db, const flo
   if (db) SC_TRY(sc_accumulate(count, db, dy));
   return SC_OK;
 }
+
+sc_status sc_nn_residual_relu_forward(int64_t count, const float *a, const float *b, float *y) {
+  return sc_add_relu_forward(count, a, b, y);
+}
+
+sc_status sc_nn_residual_relu_backward(int64_t count, float *da, float *db, const float *dy, const float *y) {
+  return sc_add_relu_backward(count, da, db, dy, y);
+}

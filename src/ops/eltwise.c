@@ -1,4 +1,4 @@
-/* eltwise.c: the public ReLU, bias-add and residual-add entry points (forward and backward): argument checks,
+/* eltwise.c: the public ReLU, bias-add, residual-add and fused residual-add + ReLU entry points (forward and backward): argument checks,
  * then the active table's kernels over row ranges split between sc_num_threads() OpenMP threads. No ISA code and
  * no allocation here: the kernels are in arch/<isa>/f32_eltwise__<isa>.c. */
 #include <omp.h>
@@ -29,7 +29,7 @@ typedef struct elt_job {
   const sc_kernels *k;
   size_t n, c; /* elements, or rows and channels */
   const float *a, *b;
-  float *out;
+  float *out, *out2;
   double **parts; /* per-thread partial sums, on each thread's stack */
 } elt_job;
 
@@ -52,6 +52,33 @@ static void add_part(void *arg) {
   size_t lo, hi;
   sc_elt_split(j->n, omp_get_thread_num(), omp_get_num_threads(), 16, &lo, &hi);
   if (hi > lo) j->k->eltwise->add(hi - lo, j->a + lo, j->b + lo, j->out + lo);
+}
+
+/* The fused residual add + ReLU goes over each thread's range in chunks small enough to stay in L1 between the two
+ * kernels, so that memory sees each tensor once. */
+enum { ADD_RELU_CHUNK = 2048 };
+
+static void add_relu_forward_part(void *arg) {
+  const elt_job *j = arg;
+  size_t lo, hi;
+  sc_elt_split(j->n, omp_get_thread_num(), omp_get_num_threads(), 16, &lo, &hi);
+  for (size_t q = lo; q < hi; q += ADD_RELU_CHUNK) {
+    const size_t len = hi - q < ADD_RELU_CHUNK ? hi - q : ADD_RELU_CHUNK;
+    j->k->eltwise->add(len, j->a + q, j->b + q, j->out + q);
+    j->k->eltwise->relu(len, j->out + q, j->out + q);
+  }
+}
+
+/* a: y (the mask), b: dy; out and out2: the two gradients accumulated into (either may be NULL) */
+static void add_relu_backward_part(void *arg) {
+  const elt_job *j = arg;
+  size_t lo, hi;
+  sc_elt_split(j->n, omp_get_thread_num(), omp_get_num_threads(), 16, &lo, &hi);
+  for (size_t q = lo; q < hi; q += ADD_RELU_CHUNK) {
+    const size_t len = hi - q < ADD_RELU_CHUNK ? hi - q : ADD_RELU_CHUNK;
+    if (j->out) j->k->eltwise->relu_backward(len, j->a + q, j->b + q, j->out + q);
+    if (j->out2) j->k->eltwise->relu_backward(len, j->a + q, j->b + q, j->out2 + q);
+  }
 }
 
 static void bias_add_part(void *arg) {
@@ -128,6 +155,30 @@ sc_status sc_accumulate(int64_t count, float *dst, const float *src) {
   if (count == 0) return SC_OK;
   if (!dst || !src) return sc_error(SC_EINVAL, "accumulate: null pointer");
   return sc_add(count, dst, src, dst);
+}
+
+sc_status sc_add_relu_forward(int64_t count, const float *a, const float *b, float *y) {
+  const sc_kernels *k = sc_kernels_active();
+  if (!k) return sc_init();
+  SC_TRY(check_count("add_relu_forward", count));
+  if (count == 0) return SC_OK;
+  if (!a || !b || !y) return sc_error(SC_EINVAL, "add_relu_forward: null pointer");
+  const size_t n = (size_t)count;
+  elt_job j = {.k = k, .n = n, .a = a, .b = b, .out = y};
+  sc_parallel(sc_elt_threads(n, 0), add_relu_forward_part, &j);
+  return SC_OK;
+}
+
+sc_status sc_add_relu_backward(int64_t count, float *da, float *db, const float *dy, const float *y) {
+  const sc_kernels *k = sc_kernels_active();
+  if (!k) return sc_init();
+  SC_TRY(check_count("add_relu_backward", count));
+  if (count == 0 || (!da && !db)) return SC_OK;
+  if (!dy || !y) return sc_error(SC_EINVAL, "add_relu_backward: null pointer");
+  const size_t n = (size_t)count;
+  elt_job j = {.k = k, .n = n, .a = y, .b = dy, .out = da, .out2 = db};
+  sc_parallel(sc_elt_threads(n, 0), add_relu_backward_part, &j);
+  return SC_OK;
 }
 
 sc_status sc_bias_add_forward(int64_t rows, int64_t c, const float *b, float *y) {

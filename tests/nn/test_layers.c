@@ -215,7 +215,7 @@ SC_TEST(nn, batchnorm_rejects_one_row_in_training) {
 
 /* ---- ReLU, pooling, residual: element-wise ---- */
 typedef struct unary_ctx {
-  int kind; /* 0 relu, 1 maxpool, 2 avgpool, 3 residual, 4 l2norm */
+  int kind; /* 0 relu, 1 maxpool, 2 avgpool, 3 residual, 4 l2norm, 5 residual + relu */
   sc_pool2d_shape ps;
   int64_t nx, ny, d;
   float *x, *x2, *y, *r, *dx, *dx2;
@@ -229,6 +229,7 @@ static double unary_loss(void *p) {
   case 2: st = sc_nn_avgpool_forward(u->ps.n, u->ps.h, u->ps.w, u->ps.c, u->x, u->y); break;
   case 3: st = sc_nn_residual_forward(u->nx, u->x, u->x2, u->y); break;
   case 4: st = sc_nn_l2norm_forward(u->nx / u->d, u->d, u->x, u->y); break;
+  case 5: st = sc_nn_residual_relu_forward(u->nx, u->x, u->x2, u->y); break;
   }
   SC_ASSERT(st == SC_OK, "forward %d: %s", u->kind, sc_last_error());
   return weighted_sum(u->y, u->r, (size_t)u->ny);
@@ -242,12 +243,13 @@ static void unary_grad(void *p) {
   case 2: st = sc_nn_avgpool_backward(u->ps.n, u->ps.h, u->ps.w, u->ps.c, u->dx, u->r); break;
   case 3: st = sc_nn_residual_backward(u->nx, u->dx, u->dx2, u->r); break;
   case 4: st = sc_nn_l2norm_backward(u->nx / u->d, u->d, u->dx, u->r, u->x, u->y); break;
+  case 5: st = sc_nn_residual_relu_backward(u->nx, u->dx, u->dx2, u->r, u->y); break;
   }
   SC_ASSERT(st == SC_OK, "backward %d: %s", u->kind, sc_last_error());
 }
 static void unary_case(const sc_kernels *k, int kind, sc_pool2d_shape ps, int64_t nx, int64_t ny, int64_t d,
                        uint64_t seed) {
-  static const char *names[] = {"relu", "maxpool", "avgpool", "residual", "l2norm"};
+  static const char *names[] = {"relu", "maxpool", "avgpool", "residual", "l2norm", "residual+relu"};
   sc_test_rng rng = {seed};
   unary_ctx u = {.kind = kind, .ps = ps, .nx = nx, .ny = ny, .d = d};
   u.x = sc_test_alloc((size_t)nx, 1), u.x2 = sc_test_alloc((size_t)nx, 2), u.dx = sc_test_alloc((size_t)nx, 0);
@@ -267,6 +269,11 @@ static void unary_case(const sc_kernels *k, int kind, sc_pool2d_shape ps, int64_
       float t = u.x[i];
       u.x[i] = u.x[j], u.x[j] = t;
     }
+  } else if (kind == 5) { /* |a + b| >= 5h, as for the ReLU */
+    for (int64_t i = 0; i < nx; i++) {
+      float v = sc_test_uniform(&rng, 0.05f, 1.0f);
+      u.x[i] = (sc_test_int(&rng, 0, 1) ? v : -v) - u.x2[i];
+    }
   } else {
     sc_test_fill(&rng, u.x, (size_t)nx, -1, 1);
   }
@@ -275,7 +282,7 @@ static void unary_case(const sc_kernels *k, int kind, sc_pool2d_shape ps, int64_
            (long long)ps.n, (long long)ps.h, (long long)ps.w, (long long)ps.c, (unsigned long long)seed);
   fd_problem pb = {what, unary_loss, unary_grad, &u, h};
   fd_buf bufs[] = {{"x", u.x, u.dx, (size_t)nx}, {"b", u.x2, u.dx2, (size_t)nx}};
-  fd_check(k, &pb, bufs, kind == 3 ? 2 : 1);
+  fd_check(k, &pb, bufs, kind == 3 || kind == 5 ? 2 : 1);
   sc_test_free(u.x), sc_test_free(u.x2), sc_test_free(u.dx), sc_test_free(u.dx2), sc_test_free(u.y),
       sc_test_free(u.r);
 }
@@ -300,6 +307,10 @@ SC_ISA_TEST(nn, avgpool_backward_matches_finite_differences) {
 
 SC_ISA_TEST(nn, residual_backward_matches_finite_differences) {
   unary_case(k, 3, (sc_pool2d_shape){0}, 29, 29, 1, 61);
+}
+
+SC_ISA_TEST(nn, residual_relu_backward_matches_finite_differences) {
+  unary_case(k, 5, (sc_pool2d_shape){0}, 31, 31, 1, 67);
 }
 
 SC_ISA_TEST(nn, l2norm_backward_matches_finite_differences) {

@@ -60,6 +60,51 @@ SC_ISA_TEST(eltwise, relu_add_accumulate_match_reference) {
   }
 }
 
+/* The fused residual add + ReLU against the reference in double: sizes below one chunk, several chunks and several
+ * threads' shares (70003 floats on two threads), in place into a, and the backward into both branches, into one,
+ * or into none. The sum a + b of floats in [-1, 1] is exact in double and rounds once in float, as the fused
+ * kernel's add does, so results must match exactly. */
+SC_ISA_TEST(eltwise, add_relu_matches_reference) {
+  static const int64_t counts[] = {1, 7, 2049, 70003};
+  for (int threads = 1; threads <= 2; threads++) {
+    SC_ASSERT(sc_set_num_threads(threads) == SC_OK, "threads: %s", sc_last_error());
+    for (size_t t = 0; t < 4; t++) {
+      const int64_t n = counts[t];
+      const uint64_t seed = 40 + t;
+      sc_test_rng r = {seed};
+      float *a = alloc_fill(&r, (size_t)n, -1, 1, 1), *b = alloc_fill(&r, (size_t)n, -1, 1, 2);
+      float *y = sc_test_alloc((size_t)n, 3), *dy = alloc_fill(&r, (size_t)n, -1, 1, 0);
+      float *da = alloc_fill(&r, (size_t)n, -1, 1, 1), *db = alloc_fill(&r, (size_t)n, -1, 1, 2);
+      float *da0 = sc_test_alloc((size_t)n, 0), *db0 = sc_test_alloc((size_t)n, 0);
+      copy(da0, da, (size_t)n), copy(db0, db, (size_t)n);
+      SC_ASSERT(sc_add_relu_forward(n, a, b, y) == SC_OK, "add_relu_forward: %s", sc_last_error());
+      for (int64_t i = 0; i < n; i++) {
+        const float want = (float)((double)a[i] + (double)b[i]) > 0.0f ? (float)((double)a[i] + (double)b[i]) : 0.0f;
+        SC_ASSERT(y[i] == want, "isa=%s add_relu n=%lld threads=%d seed=%llu: y[%lld]=%g, want %g", k->name,
+                  (long long)n, threads, (unsigned long long)seed, (long long)i, y[i], want);
+      }
+      SC_ASSERT(sc_add_relu_forward(n, a, b, a) == SC_OK, "add_relu_forward in place: %s", sc_last_error());
+      SC_ASSERT(memcmp(a, y, (size_t)n * sizeof(float)) == 0, "isa=%s add_relu in place n=%lld differs", k->name,
+                (long long)n);
+      SC_ASSERT(sc_add_relu_backward(n, da, db, dy, y) == SC_OK, "add_relu_backward: %s", sc_last_error());
+      for (int64_t i = 0; i < n; i++) {
+        const float g = y[i] > 0.0f ? dy[i] : 0.0f;
+        SC_ASSERT(da[i] == da0[i] + g && db[i] == db0[i] + g,
+                  "isa=%s add_relu_backward n=%lld threads=%d seed=%llu: [%lld] da %g db %g, want %g %g", k->name,
+                  (long long)n, threads, (unsigned long long)seed, (long long)i, da[i], db[i], da0[i] + g, db0[i] + g);
+      }
+      copy(da, da0, (size_t)n);
+      SC_ASSERT(sc_add_relu_backward(n, NULL, da, dy, y) == SC_OK && sc_add_relu_backward(n, NULL, NULL, dy, y) == SC_OK,
+                "add_relu_backward into one branch: %s", sc_last_error());
+      for (int64_t i = 0; i < n; i++)
+        SC_ASSERT(da[i] == da0[i] + (y[i] > 0.0f ? dy[i] : 0.0f), "isa=%s add_relu_backward (b only) n=%lld: [%lld]",
+                  k->name, (long long)n, (long long)i);
+      sc_test_free(a), sc_test_free(b), sc_test_free(y), sc_test_free(dy), sc_test_free(da), sc_test_free(db);
+      sc_test_free(da0), sc_test_free(db0);
+    }
+  }
+}
+
 /* L = sum w*relu(x) with |x| >= 0.05 everywhere: the central difference with step 1e-3 never crosses the kink,
  * and relu is linear on each side, so the difference quotient is the derivative up to double rounding. */
 SC_ISA_TEST(eltwise, relu_backward_matches_finite_differences) {
@@ -489,6 +534,8 @@ SC_TEST(eltwise, rejects_bad_arguments_without_touching_memory) {
   REJECT(sc_relu_backward(4, o, NULL, b), "relu_backward null dy");
   REJECT(sc_add(4, a, NULL, o), "add null b");
   REJECT(sc_accumulate(-3, o, a), "accumulate negative");
+  REJECT(sc_add_relu_forward(4, a, NULL, o), "add_relu null b");
+  REJECT(sc_add_relu_backward(4, o, NULL, NULL, b), "add_relu_backward null dy");
   REJECT(sc_bias_add_forward(2, -1, a, o), "bias negative c");
   REJECT(sc_bias_add_forward(INT64_MAX / 2, 4, a, o), "bias overflowing size");
   REJECT(sc_bias_add_backward(2, 2, o, NULL), "bias_backward null dy");
