@@ -28,12 +28,17 @@ typedef void (*sc_f32_conv_tap_fn)(size_t rows, size_t cols, size_t cin, const f
 typedef void (*sc_f32_conv_tap_dw_fn)(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,
                                       const float *dy, size_t dyrs, size_t dyps, float *dw);
 
+/* The same as sc_f32_conv_tap_fn with 64 output lanes: w[c*64 + j], out[... + j] for j < 64. */
+typedef sc_f32_conv_tap_fn sc_f32_conv_tap64_fn;
+
 typedef struct sc_conv_config {
   sc_f32_conv_tap_fn tap;
   sc_f32_conv_tap_dw_fn tap_dw;
+  sc_f32_conv_tap64_fn tap64; /* optional (NULL: not offered): for narrow images with outputs in blocks of 64 */
   size_t dw_block; /* input channels per tap_dw call (its accumulators are dw_block x 16) */
   const char *tap_name; /* e.g. "sc_f32_conv_tap__avx512" */
   const char *tap_dw_name;
+  const char *tap64_name;
 } sc_conv_config;
 
 #endif

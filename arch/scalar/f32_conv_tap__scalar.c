@@ -17,6 +17,20 @@ void sc_f32_conv_tap__scalar(size_t rows, size_t cols, size_t cin, const float *
     }
 }
 
+void sc_f32_conv_tap64__scalar(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
+                               const float *w, float *out, size_t ors, size_t ops) {
+  for (size_t r = 0; r < rows; r++)
+    for (size_t i = 0; i < cols; i++) {
+      const float *a = in + r * irs + i * ips;
+      float *o = out + r * ors + i * ops;
+      for (size_t j = 0; j < 64; j++) {
+        float s = o[j];
+        for (size_t c = 0; c < cin; c++) s += a[c] * w[c * 64 + j];
+        o[j] = s;
+      }
+    }
+}
+
 void sc_f32_conv_tap_dw__scalar(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,
                                 const float *dy, size_t dyrs, size_t dyps, float *dw) {
   for (size_t c = 0; c < cn; c++)
@@ -31,7 +45,9 @@ void sc_f32_conv_tap_dw__scalar(size_t rows, size_t cols, size_t cn, const float
 const sc_conv_config sc_conv_config__scalar = {
     .tap = sc_f32_conv_tap__scalar,
     .tap_dw = sc_f32_conv_tap_dw__scalar,
+    .tap64 = sc_f32_conv_tap64__scalar,
     .dw_block = 16,
     .tap_name = "sc_f32_conv_tap__scalar",
     .tap_dw_name = "sc_f32_conv_tap_dw__scalar",
+    .tap64_name = "sc_f32_conv_tap64__scalar",
 };

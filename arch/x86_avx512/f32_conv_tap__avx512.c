@@ -58,6 +58,59 @@ void sc_f32_conv_tap__avx512(size_t rows, size_t cols, size_t cin, const float *
   }
 }
 
+/* 64 output lanes (4 zmm) for up to 4 pixels: 16 accumulators, 4 weight loads and 4 broadcasts per input channel.
+ * For narrow images (7x7, 4x4), where a row has too few pixels to fill the 16-lane kernel's 12 accumulators. */
+#define WIDE_GROUP(M, REP)                                                                                         \
+  static inline void wide##M(size_t cin, const float *a, size_t ips, const float *w, float *o, size_t ops) {      \
+    REP(WLOAD)                                                                                                    \
+    for (size_t c = 0; c < cin; c++) {                                                                            \
+      const float *wc = w + c * 64;                                                                               \
+      const __m512 w0 = _mm512_load_ps(wc), w1 = _mm512_load_ps(wc + 16), w2 = _mm512_load_ps(wc + 32),           \
+                   w3 = _mm512_load_ps(wc + 48);                                                                  \
+      REP(WFMA)                                                                                                   \
+    }                                                                                                             \
+    REP(WSTORE)                                                                                                   \
+  }
+#define WLOAD(u)                                                                                                  \
+  __m512 c##u##0 = _mm512_loadu_ps(o + (u)*ops), c##u##1 = _mm512_loadu_ps(o + (u)*ops + 16),                     \
+         c##u##2 = _mm512_loadu_ps(o + (u)*ops + 32), c##u##3 = _mm512_loadu_ps(o + (u)*ops + 48);
+#define WFMA(u)                                                                                                   \
+  {                                                                                                               \
+    const __m512 b = _mm512_set1_ps(a[(u)*ips + c]);                                                              \
+    c##u##0 = _mm512_fmadd_ps(b, w0, c##u##0), c##u##1 = _mm512_fmadd_ps(b, w1, c##u##1);                         \
+    c##u##2 = _mm512_fmadd_ps(b, w2, c##u##2), c##u##3 = _mm512_fmadd_ps(b, w3, c##u##3);                         \
+  }
+#define WSTORE(u)                                                                                                 \
+  _mm512_storeu_ps(o + (u)*ops, c##u##0), _mm512_storeu_ps(o + (u)*ops + 16, c##u##1),                            \
+      _mm512_storeu_ps(o + (u)*ops + 32, c##u##2), _mm512_storeu_ps(o + (u)*ops + 48, c##u##3);
+#define REP1(X) X(0)
+#define REP2(X) X(0) X(1)
+#define REP3(X) X(0) X(1) X(2)
+#define REP4(X) X(0) X(1) X(2) X(3)
+WIDE_GROUP(1, REP1)
+WIDE_GROUP(2, REP2)
+WIDE_GROUP(3, REP3)
+WIDE_GROUP(4, REP4)
+#undef WLOAD
+#undef WFMA
+#undef WSTORE
+
+void sc_f32_conv_tap64__avx512(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
+                               const float *w, float *out, size_t ors, size_t ops) {
+  for (size_t r = 0; r < rows; r++) {
+    const float *ir = in + r * irs;
+    float *orow = out + r * ors;
+    size_t i = 0;
+    for (; i + 4 <= cols; i += 4) wide4(cin, ir + i * ips, ips, w, orow + i * ops, ops);
+    switch (cols - i) {
+    case 3: wide3(cin, ir + i * ips, ips, w, orow + i * ops, ops); break;
+    case 2: wide2(cin, ir + i * ips, ips, w, orow + i * ops, ops); break;
+    case 1: wide1(cin, ir + i * ips, ips, w, orow + i * ops, ops); break;
+    default: break;
+    }
+  }
+}
+
 void sc_f32_conv_tap_dw__avx512(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,
                                 const float *dy, size_t dyrs, size_t dyps, float *dw) {
   if (cn == 16) {
@@ -89,7 +142,9 @@ void sc_f32_conv_tap_dw__avx512(size_t rows, size_t cols, size_t cn, const float
 const sc_conv_config sc_conv_config__avx512 = {
     .tap = sc_f32_conv_tap__avx512,
     .tap_dw = sc_f32_conv_tap_dw__avx512,
+    .tap64 = sc_f32_conv_tap64__avx512,
     .dw_block = 16,
     .tap_name = "sc_f32_conv_tap__avx512",
     .tap_dw_name = "sc_f32_conv_tap_dw__avx512",
+    .tap64_name = "sc_f32_conv_tap64__avx512",
 };

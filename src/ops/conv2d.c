@@ -19,9 +19,9 @@
  *                    matrix (T/s^2 times dx). Its weakness is a GEMM only C columns wide: with very few input
  *                    channels (the stem, C = 3, whose input gradient a network does not need) it is slow.
  *   backward-weights dw[K][T*C] += dy[P][K]^T * im2col(x)[P][T*C]      (the depth of the GEMM is P; B gathered)
- * 1x1 stride-1 unpadded convolutions use plain matrix sources on the NHWC buffers. Layers of few channels (up to
- * 32 each way; up to 128 x 128 for backward-weights) skip the GEMM for the kernel table's direct tap kernels
- * (arch/conv.h), which read the tensors in place one kernel tap at a time; see direct_fits().
+ * 1x1 stride-1 unpadded convolutions use plain matrix sources on the NHWC buffers. Layers of few channels, or of
+ * narrow images, skip the GEMM for the kernel table's direct tap kernels (arch/conv.h), which read the tensors in
+ * place one kernel tap at a time; direct_lanes() and direct_dw_fits() say where.
  *
  * Packing cost is what separates this from a plain GEMM. Gathered rows of A (pixels) run along the depth in
  * memory, so A panels are transposes; they go through the kernel table's vectorised transposing packer. Tried and
@@ -379,7 +379,8 @@ typedef struct direct_conv {
                  * side a pass reads comes from a const argument and is never written */
   int64_t n, h, w, c, oh, ow, k, kh, kw, sy, sx, py, px;
   int backward_data;
-  int threads; /* the team size asked of sc_parallel (1: the calling thread alone) */
+  int threads;    /* the team size asked of sc_parallel (1: the calling thread alone) */
+  int64_t lanes;  /* outputs per kernel call: 16 (tap) or 64 (tap64) */
 } direct_conv;
 
 /* the images [*n0, *n1) of this thread's share */
@@ -392,7 +393,8 @@ static void image_share(int64_t n, int threads, int64_t *n0, int64_t *n1) {
 static void direct_conv_part(void *arg) {
   const direct_conv *g = arg;
   const int64_t taps = g->kh * g->kw, cin = g->backward_data ? g->k : g->c;
-  const int64_t blocks = (g->backward_data ? g->c : g->k) / SC_CONV_LANES;
+  const int64_t lanes = g->lanes, blocks = (g->backward_data ? g->c : g->k) / lanes;
+  const sc_f32_conv_tap_fn tap = lanes == 64 ? g->kern->tap64 : g->kern->tap;
   int64_t n0, n1;
   image_share(g->n, g->threads, &n0, &n1);
   for (int64_t n = n0; n < n1; n++) {
@@ -409,13 +411,11 @@ static void direct_conv_part(void *arg) {
         float *yt = y + (y0 * g->ow + x0) * g->k;
         const size_t xrs = (size_t)(g->sy * g->w * g->c), xps = (size_t)(g->sx * g->c);
         const size_t yrs = (size_t)(g->ow * g->k), yps = (size_t)g->k;
-        const float *wt = g->wp + (ob * taps + t) * cin * SC_CONV_LANES;
+        const float *wt = g->wp + (ob * taps + t) * cin * lanes;
         if (g->backward_data)
-          g->kern->tap((size_t)(y1 - y0), (size_t)(x1 - x0), (size_t)cin, yt, yrs, yps, wt, xt + ob * SC_CONV_LANES,
-                       xrs, xps);
+          tap((size_t)(y1 - y0), (size_t)(x1 - x0), (size_t)cin, yt, yrs, yps, wt, xt + ob * lanes, xrs, xps);
         else
-          g->kern->tap((size_t)(y1 - y0), (size_t)(x1 - x0), (size_t)cin, xt, xrs, xps, wt, yt + ob * SC_CONV_LANES,
-                       yrs, yps);
+          tap((size_t)(y1 - y0), (size_t)(x1 - x0), (size_t)cin, xt, xrs, xps, wt, yt + ob * lanes, yrs, yps);
       }
   }
 }
@@ -463,16 +463,34 @@ static void direct_dw_part(void *arg) {
   }
 }
 
-/* Whether the direct kernels serve this convolution: a kernel table that has them, whole blocks of 16 outputs,
- * and channel counts where they measured faster than the implicit GEMM on one core (simclr_bench conv/...). The
- * forward and backward-data re-read each output block once per tap, which pays up to 32 channels each way
- * (28x28x16-16s1: 1.7x faster; 7x7x64-64s1: 1.7x slower). Backward-weights keeps its accumulators in registers
- * over a whole image, and wins or ties while a tap's weights are at most 128 x 128 (28x28x16-16s1: 3.2x,
- * 16x16x128-128s1: 1.15x, 8x8x256-512s2: 0.77x). cout is K for the forward and backward-weights, C for
- * backward-data. */
-static int direct_fits(const sc_kernels *kern, const sc_conv2d_shape *s, int64_t cin, int64_t cout, int weights) {
-  if (!kern->conv || is_pointwise(s) || cout % SC_CONV_LANES != 0) return 0;
-  return weights ? cin * cout <= 128 * 128 : cin <= 32 && cout <= 32;
+/* Whether the direct kernels serve this convolution, by what measured faster than the implicit GEMM
+ * (simclr_bench conv/..., one core; the tables below are in the commit history): a kernel table that has them,
+ * not a plain 1x1, and at least one image per thread (threads take whole images).
+ *  - 16 outputs per call (tap): up to 32 channels each way. The forward and backward-data re-read each output
+ *    block once per tap, which pays only while rows are long and channels few (28x28x16-16s1: 1.7x faster).
+ *  - 64 outputs per call (tap64, where the table has it): images at most 8 pixels wide and at least 64 input
+ *    channels, where the GEMM tiles waste most on the padding and the 16-lane kernel's pixel groups stay short
+ *    (7x7x64-64s1: 1.45x, 4x4x128-128s1: 1.4x, 8x8x256-256s1: 1.15x). Backward-data only up to 256 x 256
+ *    channels: 4x4x512-512s1 ran 1.2x slower there (the forward 1.25x faster).
+ *  - backward-weights (tap_dw) keeps its accumulators in registers over a whole image, and wins or ties while a
+ *    tap's weights are at most 128 x 128 (28x28x16-16s1: 3.2x, 16x16x128-128s1: 1.15x, 8x8x256-512s2: 0.77x).
+ * cin and cout are the channels read and written: C and K for the forward, K and C for backward-data; cols is the
+ * width of the image the kernel walks along (y for the forward, dy for backward-data). */
+static int direct_ok(const sc_kernels *kern, const sc_conv2d_shape *s) {
+  return kern->conv && !is_pointwise(s) && s->n >= sc_num_threads();
+}
+
+static int64_t direct_lanes(const sc_kernels *kern, const sc_conv2d_shape *s, int64_t cin, int64_t cout,
+                            int64_t cols, int backward_data) {
+  if (!direct_ok(kern, s)) return 0;
+  if (cout % SC_CONV_LANES == 0 && cin <= 32 && cout <= 32) return SC_CONV_LANES;
+  if (kern->conv->tap64 && cout % 64 == 0 && cols <= 8 && cin >= 64 && (!backward_data || cin * cout <= 256 * 256))
+    return 64;
+  return 0;
+}
+
+static int direct_dw_fits(const sc_kernels *kern, const sc_conv2d_shape *s) {
+  return direct_ok(kern, s) && s->k % SC_CONV_LANES == 0 && s->c * s->k <= 128 * 128;
 }
 
 /* ---- forward ----------------------------------------------------------------------------------------------- */
@@ -492,17 +510,19 @@ sc_status sc_conv2d_forward(const sc_conv2d_shape *s, const float *x, const floa
     sc_gemm_src a = sc_gemm_src_matrix(x, (size_t)s->c, 1);
     return sc_gemm_run(kern, m, n, depth, &a, &b, 1.0f, 0.0f, y, n);
   }
-  if (direct_fits(kern, s, s->c, s->k, 0)) {
+  const int64_t lanes = direct_lanes(kern, s, s->c, s->k, d.ow, 0);
+  if (lanes) {
     const int64_t taps = s->kh * s->kw, C = s->c;
     float *wp = scratch_get((size_t)d.w_elems);
     if (!wp) return sc_error(SC_ENOMEM, "sc_conv2d_forward: cannot allocate %lld floats of scratch", (long long)d.w_elems);
-    for (int64_t k = 0; k < s->k; k++) /* [K/16][tap][C][16] */
+    for (int64_t k = 0; k < s->k; k++) /* [K/lanes][tap][C][lanes] */
       for (int64_t t = 0; t < taps; t++)
         for (int64_t c = 0; c < C; c++)
-          wp[((k / SC_CONV_LANES * taps + t) * C + c) * SC_CONV_LANES + k % SC_CONV_LANES] = w[(k * taps + t) * C + c];
+          wp[((k / lanes * taps + t) * C + c) * lanes + k % lanes] = w[(k * taps + t) * C + c];
     direct_conv g = {.kern = kern->conv, .wp = wp, .x = (float *)x, .y = y, .n = s->n, .h = s->h, .w = s->w,
                      .c = C, .oh = d.oh, .ow = d.ow, .k = s->k, .kh = s->kh, .kw = s->kw, .sy = s->stride_h,
-                     .sx = s->stride_w, .py = s->pad_h, .px = s->pad_w, .threads = direct_threads(s->n)};
+                     .sx = s->stride_w, .py = s->pad_h, .px = s->pad_w, .threads = direct_threads(s->n),
+                     .lanes = lanes};
     sc_parallel(g.threads, direct_conv_part, &g);
     return SC_OK;
   }
@@ -571,20 +591,20 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const flo
   }
   const int64_t sy = s->stride_h, sx = s->stride_w;
   const int unit_stride = sy == 1 && sx == 1;
-  if (direct_fits(kern, s, s->k, s->c, 0)) {
+  const int64_t lanes = direct_lanes(kern, s, s->k, s->c, d.ow, 1);
+  if (lanes) {
     const int64_t taps = s->kh * s->kw;
     float *wp = scratch_get((size_t)d.w_elems);
     if (!wp)
       return sc_error(SC_ENOMEM, "sc_conv2d_backward_data: cannot allocate %lld floats of scratch", (long long)d.w_elems);
-    for (int64_t c = 0; c < s->c; c++) /* [C/16][tap][K][16] */
+    for (int64_t c = 0; c < s->c; c++) /* [C/lanes][tap][K][lanes] */
       for (int64_t t = 0; t < taps; t++)
         for (int64_t k = 0; k < s->k; k++)
-          wp[((c / SC_CONV_LANES * taps + t) * s->k + k) * SC_CONV_LANES + c % SC_CONV_LANES] =
-              w[(k * taps + t) * s->c + c];
+          wp[((c / lanes * taps + t) * s->k + k) * lanes + c % lanes] = w[(k * taps + t) * s->c + c];
     direct_conv g = {.kern = kern->conv, .wp = wp, .x = dx, .y = (float *)dy, .n = s->n, .h = s->h, .w = s->w,
                      .c = s->c, .oh = d.oh, .ow = d.ow, .k = s->k, .kh = s->kh, .kw = s->kw, .sy = s->stride_h,
                      .sx = s->stride_w, .py = s->pad_h, .px = s->pad_w, .backward_data = 1,
-                     .threads = direct_threads(s->n)};
+                     .threads = direct_threads(s->n), .lanes = lanes};
     sc_parallel(g.threads, direct_conv_part, &g);
     return SC_OK;
   }
@@ -654,7 +674,7 @@ sc_status sc_conv2d_backward_weights(const sc_conv2d_shape *s, float *dw, const 
     sc_gemm_src b = sc_gemm_src_matrix(x, (size_t)s->c, 0);
     return sc_gemm_run(kern, K, depth, P, &a, &b, 1.0f, 1.0f, dw, depth);
   }
-  if (direct_fits(kern, s, s->c, s->k, 1)) {
+  if (direct_dw_fits(kern, s)) {
     const int64_t taps = s->kh * s->kw, C = s->c, per = d.w_elems;
     const int nt = direct_threads(s->n);
     float *part = scratch_get((size_t)(per * nt));

@@ -1,4 +1,5 @@
-/* test_conv_ukr.c: every ISA's direct-convolution tap kernels (conv.h: tap and tap_dw) against the scalar table's,
+/* test_conv_ukr.c: every ISA's direct-convolution tap kernels (conv.h: tap, tap64 where offered, and tap_dw) against
+ * the scalar table's,
  * called directly on strided pixel rectangles: rows and columns of 0, 1, primes and sizes off every pixel group
  * (12, 6, 4), channel counts of 1 to 33 (ragged tap_dw blocks), pixel and row strides wider than the channels
  * (stride-2 convolutions, channel offsets), misaligned activations, and outputs that already hold values.
@@ -19,26 +20,29 @@ typedef struct tap_case {
   size_t rows, cols, cin, ips, irs, ops, ors;
 } tap_case;
 
-static void check_tap(const sc_kernels *k, const tap_case *t, uint64_t seed) {
+/* lanes: 16 (tap) or 64 (tap64) */
+static void check_tap(const sc_kernels *k, const tap_case *t, size_t lanes, uint64_t seed) {
   const sc_conv_config *ref = sc_kernels_scalar.conv, *cv = k->conv;
+  const sc_f32_conv_tap_fn ref_fn = lanes == 64 ? ref->tap64 : ref->tap, fn = lanes == 64 ? cv->tap64 : cv->tap;
+  const char *name = lanes == 64 ? cv->tap64_name : cv->tap_name;
   sc_test_rng r = {seed};
   const size_t in_n = t->rows * t->irs + t->cols * t->ips + t->cin + 1;
-  const size_t out_n = t->rows * t->ors + t->cols * t->ops + SC_CONV_LANES + 1;
-  float *in = sc_test_alloc(in_n, 1 + seed % 3), *w = sc_test_alloc(t->cin * SC_CONV_LANES + 1, 0);
+  const size_t out_n = t->rows * t->ors + t->cols * t->ops + lanes + 1;
+  float *in = sc_test_alloc(in_n, 1 + seed % 3), *w = sc_test_alloc(t->cin * lanes + 1, 0);
   float *got = sc_test_alloc(out_n, seed % 2), *want = malloc(out_n * sizeof(float));
   SC_ASSERT(want, "out of memory");
   sc_test_fill_int(&r, in, in_n, 4);
-  sc_test_fill_int(&r, w, t->cin * SC_CONV_LANES, 4);
+  sc_test_fill_int(&r, w, t->cin * lanes, 4);
   for (size_t i = 0; i < out_n; i++) got[i] = sentinel;
   for (size_t y = 0; y < t->rows; y++)
     for (size_t x = 0; x < t->cols; x++)
-      for (size_t j = 0; j < SC_CONV_LANES; j++) got[y * t->ors + x * t->ops + j] = (float)sc_test_int(&r, -99, 99);
+      for (size_t j = 0; j < lanes; j++) got[y * t->ors + x * t->ops + j] = (float)sc_test_int(&r, -99, 99);
   for (size_t i = 0; i < out_n; i++) want[i] = got[i];
-  ref->tap(t->rows, t->cols, t->cin, in, t->irs, t->ips, w, want, t->ors, t->ops);
-  cv->tap(t->rows, t->cols, t->cin, in, t->irs, t->ips, w, got, t->ors, t->ops);
+  ref_fn(t->rows, t->cols, t->cin, in, t->irs, t->ips, w, want, t->ors, t->ops);
+  fn(t->rows, t->cols, t->cin, in, t->irs, t->ips, w, got, t->ors, t->ops);
   for (size_t i = 0; i < out_n; i++)
     SC_ASSERT(got[i] == want[i], "%s rows=%zu cols=%zu cin=%zu ips=%zu irs=%zu ops=%zu ors=%zu seed=%llu: out[%zu] = %g, "
-              "want %g", cv->tap_name, t->rows, t->cols, t->cin, t->ips, t->irs, t->ops, t->ors,
+              "want %g", name, t->rows, t->cols, t->cin, t->ips, t->irs, t->ops, t->ors,
               (unsigned long long)seed, i, got[i], want[i]);
   sc_test_free(in), sc_test_free(w), sc_test_free(got), free(want);
 }
@@ -53,7 +57,22 @@ SC_ISA_TEST(conv_ukr, tap_matches_scalar) {
       for (size_t c = 0; c < sizeof cins / sizeof *cins; c++, seed++) {
         const size_t cin = cins[c], ips = cin + seed % 3 * cin, ops = SC_CONV_LANES * (1 + seed % 2) + seed % 5;
         tap_case t = {rows[a], cols[b], cin, ips, cols[b] * ips + 7, ops, cols[b] * ops + 3};
-        check_tap(k, &t, seed);
+        check_tap(k, &t, SC_CONV_LANES, seed);
+      }
+}
+
+SC_ISA_TEST(conv_ukr, tap64_matches_scalar) {
+  SC_ASSERT(sc_kernels_scalar.conv->tap64, "the scalar table has no tap64 reference");
+  if (!k->conv->tap64) SC_SKIP("the %s table offers no 64-lane tap kernel (the driver uses the GEMM there)", k->name);
+  static const size_t rows[] = {0, 1, 3}, cols[] = {0, 1, 2, 3, 4, 5, 7, 8, 9};
+  static const size_t cins[] = {0, 1, 5, 64, 67};
+  uint64_t seed = 500;
+  for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
+    for (size_t b = 0; b < sizeof cols / sizeof *cols; b++)
+      for (size_t c = 0; c < sizeof cins / sizeof *cins; c++, seed++) {
+        const size_t cin = cins[c], ips = cin + seed % 3 * cin, ops = 64 * (1 + seed % 2) + seed % 5;
+        tap_case t = {rows[a], cols[b], cin, ips, cols[b] * ips + 7, ops, cols[b] * ops + 3};
+        check_tap(k, &t, 64, seed);
       }
 }
 
