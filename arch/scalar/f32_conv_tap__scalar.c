@@ -3,32 +3,28 @@
  * pixel order (tap_dw), as the vector kernels do per lane. */
 #include "conv.h"
 
-void sc_f32_conv_tap__scalar(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
-                             const float *w, float *out, size_t ors, size_t ops) {
+static void tap_lanes(size_t lanes, size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
+                      const float *w, float *out, size_t ors, size_t ops) {
   for (size_t r = 0; r < rows; r++)
     for (size_t i = 0; i < cols; i++) {
       const float *a = in + r * irs + i * ips;
       float *o = out + r * ors + i * ops;
-      for (size_t j = 0; j < SC_CONV_LANES; j++) {
+      for (size_t j = 0; j < lanes; j++) {
         float s = o[j];
-        for (size_t c = 0; c < cin; c++) s += a[c] * w[c * SC_CONV_LANES + j];
+        for (size_t c = 0; c < cin; c++) s += a[c] * w[c * lanes + j];
         o[j] = s;
       }
     }
 }
 
+void sc_f32_conv_tap__scalar(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
+                             const float *w, float *out, size_t ors, size_t ops) {
+  tap_lanes(SC_CONV_LANES, rows, cols, cin, in, irs, ips, w, out, ors, ops);
+}
+
 void sc_f32_conv_tap64__scalar(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
                                const float *w, float *out, size_t ors, size_t ops) {
-  for (size_t r = 0; r < rows; r++)
-    for (size_t i = 0; i < cols; i++) {
-      const float *a = in + r * irs + i * ips;
-      float *o = out + r * ors + i * ops;
-      for (size_t j = 0; j < 64; j++) {
-        float s = o[j];
-        for (size_t c = 0; c < cin; c++) s += a[c] * w[c * 64 + j];
-        o[j] = s;
-      }
-    }
+  tap_lanes(64, rows, cols, cin, in, irs, ips, w, out, ors, ops);
 }
 
 void sc_f32_conv_tap_dw__scalar(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,

@@ -3,8 +3,9 @@
  *
  * Nothing here materialises an im2col matrix: the packers below gather GEMM panels straight from the NHWC
  * tensors. They are plain C (this folder is built for the baseline ISA) and must stay free of intrinsics and
- * ISA macros. The only allocation is a grow-only per-thread scratch used by strided backward-data, so a training
- * step does not allocate after its first call (the GEMM driver keeps its own buffers likewise).
+ * ISA macros. The only allocation is a grow-only per-thread scratch (strided backward-data's tiles, the direct
+ * kernels' packed weights and per-thread weight gradients), so a training step does not allocate after its first
+ * call (the GEMM driver keeps its own buffers likewise).
  *
  * The three passes, with P = N*OH*OW output pixels and T = kh*kw taps:
  *   forward          y[P][K] = im2col(x)[P][T*C] * w[K][T*C]^T          (A gathered from x, B = w as stored)
@@ -350,12 +351,24 @@ static int is_pointwise(const sc_conv2d_shape *s) {
   return s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_h == 0 && s->pad_w == 0;
 }
 
-/* ---- direct convolution for few channels --------------------------------------------------------------------- */
+/* ---- direct convolution for few channels and narrow images ---------------------------------------------------- */
 
 /* With few channels (the 28x28x16 layers of a narrow ResNet), the GEMM panels are mostly gathering and transposing:
- * a 3x3 tap of 16 channels is one 64-byte run per pixel. There the kernel table's tap kernels (arch/conv.h) work
- * on the tensors as they lie, one tap at a time over the rectangle of output pixels whose input pixel is real, so
- * the padding costs nothing and nothing is packed but the weights (a few KiB). Threads take whole images. */
+ * a 3x3 tap of 16 channels is one 64-byte run per pixel; on narrow images (7x7, 4x4) the GEMM tiles spend much of
+ * their work on the padding. There the kernel table's tap kernels (arch/conv.h) work on the tensors as they lie,
+ * one tap at a time over the rectangle of output pixels whose input pixel is real, so the padding costs nothing
+ * and nothing is packed but the weights. Threads take whole images. */
+
+/* The geometry of a convolution as the direct passes see it: x is N x H x W x C, y (or dy) N x OH x OW x K, and
+ * through tap (ky, kx) output pixel (oy, ox) pairs with input pixel (oy*sy - py + ky, ox*sx - px + kx). */
+typedef struct direct_geom {
+  int64_t n, h, w, c, oh, ow, k, kh, kw, sy, sx, py, px;
+} direct_geom;
+
+static direct_geom geom_of(const sc_conv2d_shape *s, const conv_dims *d) {
+  return (direct_geom){.n = s->n, .h = s->h, .w = s->w, .c = s->c, .oh = d->oh, .ow = d->ow, .k = s->k, .kh = s->kh,
+                       .kw = s->kw, .sy = s->stride_h, .sx = s->stride_w, .py = s->pad_h, .px = s->pad_w};
+}
 
 /* The output positions o in [lo, hi) of one tap along one axis: those whose input o*stride - pad + k lies in
  * [0, in). */
@@ -367,57 +380,33 @@ static void tap_span(int64_t out, int64_t in, int64_t stride, int64_t pad, int64
   if (*lo > *hi) *lo = *hi;
 }
 
-/* One convolution seen by the direct kernels. Through tap (ky, kx), output pixel (oy, ox) of image n pairs with
- * input pixel (oy*sy - py + ky, ox*sx - px + kx). The forward adds w x input into the output (y, zeroed first);
- * backward-data runs the same pairs the other way, adding w^T x dy into dx (a scatter: at stride s, a tap's
- * dx pixels are s pixels apart, which the kernels' strides express). wp holds the weights as [block of 16 of what
- * is written][tap][channel read][16]. */
-typedef struct direct_conv {
-  const sc_conv_config *kern;
-  const float *wp;
-  float *x, *y; /* x: N x H x W x C, y: N x OH x OW x K. The forward writes y only, backward-data dx only: the
-                 * side a pass reads comes from a const argument and is never written */
-  int64_t n, h, w, c, oh, ow, k, kh, kw, sy, sx, py, px;
-  int backward_data;
-  int threads;    /* the team size asked of sc_parallel (1: the calling thread alone) */
-  int64_t lanes;  /* outputs per kernel call: 16 (tap) or 64 (tap64) */
-} direct_conv;
+/* One tap's rectangle within an image: rows x cols output pixels, the first at y_off in y (floats from the image's
+ * start) pairing with the input pixel at x_off in x; neighbours along a row are xps / yps floats apart, rows xrs /
+ * yrs. Returns 0 if no output pixel of this tap reads a real input pixel. */
+typedef struct tap_rect {
+  size_t rows, cols, xrs, xps, yrs, yps;
+  int64_t x_off, y_off;
+} tap_rect;
 
-/* the images [*n0, *n1) of this thread's share */
+static int tap_rect_of(const direct_geom *g, int64_t t, tap_rect *r) {
+  const int64_t ky = t / g->kw, kx = t - ky * g->kw;
+  int64_t y0, y1, x0, x1;
+  tap_span(g->oh, g->h, g->sy, g->py, ky, &y0, &y1);
+  tap_span(g->ow, g->w, g->sx, g->px, kx, &x0, &x1);
+  if (y0 == y1 || x0 == x1) return 0;
+  r->rows = (size_t)(y1 - y0), r->cols = (size_t)(x1 - x0);
+  r->x_off = ((y0 * g->sy - g->py + ky) * g->w + x0 * g->sx - g->px + kx) * g->c;
+  r->y_off = (y0 * g->ow + x0) * g->k;
+  r->xrs = (size_t)(g->sy * g->w * g->c), r->xps = (size_t)(g->sx * g->c);
+  r->yrs = (size_t)(g->ow * g->k), r->yps = (size_t)g->k;
+  return 1;
+}
+
+/* the images [*n0, *n1) of this thread's share of a pass run on `threads` threads */
 static void image_share(int64_t n, int threads, int64_t *n0, int64_t *n1) {
   const int64_t nth = threads > 1 ? omp_get_num_threads() : 1, th = threads > 1 ? omp_get_thread_num() : 0;
   *n0 = n * th / nth;
   *n1 = n * (th + 1) / nth;
-}
-
-static void direct_conv_part(void *arg) {
-  const direct_conv *g = arg;
-  const int64_t taps = g->kh * g->kw, cin = g->backward_data ? g->k : g->c;
-  const int64_t lanes = g->lanes, blocks = (g->backward_data ? g->c : g->k) / lanes;
-  const sc_f32_conv_tap_fn tap = lanes == 64 ? g->kern->tap64 : g->kern->tap;
-  int64_t n0, n1;
-  image_share(g->n, g->threads, &n0, &n1);
-  for (int64_t n = n0; n < n1; n++) {
-    float *x = g->x + n * g->h * g->w * g->c, *y = g->y + n * g->oh * g->ow * g->k;
-    if (!g->backward_data) memset(y, 0, (size_t)(g->oh * g->ow * g->k) * sizeof(float));
-    for (int64_t ob = 0; ob < blocks; ob++)
-      for (int64_t t = 0; t < taps; t++) {
-        const int64_t ky = t / g->kw, kx = t - ky * g->kw;
-        int64_t y0, y1, x0, x1;
-        tap_span(g->oh, g->h, g->sy, g->py, ky, &y0, &y1);
-        tap_span(g->ow, g->w, g->sx, g->px, kx, &x0, &x1);
-        if (y0 == y1 || x0 == x1) continue;
-        float *xt = x + ((y0 * g->sy - g->py + ky) * g->w + x0 * g->sx - g->px + kx) * g->c;
-        float *yt = y + (y0 * g->ow + x0) * g->k;
-        const size_t xrs = (size_t)(g->sy * g->w * g->c), xps = (size_t)(g->sx * g->c);
-        const size_t yrs = (size_t)(g->ow * g->k), yps = (size_t)g->k;
-        const float *wt = g->wp + (ob * taps + t) * cin * lanes;
-        if (g->backward_data)
-          tap((size_t)(y1 - y0), (size_t)(x1 - x0), (size_t)cin, yt, yrs, yps, wt, xt + ob * lanes, xrs, xps);
-        else
-          tap((size_t)(y1 - y0), (size_t)(x1 - x0), (size_t)cin, xt, xrs, xps, wt, yt + ob * lanes, yrs, yps);
-      }
-  }
 }
 
 /* threads for a direct pass over n images: whole images each, and none inside another team */
@@ -426,39 +415,73 @@ static int direct_threads(int64_t n) {
   return omp_in_parallel() ? 1 : (int)(nt < n ? nt : n > 0 ? n : 1);
 }
 
+/* The forward adds w x input into y (zeroed first); backward-data runs the same pairs the other way, adding
+ * w^T x dy into dx (a scatter: at stride s, a tap's dx pixels are s pixels apart, which the kernels' strides
+ * express). wp holds the weights as [block of `lanes` of what is written][tap][channel read][lanes]. */
+typedef struct direct_conv {
+  const sc_conv_config *kern;
+  direct_geom g;
+  const float *wp;
+  float *x, *y; /* the forward writes y only, backward-data dx only: the side a pass reads comes from a const
+                 * argument and is never written */
+  int backward_data;
+  int threads;   /* the team size asked of sc_parallel (1: the calling thread alone) */
+  int64_t lanes; /* outputs per kernel call: 16 (tap) or 64 (tap64) */
+} direct_conv;
+
+static void direct_conv_part(void *arg) {
+  const direct_conv *dc = arg;
+  const direct_geom *g = &dc->g;
+  const int64_t taps = g->kh * g->kw, cin = dc->backward_data ? g->k : g->c;
+  const int64_t lanes = dc->lanes, blocks = (dc->backward_data ? g->c : g->k) / lanes;
+  const sc_f32_conv_tap_fn tap = lanes == 64 ? dc->kern->tap64 : dc->kern->tap;
+  int64_t n0, n1;
+  image_share(g->n, dc->threads, &n0, &n1);
+  for (int64_t n = n0; n < n1; n++) {
+    float *x = dc->x + n * g->h * g->w * g->c, *y = dc->y + n * g->oh * g->ow * g->k;
+    if (!dc->backward_data) memset(y, 0, (size_t)(g->oh * g->ow * g->k) * sizeof(float));
+    for (int64_t ob = 0; ob < blocks; ob++)
+      for (int64_t t = 0; t < taps; t++) {
+        tap_rect r;
+        if (!tap_rect_of(g, t, &r)) continue;
+        const float *wt = dc->wp + (ob * taps + t) * cin * lanes;
+        if (dc->backward_data)
+          tap(r.rows, r.cols, (size_t)cin, y + r.y_off, r.yrs, r.yps, wt, x + r.x_off + ob * lanes, r.xrs, r.xps);
+        else
+          tap(r.rows, r.cols, (size_t)cin, x + r.x_off, r.xrs, r.xps, wt, y + r.y_off + ob * lanes, r.yrs, r.yps);
+      }
+  }
+}
+
 /* Weight gradient: each thread sums its images into its own [output block][tap][input channel][16] buffer; the
  * buffers are then added into dw (K x kh x kw x C). */
 typedef struct direct_dw {
   const sc_conv_config *kern;
+  direct_geom g;
   const float *x, *dy;
   float *part; /* per thread: part + thread * per_thread */
   int64_t per_thread;
   int threads;
-  int64_t n, h, w, c, oh, ow, k, kh, kw, sy, sx, py, px;
 } direct_dw;
 
 static void direct_dw_part(void *arg) {
-  const direct_dw *g = arg;
-  const int64_t taps = g->kh * g->kw, blocks = g->k / SC_CONV_LANES, cb = (int64_t)g->kern->dw_block;
-  float *acc = g->part + (int64_t)(g->threads > 1 ? omp_get_thread_num() : 0) * g->per_thread;
-  memset(acc, 0, (size_t)g->per_thread * sizeof(float));
+  const direct_dw *dd = arg;
+  const direct_geom *g = &dd->g;
+  const int64_t taps = g->kh * g->kw, blocks = g->k / SC_CONV_LANES, cb = (int64_t)dd->kern->dw_block;
+  float *acc = dd->part + (int64_t)(dd->threads > 1 ? omp_get_thread_num() : 0) * dd->per_thread;
+  memset(acc, 0, (size_t)dd->per_thread * sizeof(float));
   int64_t n0, n1;
-  image_share(g->n, g->threads, &n0, &n1);
+  image_share(g->n, dd->threads, &n0, &n1);
   for (int64_t n = n0; n < n1; n++) {
-    const float *x = g->x + n * g->h * g->w * g->c, *dy = g->dy + n * g->oh * g->ow * g->k;
+    const float *x = dd->x + n * g->h * g->w * g->c, *dy = dd->dy + n * g->oh * g->ow * g->k;
     for (int64_t kb = 0; kb < blocks; kb++)
       for (int64_t t = 0; t < taps; t++) {
-        const int64_t ky = t / g->kw, kx = t - ky * g->kw;
-        int64_t y0, y1, x0, x1;
-        tap_span(g->oh, g->h, g->sy, g->py, ky, &y0, &y1);
-        tap_span(g->ow, g->w, g->sx, g->px, kx, &x0, &x1);
-        if (y0 == y1 || x0 == x1) continue;
-        const float *a = x + ((y0 * g->sy - g->py + ky) * g->w + x0 * g->sx - g->px + kx) * g->c;
-        const float *b = dy + (y0 * g->ow + x0) * g->k + kb * SC_CONV_LANES;
+        tap_rect r;
+        if (!tap_rect_of(g, t, &r)) continue;
         for (int64_t c0 = 0; c0 < g->c; c0 += cb)
-          g->kern->tap_dw((size_t)(y1 - y0), (size_t)(x1 - x0), (size_t)(g->c - c0 < cb ? g->c - c0 : cb), a + c0,
-                          (size_t)(g->sy * g->w * g->c), (size_t)(g->sx * g->c), b, (size_t)(g->ow * g->k),
-                          (size_t)g->k, acc + ((kb * taps + t) * g->c + c0) * SC_CONV_LANES);
+          dd->kern->tap_dw(r.rows, r.cols, (size_t)(g->c - c0 < cb ? g->c - c0 : cb), x + r.x_off + c0, r.xrs, r.xps,
+                           dy + r.y_off + kb * SC_CONV_LANES, r.yrs, r.yps,
+                           acc + ((kb * taps + t) * g->c + c0) * SC_CONV_LANES);
       }
   }
 }
@@ -519,10 +542,8 @@ sc_status sc_conv2d_forward(const sc_conv2d_shape *s, const float *x, const floa
       for (int64_t t = 0; t < taps; t++)
         for (int64_t c = 0; c < C; c++)
           wp[((k / lanes * taps + t) * C + c) * lanes + k % lanes] = w[(k * taps + t) * C + c];
-    direct_conv g = {.kern = kern->conv, .wp = wp, .x = (float *)x, .y = y, .n = s->n, .h = s->h, .w = s->w,
-                     .c = C, .oh = d.oh, .ow = d.ow, .k = s->k, .kh = s->kh, .kw = s->kw, .sy = s->stride_h,
-                     .sx = s->stride_w, .py = s->pad_h, .px = s->pad_w, .threads = direct_threads(s->n),
-                     .lanes = lanes};
+    direct_conv g = {.kern = kern->conv, .g = geom_of(s, &d), .wp = wp, .x = (float *)x, .y = y,
+                     .threads = direct_threads(s->n), .lanes = lanes};
     sc_parallel(g.threads, direct_conv_part, &g);
     return SC_OK;
   }
@@ -601,10 +622,8 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const flo
       for (int64_t t = 0; t < taps; t++)
         for (int64_t k = 0; k < s->k; k++)
           wp[((c / lanes * taps + t) * s->k + k) * lanes + c % lanes] = w[(k * taps + t) * s->c + c];
-    direct_conv g = {.kern = kern->conv, .wp = wp, .x = dx, .y = (float *)dy, .n = s->n, .h = s->h, .w = s->w,
-                     .c = s->c, .oh = d.oh, .ow = d.ow, .k = s->k, .kh = s->kh, .kw = s->kw, .sy = s->stride_h,
-                     .sx = s->stride_w, .py = s->pad_h, .px = s->pad_w, .backward_data = 1,
-                     .threads = direct_threads(s->n), .lanes = lanes};
+    direct_conv g = {.kern = kern->conv, .g = geom_of(s, &d), .wp = wp, .x = dx, .y = (float *)dy,
+                     .backward_data = 1, .threads = direct_threads(s->n), .lanes = lanes};
     sc_parallel(g.threads, direct_conv_part, &g);
     return SC_OK;
   }
@@ -681,9 +700,8 @@ sc_status sc_conv2d_backward_weights(const sc_conv2d_shape *s, float *dw, const 
     if (!part)
       return sc_error(SC_ENOMEM, "sc_conv2d_backward_weights: cannot allocate %lld floats of scratch",
                       (long long)(per * nt));
-    direct_dw g = {.kern = kern->conv, .x = x, .dy = dy, .part = part, .per_thread = per, .threads = nt, .n = s->n,
-                   .h = s->h, .w = s->w, .c = C, .oh = d.oh, .ow = d.ow, .k = s->k, .kh = s->kh, .kw = s->kw,
-                   .sy = s->stride_h, .sx = s->stride_w, .py = s->pad_h, .px = s->pad_w};
+    direct_dw g = {.kern = kern->conv, .g = geom_of(s, &d), .x = x, .dy = dy, .part = part, .per_thread = per,
+                   .threads = nt};
     sc_parallel(nt, direct_dw_part, &g);
     for (int64_t k = 0; k < s->k; k++) /* the parts are [K/16][tap][C][16] */
       for (int64_t t = 0; t < taps; t++)
