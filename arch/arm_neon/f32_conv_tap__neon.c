@@ -83,18 +83,30 @@ void sc_f32_conv_tap_dw__neon(size_t rows, size_t cols, size_t cn, const float *
 #undef STORE
     return;
   }
-  for (size_t c = 0; c < cn; c++) { /* a ragged block: one channel at a time */
+  for (size_t c = 0; c < cn; c++) { /* a ragged block: one channel at a time, two pixels in flight */
     float32x4_t s0 = vld1q_f32(dw + c * 16), s1 = vld1q_f32(dw + c * 16 + 4);
     float32x4_t s2 = vld1q_f32(dw + c * 16 + 8), s3 = vld1q_f32(dw + c * 16 + 12);
-    for (size_t r = 0; r < rows; r++)
-      for (size_t i = 0; i < cols; i++) {
-        const float *g = dy + r * dyrs + i * dyps;
-        const float32x4_t b = vld1q_dup_f32(x + r * xrs + i * xps + c);
+    float32x4_t t0 = vdupq_n_f32(0.0f), t1 = t0, t2 = t0, t3 = t0;
+    for (size_t r = 0; r < rows; r++) {
+      const float *xr = x + r * xrs + c, *gr = dy + r * dyrs;
+      size_t i = 0;
+      for (; i + 2 <= cols; i += 2) {
+        const float *g = gr + i * dyps, *h = g + dyps;
+        const float32x4_t b = vld1q_dup_f32(xr + i * xps), e = vld1q_dup_f32(xr + (i + 1) * xps);
+        s0 = vfmaq_f32(s0, b, vld1q_f32(g)), s1 = vfmaq_f32(s1, b, vld1q_f32(g + 4));
+        s2 = vfmaq_f32(s2, b, vld1q_f32(g + 8)), s3 = vfmaq_f32(s3, b, vld1q_f32(g + 12));
+        t0 = vfmaq_f32(t0, e, vld1q_f32(h)), t1 = vfmaq_f32(t1, e, vld1q_f32(h + 4));
+        t2 = vfmaq_f32(t2, e, vld1q_f32(h + 8)), t3 = vfmaq_f32(t3, e, vld1q_f32(h + 12));
+      }
+      if (i < cols) {
+        const float *g = gr + i * dyps;
+        const float32x4_t b = vld1q_dup_f32(xr + i * xps);
         s0 = vfmaq_f32(s0, b, vld1q_f32(g)), s1 = vfmaq_f32(s1, b, vld1q_f32(g + 4));
         s2 = vfmaq_f32(s2, b, vld1q_f32(g + 8)), s3 = vfmaq_f32(s3, b, vld1q_f32(g + 12));
       }
-    vst1q_f32(dw + c * 16, s0), vst1q_f32(dw + c * 16 + 4, s1);
-    vst1q_f32(dw + c * 16 + 8, s2), vst1q_f32(dw + c * 16 + 12, s3);
+    }
+    vst1q_f32(dw + c * 16, vaddq_f32(s0, t0)), vst1q_f32(dw + c * 16 + 4, vaddq_f32(s1, t1));
+    vst1q_f32(dw + c * 16 + 8, vaddq_f32(s2, t2)), vst1q_f32(dw + c * 16 + 12, vaddq_f32(s3, t3));
   }
 }
 

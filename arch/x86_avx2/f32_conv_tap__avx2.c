@@ -71,15 +71,25 @@ void sc_f32_conv_tap_dw__avx2(size_t rows, size_t cols, size_t cn, const float *
 #undef STORE
     return;
   }
-  for (size_t c = 0; c < cn; c++) { /* a ragged block: one channel at a time */
-    __m256 l = _mm256_load_ps(dw + c * 16), h = _mm256_load_ps(dw + c * 16 + 8);
-    for (size_t r = 0; r < rows; r++)
-      for (size_t i = 0; i < cols; i++) {
-        const float *g = dy + r * dyrs + i * dyps;
-        const __m256 b = _mm256_broadcast_ss(x + r * xrs + i * xps + c);
-        l = _mm256_fmadd_ps(b, _mm256_loadu_ps(g), l), h = _mm256_fmadd_ps(b, _mm256_loadu_ps(g + 8), h);
+  for (size_t c = 0; c < cn; c++) { /* a ragged block: one channel at a time, two pixels in flight */
+    __m256 l0 = _mm256_load_ps(dw + c * 16), h0 = _mm256_load_ps(dw + c * 16 + 8);
+    __m256 l1 = _mm256_setzero_ps(), h1 = _mm256_setzero_ps();
+    for (size_t r = 0; r < rows; r++) {
+      const float *xr = x + r * xrs + c, *gr = dy + r * dyrs;
+      size_t i = 0;
+      for (; i + 2 <= cols; i += 2) {
+        const float *g = gr + i * dyps, *g1 = g + dyps;
+        const __m256 b = _mm256_broadcast_ss(xr + i * xps), b1 = _mm256_broadcast_ss(xr + (i + 1) * xps);
+        l0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(g), l0), h0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(g + 8), h0);
+        l1 = _mm256_fmadd_ps(b1, _mm256_loadu_ps(g1), l1), h1 = _mm256_fmadd_ps(b1, _mm256_loadu_ps(g1 + 8), h1);
       }
-    _mm256_store_ps(dw + c * 16, l), _mm256_store_ps(dw + c * 16 + 8, h);
+      if (i < cols) {
+        const float *g = gr + i * dyps;
+        const __m256 b = _mm256_broadcast_ss(xr + i * xps);
+        l0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(g), l0), h0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(g + 8), h0);
+      }
+    }
+    _mm256_store_ps(dw + c * 16, _mm256_add_ps(l0, l1)), _mm256_store_ps(dw + c * 16 + 8, _mm256_add_ps(h0, h1));
   }
 }
 

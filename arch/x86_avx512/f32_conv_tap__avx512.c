@@ -130,12 +130,21 @@ void sc_f32_conv_tap_dw__avx512(size_t rows, size_t cols, size_t cn, const float
 #undef STORE
     return;
   }
-  for (size_t c = 0; c < cn; c++) { /* a ragged block: one channel at a time */
-    __m512 s = _mm512_load_ps(dw + c * 16);
-    for (size_t r = 0; r < rows; r++)
-      for (size_t i = 0; i < cols; i++)
-        s = _mm512_fmadd_ps(_mm512_set1_ps(x[r * xrs + i * xps + c]), _mm512_loadu_ps(dy + r * dyrs + i * dyps), s);
-    _mm512_store_ps(dw + c * 16, s);
+  for (size_t c = 0; c < cn; c++) { /* a ragged block: one channel at a time, four pixels in flight */
+    __m512 s0 = _mm512_load_ps(dw + c * 16), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps();
+    __m512 s3 = _mm512_setzero_ps();
+    for (size_t r = 0; r < rows; r++) {
+      const float *xr = x + r * xrs + c, *gr = dy + r * dyrs;
+      size_t i = 0;
+      for (; i + 4 <= cols; i += 4) {
+        s0 = _mm512_fmadd_ps(_mm512_set1_ps(xr[i * xps]), _mm512_loadu_ps(gr + i * dyps), s0);
+        s1 = _mm512_fmadd_ps(_mm512_set1_ps(xr[(i + 1) * xps]), _mm512_loadu_ps(gr + (i + 1) * dyps), s1);
+        s2 = _mm512_fmadd_ps(_mm512_set1_ps(xr[(i + 2) * xps]), _mm512_loadu_ps(gr + (i + 2) * dyps), s2);
+        s3 = _mm512_fmadd_ps(_mm512_set1_ps(xr[(i + 3) * xps]), _mm512_loadu_ps(gr + (i + 3) * dyps), s3);
+      }
+      for (; i < cols; i++) s0 = _mm512_fmadd_ps(_mm512_set1_ps(xr[i * xps]), _mm512_loadu_ps(gr + i * dyps), s0);
+    }
+    _mm512_store_ps(dw + c * 16, _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
   }
 }
 
