@@ -34,7 +34,7 @@ typedef sc_f32_conv_tap_fn sc_f32_conv_tap64_fn;
 typedef struct sc_conv_config {
   sc_f32_conv_tap_fn tap;
   sc_f32_conv_tap_dw_fn tap_dw;
-  sc_f32_conv_tap64_fn tap64; /* optional (NULL: not offered): for narrow images with outputs in blocks of 64 */
+  sc_f32_conv_tap64_fn tap64; /* optional (NULL: not offered): outputs in blocks of 64, inputs of 64 or more */
   size_t dw_block; /* input channels per tap_dw call (its accumulators are dw_block x 16) */
   const char *tap_name; /* e.g. "sc_f32_conv_tap__avx512" */
   const char *tap_dw_name;

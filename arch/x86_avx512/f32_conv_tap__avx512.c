@@ -58,8 +58,8 @@ void sc_f32_conv_tap__avx512(size_t rows, size_t cols, size_t cin, const float *
   }
 }
 
-/* 64 output lanes (4 zmm) for up to 4 pixels: 16 accumulators, 4 weight loads and 4 broadcasts per input channel.
- * For narrow images (7x7, 4x4), where a row has too few pixels to fill the 16-lane kernel's 12 accumulators. */
+/* 64 output lanes (4 zmm) for up to 4 pixels: 16 accumulators, 4 weight loads and 4 broadcasts per input channel,
+ * so each broadcast feeds 4 FMAs; short rows (7x7, 4x4 images) still fill most of the tile. */
 #define WIDE_GROUP(M, REP)                                                                                         \
   static inline void wide##M(size_t cin, const float *a, size_t ips, const float *w, float *o, size_t ops) {      \
     REP(WLOAD)                                                                                                    \

@@ -20,9 +20,9 @@
  *                    matrix (T/s^2 times dx). Its weakness is a GEMM only C columns wide: with very few input
  *                    channels (the stem, C = 3, whose input gradient a network does not need) it is slow.
  *   backward-weights dw[K][T*C] += dy[P][K]^T * im2col(x)[P][T*C]      (the depth of the GEMM is P; B gathered)
- * 1x1 stride-1 unpadded convolutions use plain matrix sources on the NHWC buffers. Layers of few channels, or of
- * narrow images, skip the GEMM for the kernel table's direct tap kernels (arch/conv.h), which read the tensors in
- * place one kernel tap at a time; direct_lanes() and direct_dw_fits() say where.
+ * 1x1 stride-1 unpadded convolutions use plain matrix sources on the NHWC buffers. Most other layers skip the GEMM
+ * for the kernel table's direct tap kernels (arch/conv.h), which read the tensors in place one kernel tap at a
+ * time; direct_lanes() and direct_dw_fits() say where.
  *
  * Packing cost is what separates this from a plain GEMM. Gathered rows of A (pixels) run along the depth in
  * memory, so A panels are transposes; they go through the kernel table's vectorised transposing packer. Tried and
@@ -351,13 +351,13 @@ static int is_pointwise(const sc_conv2d_shape *s) {
   return s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_h == 0 && s->pad_w == 0;
 }
 
-/* ---- direct convolution for few channels and narrow images ---------------------------------------------------- */
+/* ---- direct convolution ------------------------------------------------------------------------------------- */
 
-/* With few channels (the 28x28x16 layers of a narrow ResNet), the GEMM panels are mostly gathering and transposing:
- * a 3x3 tap of 16 channels is one 64-byte run per pixel; on narrow images (7x7, 4x4) the GEMM tiles spend much of
- * their work on the padding. There the kernel table's tap kernels (arch/conv.h) work on the tensors as they lie,
- * one tap at a time over the rectangle of output pixels whose input pixel is real, so the padding costs nothing
- * and nothing is packed but the weights. Threads take whole images. */
+/* The implicit GEMM pays for gathering and transposing its panels (with few channels, the 28x28x16 layers of a
+ * narrow ResNet, that is most of its time: a 3x3 tap of 16 channels is one 64-byte run per pixel) and computes
+ * the padding (on 7x7 and 4x4 images, a fifth to a third of its work). The kernel table's tap kernels (arch/conv.h)
+ * work on the tensors as they lie instead, one tap at a time over the rectangle of output pixels whose input pixel
+ * is real, so the padding costs nothing and nothing is packed but the weights. Threads take whole images. */
 
 /* The geometry of a convolution as the direct passes see it: x is N x H x W x C, y (or dy) N x OH x OW x K, and
  * through tap (ky, kx) output pixel (oy, ox) pairs with input pixel (oy*sy - py + ky, ox*sx - px + kx). */
@@ -491,24 +491,23 @@ static void direct_dw_part(void *arg) {
  * not a plain 1x1, and at least one image per thread (threads take whole images).
  *  - 16 outputs per call (tap): up to 32 channels each way. The forward and backward-data re-read each output
  *    block once per tap, which pays only while rows are long and channels few (28x28x16-16s1: 1.7x faster).
- *  - 64 outputs per call (tap64, where the table has it): images at most 8 pixels wide and at least 64 input
- *    channels, where the GEMM tiles waste most on the padding and the 16-lane kernel's pixel groups stay short
- *    (7x7x64-64s1: 1.45x, 4x4x128-128s1: 1.4x, 8x8x256-256s1: 1.15x). Backward-data only up to 256 x 256
- *    channels: 4x4x512-512s1 ran 1.2x slower there (the forward 1.25x faster).
+ *  - 64 outputs per call (tap64, where the table has it): at least 64 input channels. Each input channel then
+ *    feeds 16 FMAs per pixel from one broadcast, and nothing is gathered or spent on the padding (7x7x64-64s1:
+ *    1.45x, 4x4x128-128s1: 1.4x, 32x32x64-64s1: 1.3x, 16x16x128-128s1: 1.2x, 8x8x256-256s1: 1.15x).
+ *    Backward-data only up to 256 x 256 channels: 4x4x512-512s1 ran 1.2x slower there (the forward 1.25x
+ *    faster).
  *  - backward-weights (tap_dw) keeps its accumulators in registers over a whole image, and wins or ties while a
  *    tap's weights are at most 128 x 128 (28x28x16-16s1: 3.2x, 16x16x128-128s1: 1.15x, 8x8x256-512s2: 0.77x).
- * cin and cout are the channels read and written: C and K for the forward, K and C for backward-data; cols is the
- * width of the image the kernel walks along (y for the forward, dy for backward-data). */
+ * cin and cout are the channels read and written: C and K for the forward, K and C for backward-data. */
 static int direct_ok(const sc_kernels *kern, const sc_conv2d_shape *s) {
   return kern->conv && !is_pointwise(s) && s->n >= sc_num_threads();
 }
 
 static int64_t direct_lanes(const sc_kernels *kern, const sc_conv2d_shape *s, int64_t cin, int64_t cout,
-                            int64_t cols, int backward_data) {
+                            int backward_data) {
   if (!direct_ok(kern, s)) return 0;
   if (cout % SC_CONV_LANES == 0 && cin <= 32 && cout <= 32) return SC_CONV_LANES;
-  if (kern->conv->tap64 && cout % 64 == 0 && cols <= 8 && cin >= 64 && (!backward_data || cin * cout <= 256 * 256))
-    return 64;
+  if (kern->conv->tap64 && cout % 64 == 0 && cin >= 64 && (!backward_data || cin * cout <= 256 * 256)) return 64;
   return 0;
 }
 
@@ -533,7 +532,7 @@ sc_status sc_conv2d_forward(const sc_conv2d_shape *s, const float *x, const floa
     sc_gemm_src a = sc_gemm_src_matrix(x, (size_t)s->c, 1);
     return sc_gemm_run(kern, m, n, depth, &a, &b, 1.0f, 0.0f, y, n);
   }
-  const int64_t lanes = direct_lanes(kern, s, s->c, s->k, d.ow, 0);
+  const int64_t lanes = direct_lanes(kern, s, s->c, s->k, 0);
   if (lanes) {
     const int64_t taps = s->kh * s->kw, C = s->c;
     float *wp = scratch_get((size_t)d.w_elems);
@@ -612,7 +611,7 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const flo
   }
   const int64_t sy = s->stride_h, sx = s->stride_w;
   const int unit_stride = sy == 1 && sx == 1;
-  const int64_t lanes = direct_lanes(kern, s, s->k, s->c, d.ow, 1);
+  const int64_t lanes = direct_lanes(kern, s, s->k, s->c, 1);
   if (lanes) {
     const int64_t taps = s->kh * s->kw;
     float *wp = scratch_get((size_t)d.w_elems);

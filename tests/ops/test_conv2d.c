@@ -208,8 +208,8 @@ SC_ISA_TEST(conv2d, resnet_shapes_exact) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_all_passes(k, &cases[i], 1, 77 + i);
 }
 
-/* Shapes the direct kernels take (few channels, outputs in whole blocks of 16; narrow images of 64 or more
- * channels: conv.h), on one thread and on two (whole images each, an odd count so the shares differ; a single
+/* Shapes the direct kernels take (few channels, outputs in whole blocks of 16; 64 or more channels in, blocks of 64
+ * out: conv.h), on one thread and on two (whole images each, an odd count so the shares differ; a single
  * image goes to the GEMM on two threads): the demo model's layers, stride 2, a stem-like 7x7/2,
  * non-square kernels, no padding, padding wider than the kernel (output pixels no tap reaches), channel counts
  * off every tap_dw block, and a backward-weights of 64 x 128 channels (direct; its forward is not). */
@@ -218,9 +218,9 @@ SC_ISA_TEST(conv2d, direct_shapes_exact) {
       shape(3, 28, 28, 16, 16, 3, 3, 1, 1), shape(2, 28, 28, 16, 32, 3, 3, 2, 1), shape(3, 14, 13, 32, 32, 3, 3, 1, 1),
       shape(1, 9, 11, 3, 16, 7, 7, 2, 3),   shape(2, 6, 6, 17, 16, 3, 3, 1, 0),   shape(1, 3, 3, 16, 16, 3, 3, 1, 3),
       shape(2, 6, 6, 64, 128, 3, 3, 2, 1),  shape(3, 4, 4, 32, 16, 3, 3, 1, 1),
-      /* narrow images, outputs in blocks of 64 (tap64 where the table has it) */
+      /* outputs in blocks of 64 from 64 or more channels (tap64 where the table has it) */
       shape(3, 7, 7, 64, 64, 3, 3, 1, 1),   shape(2, 4, 4, 128, 64, 3, 3, 1, 1),  shape(2, 7, 7, 64, 128, 3, 3, 2, 1),
-      shape(2, 3, 5, 67, 64, 3, 3, 1, 1),
+      shape(2, 3, 5, 67, 64, 3, 3, 1, 1),   shape(3, 12, 13, 64, 64, 3, 3, 1, 1),
   };
   sc_conv2d_shape odd = shape(2, 10, 7, 5, 16, 5, 3, 1, 2); /* 5x3 kernel, pads (2, 1) */
   odd.pad_w = 1;
