@@ -497,7 +497,9 @@ static void direct_dw_part(void *arg) {
  *    Backward-data only up to 256 x 256 channels: 4x4x512-512s1 ran 1.2x slower there (the forward 1.25x
  *    faster).
  *  - backward-weights (tap_dw) keeps its accumulators in registers over a whole image, and wins or ties while a
- *    tap's weights are at most 128 x 128 (28x28x16-16s1: 3.2x, 16x16x128-128s1: 1.15x, 8x8x256-512s2: 0.77x).
+ *    tap's weights are at most 256 x 256 (28x28x16-16s1: 3.2x, 16x16x128-128s1: 1.15x, 8x8x256-256s1 on two
+ *    threads: 1.13x). Beyond, each image streams the whole weight gradient through the caches (8x8x256-512s2:
+ *    0.77x, 4x4x512-512s1: 0.88x).
  * cin and cout are the channels read and written: C and K for the forward, K and C for backward-data. */
 static int direct_ok(const sc_kernels *kern, const sc_conv2d_shape *s) {
   return kern->conv && !is_pointwise(s) && s->n >= sc_num_threads();
@@ -512,7 +514,7 @@ static int64_t direct_lanes(const sc_kernels *kern, const sc_conv2d_shape *s, in
 }
 
 static int direct_dw_fits(const sc_kernels *kern, const sc_conv2d_shape *s) {
-  return direct_ok(kern, s) && s->k % SC_CONV_LANES == 0 && s->c * s->k <= 128 * 128;
+  return direct_ok(kern, s) && s->k % SC_CONV_LANES == 0 && s->c * s->k <= 256 * 256;
 }
 
 /* ---- forward ----------------------------------------------------------------------------------------------- */
