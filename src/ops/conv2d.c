@@ -1,5 +1,6 @@
-/* conv2d.c: 2-D convolution on NHWC tensors (forward, backward-data, backward-weights) as implicit GEMM on the
- * engine's GEMM driver (gemm.h), and the validation of the public sc_conv2d_* arguments.
+/* conv2d.c: 2-D convolution on NHWC tensors (forward, backward-data, backward-weights), either on the kernel
+ * table's direct tap kernels (arch/conv.h) or as implicit GEMM on the engine's GEMM driver (gemm.h), and the
+ * validation of the public sc_conv2d_* arguments.
  *
  * Nothing here materialises an im2col matrix: the packers below gather GEMM panels straight from the NHWC
  * tensors. They are plain C (this folder is built for the baseline ISA) and must stay free of intrinsics and
@@ -538,7 +539,8 @@ sc_status sc_conv2d_forward(const sc_conv2d_shape *s, const float *x, const floa
   if (lanes) {
     const int64_t taps = s->kh * s->kw, C = s->c;
     float *wp = scratch_get((size_t)d.w_elems);
-    if (!wp) return sc_error(SC_ENOMEM, "sc_conv2d_forward: cannot allocate %lld floats of scratch", (long long)d.w_elems);
+    if (!wp)
+      return sc_error(SC_ENOMEM, "sc_conv2d_forward: cannot allocate %lld floats of scratch", (long long)d.w_elems);
     for (int64_t k = 0; k < s->k; k++) /* [K/lanes][tap][C][lanes] */
       for (int64_t t = 0; t < taps; t++)
         for (int64_t c = 0; c < C; c++)
@@ -618,7 +620,8 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const flo
     const int64_t taps = s->kh * s->kw;
     float *wp = scratch_get((size_t)d.w_elems);
     if (!wp)
-      return sc_error(SC_ENOMEM, "sc_conv2d_backward_data: cannot allocate %lld floats of scratch", (long long)d.w_elems);
+      return sc_error(SC_ENOMEM, "sc_conv2d_backward_data: cannot allocate %lld floats of scratch",
+                      (long long)d.w_elems);
     for (int64_t c = 0; c < s->c; c++) /* [C/lanes][tap][K][lanes] */
       for (int64_t t = 0; t < taps; t++)
         for (int64_t k = 0; k < s->k; k++)

@@ -1,6 +1,6 @@
-/* eltwise.c: the public ReLU, bias-add, residual-add and fused residual-add + ReLU entry points (forward and backward): argument checks,
- * then the active table's kernels over row ranges split between sc_num_threads() OpenMP threads. No ISA code and
- * no allocation here: the kernels are in arch/<isa>/f32_eltwise__<isa>.c. */
+/* eltwise.c: the public ReLU, bias-add, residual-add and fused residual-add + ReLU entry points (forward and
+ * backward): argument checks, then the active table's kernels over row ranges split between sc_num_threads()
+ * OpenMP threads. No ISA code and no allocation here: the kernels are in arch/<isa>/f32_eltwise__<isa>.c. */
 #include <omp.h>
 
 #include "../core/error.h"

@@ -41,9 +41,9 @@ static void check_tap(const sc_kernels *k, const tap_case *t, size_t lanes, uint
   ref_fn(t->rows, t->cols, t->cin, in, t->irs, t->ips, w, want, t->ors, t->ops);
   fn(t->rows, t->cols, t->cin, in, t->irs, t->ips, w, got, t->ors, t->ops);
   for (size_t i = 0; i < out_n; i++)
-    SC_ASSERT(got[i] == want[i], "%s rows=%zu cols=%zu cin=%zu ips=%zu irs=%zu ops=%zu ors=%zu seed=%llu: out[%zu] = %g, "
-              "want %g", name, t->rows, t->cols, t->cin, t->ips, t->irs, t->ops, t->ors,
-              (unsigned long long)seed, i, got[i], want[i]);
+    SC_ASSERT(got[i] == want[i],
+              "%s rows=%zu cols=%zu cin=%zu ips=%zu irs=%zu ops=%zu ors=%zu seed=%llu: out[%zu] = %g, want %g", name,
+              t->rows, t->cols, t->cin, t->ips, t->irs, t->ops, t->ors, (unsigned long long)seed, i, got[i], want[i]);
   sc_test_free(in), sc_test_free(w), sc_test_free(got), free(want);
 }
 

@@ -94,7 +94,8 @@ SC_ISA_TEST(eltwise, add_relu_matches_reference) {
                   (long long)n, threads, (unsigned long long)seed, (long long)i, da[i], db[i], da0[i] + g, db0[i] + g);
       }
       copy(da, da0, (size_t)n);
-      SC_ASSERT(sc_add_relu_backward(n, NULL, da, dy, y) == SC_OK && sc_add_relu_backward(n, NULL, NULL, dy, y) == SC_OK,
+      SC_ASSERT(sc_add_relu_backward(n, NULL, da, dy, y) == SC_OK &&
+                    sc_add_relu_backward(n, NULL, NULL, dy, y) == SC_OK,
                 "add_relu_backward into one branch: %s", sc_last_error());
       for (int64_t i = 0; i < n; i++)
         SC_ASSERT(da[i] == da0[i] + (y[i] > 0.0f ? dy[i] : 0.0f), "isa=%s add_relu_backward (b only) n=%lld: [%lld]",
