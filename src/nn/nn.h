@@ -46,10 +46,6 @@ typedef struct sc_nn_bn_sync {
 } sc_nn_bn_sync;
 void sc_nn_batchnorm_set_sync(const sc_nn_bn_sync *sync);
 
-/* ---- ReLU ---- */
-sc_status sc_nn_relu_forward(int64_t count, const float *x, float *y);
-sc_status sc_nn_relu_backward(int64_t count, float *dx, const float *dy, const float *y);
-
 /* ---- pooling ---- */
 sc_status sc_nn_maxpool_forward(const sc_pool2d_shape *s, const float *x, float *y);
 sc_status sc_nn_maxpool_backward(const sc_pool2d_shape *s, float *dx, const float *dy, const float *x,
@@ -63,10 +59,8 @@ sc_status sc_nn_linear_forward(int64_t rows, int64_t f, int64_t k, const float *
 sc_status sc_nn_linear_backward(int64_t rows, int64_t f, int64_t k, float *dx, float *dw, float *db,
                                 const float *dy, const float *x, const float *w);
 
-/* ---- residual add ---- */
-sc_status sc_nn_residual_forward(int64_t count, const float *a, const float *b, float *y);
-sc_status sc_nn_residual_backward(int64_t count, float *da, float *db, const float *dy);
-/* y = max(a + b, 0), the end of a residual block; backward: da += dy where y > 0, db likewise (either may be NULL) */
+/* ---- residual add + ReLU, the end of a residual block ---- */
+/* y = max(a + b, 0) (y may equal a or b); backward: da += dy where y > 0, db likewise (either may be NULL) */
 sc_status sc_nn_residual_relu_forward(int64_t count, const float *a, const float *b, float *y);
 sc_status sc_nn_residual_relu_backward(int64_t count, float *da, float *db, const float *dy, const float *y);
 

@@ -1,18 +1,6 @@
-/* residual.c: the residual add of a ResNet block, y = a + b; its backward hands dy unchanged to both branches. */
-#include "../core/error.h"
+/* residual.c: the end of a ResNet block, y = relu(a + b), and its backward, which hands dy where y > 0 to both
+ * branches. The mask comes from the output, so the forward may run in place. The loops are sc_add_relu_*. */
 #include "nn.h"
-
-/* a[count], b[count] -> y[count] (y may equal a or b). */
-sc_status sc_nn_residual_forward(int64_t count, const float *a, const float *b, float *y) {
-  return sc_add(count, a, b, y);
-}
-
-/* dy[count] -> da[count] +=, db[count] += (either may be NULL). */
-sc_status sc_nn_residual_backward(int64_t count, float *da, float *db, const float *dy) {
-  if (da) SC_TRY(sc_accumulate(count, da, dy));
-  if (db) SC_TRY(sc_accumulate(count, db, dy));
-  return SC_OK;
-}
 
 sc_status sc_nn_residual_relu_forward(int64_t count, const float *a, const float *b, float *y) {
   return sc_add_relu_forward(count, a, b, y);
