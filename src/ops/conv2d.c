@@ -403,11 +403,13 @@ static int tap_rect_of(const direct_geom *g, int64_t t, tap_rect *r) {
   return 1;
 }
 
-/* the images [*n0, *n1) of this thread's share of a pass run on `threads` threads */
-static void image_share(int64_t n, int threads, int64_t *n0, int64_t *n1) {
-  const int64_t nth = threads > 1 ? omp_get_num_threads() : 1, th = threads > 1 ? omp_get_thread_num() : 0;
-  *n0 = n * th / nth;
-  *n1 = n * (th + 1) / nth;
+/* This thread's index and the team's size in a pass run on `threads` threads (1: the caller alone, where an
+ * enclosing team's numbers must not be used), and its share [*n0, *n1) of n images. */
+static void team_share(int threads, int64_t n, int *th, int *nth, int64_t *n0, int64_t *n1) {
+  *nth = threads > 1 ? omp_get_num_threads() : 1;
+  *th = threads > 1 ? omp_get_thread_num() : 0;
+  *n0 = n * *th / *nth;
+  *n1 = n * (*th + 1) / *nth;
 }
 
 /* threads for a direct pass over n images: whole images each, and none inside another team */
@@ -436,8 +438,9 @@ static void direct_conv_part(void *arg) {
   const int64_t taps = g->kh * g->kw, cin = dc->backward_data ? g->k : g->c;
   const int64_t lanes = dc->lanes, blocks = (dc->backward_data ? g->c : g->k) / lanes;
   const sc_f32_conv_tap_fn tap = lanes == 64 ? dc->kern->tap64 : dc->kern->tap;
+  int th, nth;
   int64_t n0, n1;
-  image_share(g->n, dc->threads, &n0, &n1);
+  team_share(dc->threads, g->n, &th, &nth, &n0, &n1);
   for (int64_t n = n0; n < n1; n++) {
     float *x = dc->x + n * g->h * g->w * g->c, *y = dc->y + n * g->oh * g->ow * g->k;
     if (!dc->backward_data) memset(y, 0, (size_t)(g->oh * g->ow * g->k) * sizeof(float));
@@ -454,12 +457,33 @@ static void direct_conv_part(void *arg) {
   }
 }
 
-/* Weight gradient: each thread sums its images into its own [output block][tap][input channel][16] buffer; the
- * buffers are then added into dw (K x kh x kw x C). */
+/* Runs the forward (x -> y) or backward-data (dy -> dx) of s on the direct kernels, `lanes` outputs per call: packs
+ * w (K x kh x kw x C) as [block of lanes of the outputs][tap][input channel][lanes], then splits the images. */
+static sc_status direct_conv_run(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s,
+                                 const conv_dims *d, const float *w, float *x, float *y, int64_t lanes,
+                                 int backward_data) {
+  const int64_t taps = s->kh * s->kw, nin = backward_data ? s->k : s->c;
+  float *wp = scratch_get((size_t)d->w_elems);
+  if (!wp) return sc_error(SC_ENOMEM, "%s: cannot allocate %lld floats of scratch", fn, (long long)d->w_elems);
+  for (int64_t k = 0; k < s->k; k++)
+    for (int64_t t = 0; t < taps; t++)
+      for (int64_t c = 0; c < s->c; c++) {
+        const int64_t o = backward_data ? c : k, i = backward_data ? k : c;
+        wp[((o / lanes * taps + t) * nin + i) * lanes + o % lanes] = w[(k * taps + t) * s->c + c];
+      }
+  direct_conv g = {.kern = kern->conv, .g = geom_of(s, d), .wp = wp, .x = x, .y = y, .backward_data = backward_data,
+                   .threads = direct_threads(s->n), .lanes = lanes};
+  sc_parallel(g.threads, direct_conv_part, &g);
+  return SC_OK;
+}
+
+/* Weight gradient: each thread sums its images into its own [output block][tap][input channel][16] buffer; then
+ * each adds all the buffers, in thread order, into its share of dw's rows (K x kh x kw x C). */
 typedef struct direct_dw {
   const sc_conv_config *kern;
   direct_geom g;
   const float *x, *dy;
+  float *dw;
   float *part; /* per thread: part + thread * per_thread */
   int64_t per_thread;
   int threads;
@@ -469,10 +493,11 @@ static void direct_dw_part(void *arg) {
   const direct_dw *dd = arg;
   const direct_geom *g = &dd->g;
   const int64_t taps = g->kh * g->kw, blocks = g->k / SC_CONV_LANES, cb = (int64_t)dd->kern->dw_block;
-  float *acc = dd->part + (int64_t)(dd->threads > 1 ? omp_get_thread_num() : 0) * dd->per_thread;
-  memset(acc, 0, (size_t)dd->per_thread * sizeof(float));
+  int th, nth;
   int64_t n0, n1;
-  image_share(g->n, dd->threads, &n0, &n1);
+  team_share(dd->threads, g->n, &th, &nth, &n0, &n1);
+  float *acc = dd->part + th * dd->per_thread;
+  memset(acc, 0, (size_t)dd->per_thread * sizeof(float));
   for (int64_t n = n0; n < n1; n++) {
     const float *x = dd->x + n * g->h * g->w * g->c, *dy = dd->dy + n * g->oh * g->ow * g->k;
     for (int64_t kb = 0; kb < blocks; kb++)
@@ -485,6 +510,17 @@ static void direct_dw_part(void *arg) {
                            acc + ((kb * taps + t) * g->c + c0) * SC_CONV_LANES);
       }
   }
+  if (nth > 1) {
+#pragma omp barrier
+  }
+  for (int64_t k = g->k * th / nth; k < g->k * (th + 1) / nth; k++)
+    for (int64_t t = 0; t < taps; t++)
+      for (int64_t c = 0; c < g->c; c++) {
+        const int64_t q = ((k / SC_CONV_LANES * taps + t) * g->c + c) * SC_CONV_LANES + k % SC_CONV_LANES;
+        float sum = dd->part[q];
+        for (int u = 1; u < nth; u++) sum += dd->part[u * dd->per_thread + q];
+        dd->dw[(k * taps + t) * g->c + c] += sum;
+      }
 }
 
 /* Whether the direct kernels serve this convolution, by what measured faster than the implicit GEMM
@@ -536,20 +572,7 @@ sc_status sc_conv2d_forward(const sc_conv2d_shape *s, const float *x, const floa
     return sc_gemm_run(kern, m, n, depth, &a, &b, 1.0f, 0.0f, y, n);
   }
   const int64_t lanes = direct_lanes(kern, s, s->c, s->k, 0);
-  if (lanes) {
-    const int64_t taps = s->kh * s->kw, C = s->c;
-    float *wp = scratch_get((size_t)d.w_elems);
-    if (!wp)
-      return sc_error(SC_ENOMEM, "sc_conv2d_forward: cannot allocate %lld floats of scratch", (long long)d.w_elems);
-    for (int64_t k = 0; k < s->k; k++) /* [K/lanes][tap][C][lanes] */
-      for (int64_t t = 0; t < taps; t++)
-        for (int64_t c = 0; c < C; c++)
-          wp[((k / lanes * taps + t) * C + c) * lanes + k % lanes] = w[(k * taps + t) * C + c];
-    direct_conv g = {.kern = kern->conv, .g = geom_of(s, &d), .wp = wp, .x = (float *)x, .y = y,
-                     .threads = direct_threads(s->n), .lanes = lanes};
-    sc_parallel(g.threads, direct_conv_part, &g);
-    return SC_OK;
-  }
+  if (lanes) return direct_conv_run("sc_conv2d_forward", kern, s, &d, w, (float *)x, y, lanes, 0);
   SC_TRY(check_panel_width("sc_conv2d_forward", kern));
   conv_gather g = {.src = x, .nimg = s->n, .sh = s->h, .sw = s->w, .ch = s->c, .gh = d.oh, .gw = d.ow, .row_off = 0,
                    .my = s->stride_h, .mx = s->stride_w, .by = -s->pad_h, .bx = -s->pad_w,
@@ -616,21 +639,7 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const flo
   const int64_t sy = s->stride_h, sx = s->stride_w;
   const int unit_stride = sy == 1 && sx == 1;
   const int64_t lanes = direct_lanes(kern, s, s->k, s->c, 1);
-  if (lanes) {
-    const int64_t taps = s->kh * s->kw;
-    float *wp = scratch_get((size_t)d.w_elems);
-    if (!wp)
-      return sc_error(SC_ENOMEM, "sc_conv2d_backward_data: cannot allocate %lld floats of scratch",
-                      (long long)d.w_elems);
-    for (int64_t c = 0; c < s->c; c++) /* [C/lanes][tap][K][lanes] */
-      for (int64_t t = 0; t < taps; t++)
-        for (int64_t k = 0; k < s->k; k++)
-          wp[((c / lanes * taps + t) * s->k + k) * lanes + c % lanes] = w[(k * taps + t) * s->c + c];
-    direct_conv g = {.kern = kern->conv, .g = geom_of(s, &d), .wp = wp, .x = dx, .y = (float *)dy,
-                     .backward_data = 1, .threads = direct_threads(s->n), .lanes = lanes};
-    sc_parallel(g.threads, direct_conv_part, &g);
-    return SC_OK;
-  }
+  if (lanes) return direct_conv_run("sc_conv2d_backward_data", kern, s, &d, w, dx, (float *)dy, lanes, 1);
   SC_TRY(check_panel_width("sc_conv2d_backward_data", kern));
   float *tile = NULL;
   size_t chunk = 0;
@@ -698,23 +707,15 @@ sc_status sc_conv2d_backward_weights(const sc_conv2d_shape *s, float *dw, const 
     return sc_gemm_run(kern, K, depth, P, &a, &b, 1.0f, 1.0f, dw, depth);
   }
   if (direct_dw_fits(kern, s)) {
-    const int64_t taps = s->kh * s->kw, C = s->c, per = d.w_elems;
+    const int64_t per = d.w_elems;
     const int nt = direct_threads(s->n);
     float *part = scratch_get((size_t)(per * nt));
     if (!part)
       return sc_error(SC_ENOMEM, "sc_conv2d_backward_weights: cannot allocate %lld floats of scratch",
                       (long long)(per * nt));
-    direct_dw g = {.kern = kern->conv, .g = geom_of(s, &d), .x = x, .dy = dy, .part = part, .per_thread = per,
-                   .threads = nt};
+    direct_dw g = {.kern = kern->conv, .g = geom_of(s, &d), .x = x, .dy = dy, .dw = dw, .part = part,
+                   .per_thread = per, .threads = nt};
     sc_parallel(nt, direct_dw_part, &g);
-    for (int64_t k = 0; k < s->k; k++) /* the parts are [K/16][tap][C][16] */
-      for (int64_t t = 0; t < taps; t++)
-        for (int64_t c = 0; c < C; c++) {
-          const int64_t q = ((k / SC_CONV_LANES * taps + t) * C + c) * SC_CONV_LANES + k % SC_CONV_LANES;
-          float sum = part[q];
-          for (int u = 1; u < nt; u++) sum += part[u * per + q];
-          dw[(k * taps + t) * C + c] += sum;
-        }
     return SC_OK;
   }
   conv_cols g = {.x = x, .h = s->h, .w = s->w, .c = s->c, .oh = d.oh, .ow = d.ow, .kw = s->kw,
