@@ -2,12 +2,13 @@
  * (C and K up to a few dozen), where the implicit GEMM spends more time gathering and transposing its panels than
  * multiplying them.
  *
- * Both kernels work on one kernel tap at a time over a rectangle of pixels, in which every pixel reads a real
- * (unpadded) input pixel: the driver cuts each tap's rectangle to the pixels that do, so there is no padding,
- * no gather and no packing of activations. Channels are contiguous (NHWC); a pixel's neighbours along a row are
- * `ps` floats apart and rows are `rs` floats apart (strides and channel offsets are the driver's business).
- * Outputs are 16 channels wide (SC_CONV_LANES): the driver cuts wider outputs into blocks of 16 and packs the
- * weights of each block as [tap][input channel][16]. Nothing here may depend on an instruction set.
+ * The kernels work on one kernel tap (row3: three of one kernel row) at a time over a rectangle of pixels, in
+ * which every pixel reads a real (unpadded) input pixel: the driver cuts each tap's rectangle to the pixels that
+ * do, so there is no padding, no gather and no packing of activations. Channels are contiguous (NHWC); a pixel's
+ * neighbours along a row are `ps` floats apart and rows are `rs` floats apart (strides and channel offsets are the
+ * driver's business).
+ * Outputs are 16 channels wide (SC_CONV_LANES; tap64: 64): the driver cuts wider outputs into blocks and packs
+ * the weights of each block as [tap][input channel][lanes]. Nothing here may depend on an instruction set.
  */
 #ifndef SC_ARCH_CONV_H
 #define SC_ARCH_CONV_H
@@ -31,14 +32,26 @@ typedef void (*sc_f32_conv_tap_dw_fn)(size_t rows, size_t cols, size_t cn, const
 /* The same as sc_f32_conv_tap_fn with 64 output lanes: w[c*64 + j], out[... + j] for j < 64. */
 typedef sc_f32_conv_tap_fn sc_f32_conv_tap64_fn;
 
+/* Three horizontally adjacent taps of one kernel row at stride 1, accumulated (16 lanes):
+ *   out[r*ors + i*ops + j] += sum_{c < cin} sum_{t < 3} in[r*irs + (i+t)*ips + c] * w[t*wts + c*16 + j]
+ * for r < rows, i < cols, j < 16, each lane adding its products in that order (c outer, t inner). Every input
+ * pixel a call reads is real: the driver gives it the columns whose three taps all are, and the tap kernel the
+ * rest. Each input value feeds up to three output pixels from one broadcast, where the tap kernel feeds one.
+ * wts (floats between the taps' weights, negative when the driver walks a kernel row backwards) keeps w + t*wts
+ * 64-byte aligned; in and out need only float alignment. rows, cols or cin may be 0. */
+typedef void (*sc_f32_conv_row3_fn)(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
+                                    const float *w, ptrdiff_t wts, float *out, size_t ors, size_t ops);
+
 typedef struct sc_conv_config {
   sc_f32_conv_tap_fn tap;
   sc_f32_conv_tap_dw_fn tap_dw;
   sc_f32_conv_tap64_fn tap64; /* optional (NULL: not offered): outputs in blocks of 64, inputs of 64 or more */
+  sc_f32_conv_row3_fn row3;   /* optional (NULL: not offered): 3-wide kernels at stride 1, 16-lane blocks */
   size_t dw_block; /* input channels per tap_dw call (its accumulators are dw_block x 16) */
   const char *tap_name; /* e.g. "sc_f32_conv_tap__avx512" */
   const char *tap_dw_name;
   const char *tap64_name;
+  const char *row3_name;
 } sc_conv_config;
 
 #endif

@@ -1,6 +1,6 @@
 /* f32_conv_tap__scalar.c: the direct-convolution tap kernels (conv.h) as plain loops: the reference every other
- * ISA's kernels are tested against. Each output element adds its products in input-channel order (tap) or in
- * pixel order (tap_dw), as the vector kernels do per lane. */
+ * ISA's kernels are tested against. Each output element adds its products in input-channel order (tap; row3: the
+ * three taps within each channel) or in pixel order (tap_dw), as the vector kernels do per lane. */
 #include "conv.h"
 
 static void tap_lanes(size_t lanes, size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
@@ -27,6 +27,21 @@ void sc_f32_conv_tap64__scalar(size_t rows, size_t cols, size_t cin, const float
   tap_lanes(64, rows, cols, cin, in, irs, ips, w, out, ors, ops);
 }
 
+void sc_f32_conv_row3__scalar(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
+                              const float *w, ptrdiff_t wts, float *out, size_t ors, size_t ops) {
+  for (size_t r = 0; r < rows; r++)
+    for (size_t i = 0; i < cols; i++) {
+      const float *a = in + r * irs + i * ips;
+      float *o = out + r * ors + i * ops;
+      for (size_t j = 0; j < SC_CONV_LANES; j++) {
+        float s = o[j];
+        for (size_t c = 0; c < cin; c++)
+          for (size_t t = 0; t < 3; t++) s += a[t * ips + c] * w[(ptrdiff_t)t * wts + (ptrdiff_t)(c * 16 + j)];
+        o[j] = s;
+      }
+    }
+}
+
 void sc_f32_conv_tap_dw__scalar(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,
                                 const float *dy, size_t dyrs, size_t dyps, float *dw) {
   for (size_t c = 0; c < cn; c++)
@@ -42,8 +57,10 @@ const sc_conv_config sc_conv_config__scalar = {
     .tap = sc_f32_conv_tap__scalar,
     .tap_dw = sc_f32_conv_tap_dw__scalar,
     .tap64 = sc_f32_conv_tap64__scalar,
+    .row3 = sc_f32_conv_row3__scalar,
     .dw_block = 16,
     .tap_name = "sc_f32_conv_tap__scalar",
     .tap_dw_name = "sc_f32_conv_tap_dw__scalar",
     .tap64_name = "sc_f32_conv_tap64__scalar",
+    .row3_name = "sc_f32_conv_row3__scalar",
 };

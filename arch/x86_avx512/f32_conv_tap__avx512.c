@@ -2,6 +2,8 @@
  * one zmm, and every input channel is a broadcast straight from the activation tensor (FMA with a memory operand),
  * so nothing is packed.
  *   tap:    12 pixels at a time, 12 accumulators in registers across the input channels, then 4, then 1.
+ *   tap64:  64 output channels (4 zmm) for up to 4 pixels.
+ *   row3:   three taps of a kernel row for up to 14 pixels; each broadcast input value feeds three FMAs.
  *   tap_dw: 16 input channels at a time, 16 accumulators in registers across the whole pixel rectangle.
  * Each output lane adds its products in the same order as the scalar kernel; FMA rounds once per product where
  * the scalar kernel rounds twice, so results may differ from it in the last bits. */
@@ -111,6 +113,57 @@ void sc_f32_conv_tap64__avx512(size_t rows, size_t cols, size_t cin, const float
   }
 }
 
+/* row3: P output pixels at a time (P up to 14: P accumulators, three weight vectors and a broadcast in registers).
+ * Input pixel q of the group's P + 2 is broadcast once per channel and feeds outputs q, q - 1 and q - 2 through
+ * taps 0, 1 and 2: 3P FMAs for P + 5 loads, where the tap kernel needs a load per FMA. Rows are cut into groups of
+ * nearly equal size, so a 26-pixel interior (28x28 images) runs as 13 + 13, not 14 + 12 or 12 + 12 + 2. */
+#define ROW3_GROUP(P)                                                                                              \
+  static void row3_##P(size_t cin, const float *a, size_t ips, const float *w, ptrdiff_t wts, float *o,         \
+                       size_t ops) {                                                                              \
+    __m512 acc[P];                                                                                                \
+    _Pragma("GCC unroll 16") for (int u = 0; u < (P); u++) acc[u] = _mm512_loadu_ps(o + u * ops);                \
+    for (size_t c = 0; c < cin; c++) {                                                                            \
+      const float *wc = w + c * 16;                                                                               \
+      const __m512 w0 = _mm512_load_ps(wc), w1 = _mm512_load_ps(wc + wts), w2 = _mm512_load_ps(wc + 2 * wts);     \
+      _Pragma("GCC unroll 16") for (int q = 0; q < (P) + 2; q++) {                                                \
+        const __m512 b = _mm512_set1_ps(a[q * ips + c]);                                                          \
+        if (q < (P)) acc[q] = _mm512_fmadd_ps(b, w0, acc[q]);                                                     \
+        if (q >= 1 && q <= (P)) acc[q - 1] = _mm512_fmadd_ps(b, w1, acc[q - 1]);                                  \
+        if (q >= 2) acc[q - 2] = _mm512_fmadd_ps(b, w2, acc[q - 2]);                                              \
+      }                                                                                                           \
+    }                                                                                                             \
+    _Pragma("GCC unroll 16") for (int u = 0; u < (P); u++) _mm512_storeu_ps(o + u * ops, acc[u]);               \
+  }
+ROW3_GROUP(1)
+ROW3_GROUP(2)
+ROW3_GROUP(3)
+ROW3_GROUP(4)
+ROW3_GROUP(5)
+ROW3_GROUP(6)
+ROW3_GROUP(7)
+ROW3_GROUP(8)
+ROW3_GROUP(9)
+ROW3_GROUP(10)
+ROW3_GROUP(11)
+ROW3_GROUP(12)
+ROW3_GROUP(13)
+ROW3_GROUP(14)
+#undef ROW3_GROUP
+
+typedef void (*row3_group_fn)(size_t, const float *, size_t, const float *, ptrdiff_t, float *, size_t);
+static const row3_group_fn row3_groups[15] = {NULL,     row3_1,  row3_2,  row3_3,  row3_4,  row3_5,  row3_6, row3_7,
+                                              row3_8,   row3_9,  row3_10, row3_11, row3_12, row3_13, row3_14};
+
+void sc_f32_conv_row3__avx512(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
+                              const float *w, ptrdiff_t wts, float *out, size_t ors, size_t ops) {
+  for (size_t r = 0; r < rows; r++)
+    for (size_t i = 0, left = cols; left > 0;) {
+      const size_t groups = (left + 13) / 14, p = (left + groups - 1) / groups;
+      row3_groups[p](cin, in + r * irs + i * ips, ips, w, wts, out + r * ors + i * ops, ops);
+      i += p, left -= p;
+    }
+}
+
 void sc_f32_conv_tap_dw__avx512(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,
                                 const float *dy, size_t dyrs, size_t dyps, float *dw) {
   if (cn == 16) {
@@ -152,8 +205,10 @@ const sc_conv_config sc_conv_config__avx512 = {
     .tap = sc_f32_conv_tap__avx512,
     .tap_dw = sc_f32_conv_tap_dw__avx512,
     .tap64 = sc_f32_conv_tap64__avx512,
+    .row3 = sc_f32_conv_row3__avx512,
     .dw_block = 16,
     .tap_name = "sc_f32_conv_tap__avx512",
     .tap_dw_name = "sc_f32_conv_tap_dw__avx512",
     .tap64_name = "sc_f32_conv_tap64__avx512",
+    .row3_name = "sc_f32_conv_row3__avx512",
 };

@@ -212,7 +212,8 @@ SC_ISA_TEST(conv2d, resnet_shapes_exact) {
  * out: conv.h), on one thread and on two (whole images each, an odd count so the shares differ; a single
  * image goes to the GEMM on two threads): the demo model's layers, stride 2, a stem-like 7x7/2,
  * non-square kernels, no padding, padding wider than the kernel (output pixels no tap reaches), channel counts
- * off every tap_dw block, and a backward-weights of 64 x 128 channels (direct; its forward is not). */
+ * off every tap_dw block, a backward-weights of 64 x 128 channels (direct; its forward is not), and 3-wide
+ * kernels whose rows have no interior column, or two edge columns a side. */
 SC_ISA_TEST(conv2d, direct_shapes_exact) {
   const sc_conv2d_shape cases[] = {
       shape(3, 28, 28, 16, 16, 3, 3, 1, 1), shape(2, 28, 28, 16, 32, 3, 3, 2, 1), shape(3, 14, 13, 32, 32, 3, 3, 1, 1),
@@ -224,10 +225,16 @@ SC_ISA_TEST(conv2d, direct_shapes_exact) {
   };
   sc_conv2d_shape odd = shape(2, 10, 7, 5, 16, 5, 3, 1, 2); /* 5x3 kernel, pads (2, 1) */
   odd.pad_w = 1;
+  /* 3-wide kernels at stride 1 along rows (row3 where the table has it): images too narrow for an interior column,
+   * padding 2 (two edge columns a side), a 1x3 kernel at row stride 2 with 31-pixel rows */
+  sc_conv2d_shape narrow = shape(2, 5, 2, 16, 16, 3, 3, 1, 1), wide_pad = shape(3, 6, 9, 32, 32, 3, 3, 1, 2);
+  sc_conv2d_shape rows_s2 = shape(2, 9, 31, 8, 32, 1, 3, 1, 1);
+  rows_s2.stride_h = 2, rows_s2.pad_h = 0;
+  const sc_conv2d_shape more[] = {odd, narrow, wide_pad, rows_s2};
   for (int threads = 1; threads <= 2; threads++) {
     SC_ASSERT(sc_set_num_threads(threads) == SC_OK, "set threads: %s", sc_last_error());
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_all_passes(k, &cases[i], 1, 300 + i);
-    check_all_passes(k, &odd, 1, 399);
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) check_all_passes(k, &more[i], 1, 399 + i);
   }
 }
 
@@ -291,8 +298,9 @@ SC_ISA_TEST(conv2d, finite_differences) {
         double lm = loss(s, x, w, rr, y);
         v[i] = keep;
         double fd = (lp - lm) / (2.0 * h);
-        SC_ASSERT(fabs(fd - g[i]) <= fd_tolerance(s), "isa=%s " SHAPE_FMT ": d loss / d %s[%lld] = %.7g by differences, %.7g by %s",
-                  k->name, SHAPE_ARGS(s), which ? "w" : "x", (long long)i, fd, g[i],
+        SC_ASSERT(fabs(fd - g[i]) <= fd_tolerance(s),
+                  "isa=%s " SHAPE_FMT ": d loss / d %s[%lld] = %.7g by differences, %.7g by %s", k->name,
+                  SHAPE_ARGS(s), which ? "w" : "x", (long long)i, fd, g[i],
                   which ? "backward_weights" : "backward_data");
       }
     }
