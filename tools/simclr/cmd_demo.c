@@ -173,6 +173,9 @@ int sc_cmd_demo(int argc, char **argv) {
   po.data = data, po.out = out, po.overwrite = 1, po.quiet = quiet, po.seed = (uint64_t)seed;
   po.width = (float)width, po.batch = (int)batch, po.temperature = 0.5;
   po.crop_min = 0.2, po.crop_max = 1.0, po.jitter = 0.5, po.blur = 0;
+  /* SGD with momentum rather than LARS: on this small model and batch it gave 81-82% against 79% for LARS, in
+   * 1000-step runs probed alike (README, "The demo's recipe") */
+  po.optimizer = SC_OPTIM_SGD, po.lr = 0.6, po.weight_decay = 5e-4;
   po.size = 28;
   double sps;
   sc_status st = sc_pretrain_calibrate(&po, 28, 1, &sps);
