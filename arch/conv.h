@@ -32,15 +32,14 @@ typedef void (*sc_f32_conv_tap_dw_fn)(size_t rows, size_t cols, size_t cn, const
 /* The same as sc_f32_conv_tap_fn with 64 output lanes: w[c*64 + j], out[... + j] for j < 64. */
 typedef sc_f32_conv_tap_fn sc_f32_conv_tap64_fn;
 
-/* Three horizontally adjacent taps of one kernel row at stride 1, accumulated (16 lanes):
- *   out[r*ors + i*ops + j] += sum_{c < cin} sum_{t < 3} in[r*irs + (i+t)*ips + c] * w[t*wts + c*16 + j]
+/* Three horizontally adjacent taps of one kernel row at stride 1, accumulated (16 lanes), with the weights of the
+ * three taps one after another ([tap][input channel][16], as the driver packs them):
+ *   out[r*ors + i*ops + j] += sum_{c < cin} sum_{t < 3} in[r*irs + (i+t)*ips + c] * w[(t*cin + c)*16 + j]
  * for r < rows, i < cols, j < 16, each lane adding its products in that order (c outer, t inner). Every input
  * pixel a call reads is real: the driver gives it the columns whose three taps all are, and the tap kernel the
  * rest. Each input value feeds up to three output pixels from one broadcast, where the tap kernel feeds one.
- * wts (floats between the taps' weights, negative when the driver walks a kernel row backwards) keeps w + t*wts
- * 64-byte aligned; in and out need only float alignment. rows, cols or cin may be 0. */
-typedef void (*sc_f32_conv_row3_fn)(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
-                                    const float *w, ptrdiff_t wts, float *out, size_t ors, size_t ops);
+ * The same arguments as sc_f32_conv_tap_fn. */
+typedef sc_f32_conv_tap_fn sc_f32_conv_row3_fn;
 
 typedef struct sc_conv_config {
   sc_f32_conv_tap_fn tap;

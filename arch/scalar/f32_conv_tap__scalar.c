@@ -28,7 +28,7 @@ void sc_f32_conv_tap64__scalar(size_t rows, size_t cols, size_t cin, const float
 }
 
 void sc_f32_conv_row3__scalar(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
-                              const float *w, ptrdiff_t wts, float *out, size_t ors, size_t ops) {
+                              const float *w, float *out, size_t ors, size_t ops) {
   for (size_t r = 0; r < rows; r++)
     for (size_t i = 0; i < cols; i++) {
       const float *a = in + r * irs + i * ips;
@@ -36,7 +36,7 @@ void sc_f32_conv_row3__scalar(size_t rows, size_t cols, size_t cin, const float 
       for (size_t j = 0; j < SC_CONV_LANES; j++) {
         float s = o[j];
         for (size_t c = 0; c < cin; c++)
-          for (size_t t = 0; t < 3; t++) s += a[t * ips + c] * w[(ptrdiff_t)t * wts + (ptrdiff_t)(c * 16 + j)];
+          for (size_t t = 0; t < 3; t++) s += a[t * ips + c] * w[(t * cin + c) * 16 + j];
         o[j] = s;
       }
     }

@@ -118,8 +118,8 @@ void sc_f32_conv_tap64__avx512(size_t rows, size_t cols, size_t cin, const float
  * taps 0, 1 and 2: 3P FMAs for P + 5 loads, where the tap kernel needs a load per FMA. Rows are cut into groups of
  * nearly equal size, so a 26-pixel interior (28x28 images) runs as 13 + 13, not 14 + 12 or 12 + 12 + 2. */
 #define ROW3_GROUP(P)                                                                                              \
-  static void row3_##P(size_t cin, const float *a, size_t ips, const float *w, ptrdiff_t wts, float *o,         \
-                       size_t ops) {                                                                              \
+  static void row3_##P(size_t cin, const float *a, size_t ips, const float *w, float *o, size_t ops) {            \
+    const size_t wts = cin * 16; /* from one tap's weights to the next's */                                       \
     __m512 acc[P];                                                                                                \
     _Pragma("GCC unroll 16") for (int u = 0; u < (P); u++) acc[u] = _mm512_loadu_ps(o + u * ops);                \
     for (size_t c = 0; c < cin; c++) {                                                                            \
@@ -150,16 +150,16 @@ ROW3_GROUP(13)
 ROW3_GROUP(14)
 #undef ROW3_GROUP
 
-typedef void (*row3_group_fn)(size_t, const float *, size_t, const float *, ptrdiff_t, float *, size_t);
+typedef void (*row3_group_fn)(size_t, const float *, size_t, const float *, float *, size_t);
 static const row3_group_fn row3_groups[15] = {NULL,     row3_1,  row3_2,  row3_3,  row3_4,  row3_5,  row3_6, row3_7,
                                               row3_8,   row3_9,  row3_10, row3_11, row3_12, row3_13, row3_14};
 
 void sc_f32_conv_row3__avx512(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
-                              const float *w, ptrdiff_t wts, float *out, size_t ors, size_t ops) {
+                              const float *w, float *out, size_t ors, size_t ops) {
   for (size_t r = 0; r < rows; r++)
     for (size_t i = 0, left = cols; left > 0;) {
       const size_t groups = (left + 13) / 14, p = (left + groups - 1) / groups;
-      row3_groups[p](cin, in + r * irs + i * ips, ips, w, wts, out + r * ors + i * ops, ops);
+      row3_groups[p](cin, in + r * irs + i * ips, ips, w, out + r * ors + i * ops, ops);
       i += p, left -= p;
     }
 }

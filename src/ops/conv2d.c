@@ -461,8 +461,8 @@ static void gather_row3(const direct_conv *dc, const float *x, float *y, int64_t
   }
   tap_rect r;
   if (xa < xb && tap_rect_cols(g, ky, 0, xa, xb, &r))
-    dc->kern->row3(r.rows, r.cols, (size_t)cin, x + r.x_off, r.xrs, r.xps, wrow, (ptrdiff_t)(cin * SC_CONV_LANES),
-                   y + r.y_off + ob * SC_CONV_LANES, r.yrs, r.yps);
+    dc->kern->row3(r.rows, r.cols, (size_t)cin, x + r.x_off, r.xrs, r.xps, wrow, y + r.y_off + ob * SC_CONV_LANES,
+                   r.yrs, r.yps);
   else
     xa = xb = g->ow;
   for (int64_t kx = 0; kx < 3; kx++)

@@ -2,7 +2,7 @@
  * against the scalar table's, called directly on strided pixel rectangles: rows and columns of 0, 1, primes and
  * sizes off every pixel group (12, 6, 4; row3's groups of up to 14), channel counts of 1 to 33 (ragged tap_dw
  * blocks), pixel and row strides wider than the channels (stride-2 convolutions, channel offsets), misaligned
- * activations, weight taps walked backwards (row3), and outputs that already hold values.
+ * activations, and outputs that already hold values.
  *
  * Data are small integers, so every product and partial sum is exact in fp32 and the kernels must match the
  * scalar ones bit for bit (tolerance zero). Every element between the ones a call may write holds a sentinel that
@@ -20,30 +20,28 @@ typedef struct tap_case {
   size_t rows, cols, cin, ips, irs, ops, ors;
 } tap_case;
 
-/* Outputs of a tap-shaped call: sentinels everywhere, random integers in the rows x cols pixels' `lanes` floats
- * (which the kernels add to); want gets a copy. */
-static void fill_outputs(sc_test_rng *r, const tap_case *t, size_t lanes, float *got, float *want, size_t out_n) {
-  for (size_t i = 0; i < out_n; i++) got[i] = sentinel;
-  for (size_t y = 0; y < t->rows; y++)
-    for (size_t x = 0; x < t->cols; x++)
-      for (size_t j = 0; j < lanes; j++) got[y * t->ors + x * t->ops + j] = (float)sc_test_int(r, -99, 99);
-  for (size_t i = 0; i < out_n; i++) want[i] = got[i];
-}
+typedef enum { TAP, TAP64, ROW3 } tap_kind; /* the kernels with the tap kernel's arguments */
 
-/* lanes: 16 (tap) or 64 (tap64) */
-static void check_tap(const sc_kernels *k, const tap_case *t, size_t lanes, uint64_t seed) {
+/* row3 reads cols + 2 input pixels per row and three taps of weights ([tap][cin][16]) */
+static void check_tap(const sc_kernels *k, const tap_case *t, tap_kind kind, uint64_t seed) {
   const sc_conv_config *ref = sc_kernels_scalar.conv, *cv = k->conv;
-  const sc_f32_conv_tap_fn ref_fn = lanes == 64 ? ref->tap64 : ref->tap, fn = lanes == 64 ? cv->tap64 : cv->tap;
-  const char *name = lanes == 64 ? cv->tap64_name : cv->tap_name;
+  const sc_f32_conv_tap_fn ref_fn = kind == TAP64 ? ref->tap64 : kind == ROW3 ? ref->row3 : ref->tap;
+  const sc_f32_conv_tap_fn fn = kind == TAP64 ? cv->tap64 : kind == ROW3 ? cv->row3 : cv->tap;
+  const char *name = kind == TAP64 ? cv->tap64_name : kind == ROW3 ? cv->row3_name : cv->tap_name;
+  const size_t lanes = kind == TAP64 ? 64 : SC_CONV_LANES, taps = kind == ROW3 ? 3 : 1, w_n = taps * t->cin * lanes;
   sc_test_rng r = {seed};
-  const size_t in_n = t->rows * t->irs + t->cols * t->ips + t->cin + 1;
+  const size_t in_n = t->rows * t->irs + (t->cols + taps - 1) * t->ips + t->cin + 1;
   const size_t out_n = t->rows * t->ors + t->cols * t->ops + lanes + 1;
-  float *in = sc_test_alloc(in_n, 1 + seed % 3), *w = sc_test_alloc(t->cin * lanes + 1, 0);
+  float *in = sc_test_alloc(in_n, 1 + seed % 3), *w = sc_test_alloc(w_n + 1, 0);
   float *got = sc_test_alloc(out_n, seed % 2), *want = malloc(out_n * sizeof(float));
   SC_ASSERT(want, "out of memory");
   sc_test_fill_int(&r, in, in_n, 4);
-  sc_test_fill_int(&r, w, t->cin * lanes, 4);
-  fill_outputs(&r, t, lanes, got, want, out_n);
+  sc_test_fill_int(&r, w, w_n, 4);
+  for (size_t i = 0; i < out_n; i++) got[i] = sentinel;
+  for (size_t y = 0; y < t->rows; y++)
+    for (size_t x = 0; x < t->cols; x++)
+      for (size_t j = 0; j < lanes; j++) got[y * t->ors + x * t->ops + j] = (float)sc_test_int(&r, -99, 99);
+  for (size_t i = 0; i < out_n; i++) want[i] = got[i];
   ref_fn(t->rows, t->cols, t->cin, in, t->irs, t->ips, w, want, t->ors, t->ops);
   fn(t->rows, t->cols, t->cin, in, t->irs, t->ips, w, got, t->ors, t->ops);
   for (size_t i = 0; i < out_n; i++)
@@ -63,7 +61,7 @@ SC_ISA_TEST(conv_ukr, tap_matches_scalar) {
       for (size_t c = 0; c < sizeof cins / sizeof *cins; c++, seed++) {
         const size_t cin = cins[c], ips = cin + seed % 3 * cin, ops = SC_CONV_LANES * (1 + seed % 2) + seed % 5;
         tap_case t = {rows[a], cols[b], cin, ips, cols[b] * ips + 7, ops, cols[b] * ops + 3};
-        check_tap(k, &t, SC_CONV_LANES, seed);
+        check_tap(k, &t, TAP, seed);
       }
 }
 
@@ -78,34 +76,8 @@ SC_ISA_TEST(conv_ukr, tap64_matches_scalar) {
       for (size_t c = 0; c < sizeof cins / sizeof *cins; c++, seed++) {
         const size_t cin = cins[c], ips = cin + seed % 3 * cin, ops = 64 * (1 + seed % 2) + seed % 5;
         tap_case t = {rows[a], cols[b], cin, ips, cols[b] * ips + 7, ops, cols[b] * ops + 3};
-        check_tap(k, &t, 64, seed);
+        check_tap(k, &t, TAP64, seed);
       }
-}
-
-/* row3 reads cols + 2 input pixels per row and three taps of weights, wts floats apart (negative: walked backwards
- * from the last tap, as the driver's backward-data does) */
-static void check_row3(const sc_kernels *k, const tap_case *t, int backwards, uint64_t seed) {
-  const sc_conv_config *ref = sc_kernels_scalar.conv, *cv = k->conv;
-  sc_test_rng r = {seed};
-  const size_t lanes = SC_CONV_LANES, wstride = (t->cin + 1 + seed % 2) * lanes; /* 64-byte multiples */
-  const size_t in_n = t->rows * t->irs + (t->cols + 2) * t->ips + t->cin + 1;
-  const size_t out_n = t->rows * t->ors + t->cols * t->ops + lanes + 1;
-  float *in = sc_test_alloc(in_n, 1 + seed % 3), *w = sc_test_alloc(3 * wstride + 1, 0);
-  float *got = sc_test_alloc(out_n, seed % 2), *want = malloc(out_n * sizeof(float));
-  SC_ASSERT(want, "out of memory");
-  sc_test_fill_int(&r, in, in_n, 4);
-  sc_test_fill_int(&r, w, 3 * wstride, 4);
-  fill_outputs(&r, t, lanes, got, want, out_n);
-  const float *w0 = backwards ? w + 2 * wstride : w;
-  const ptrdiff_t wts = backwards ? -(ptrdiff_t)wstride : (ptrdiff_t)wstride;
-  ref->row3(t->rows, t->cols, t->cin, in, t->irs, t->ips, w0, wts, want, t->ors, t->ops);
-  cv->row3(t->rows, t->cols, t->cin, in, t->irs, t->ips, w0, wts, got, t->ors, t->ops);
-  for (size_t i = 0; i < out_n; i++)
-    SC_ASSERT(got[i] == want[i],
-              "%s rows=%zu cols=%zu cin=%zu ips=%zu irs=%zu ops=%zu ors=%zu wts=%td seed=%llu: out[%zu] = %g, want %g",
-              cv->row3_name, t->rows, t->cols, t->cin, t->ips, t->irs, t->ops, t->ors, wts, (unsigned long long)seed, i,
-              got[i], want[i]);
-  sc_test_free(in), sc_test_free(w), sc_test_free(got), free(want);
 }
 
 SC_ISA_TEST(conv_ukr, row3_matches_scalar) {
@@ -119,7 +91,7 @@ SC_ISA_TEST(conv_ukr, row3_matches_scalar) {
       for (size_t c = 0; c < sizeof cins / sizeof *cins; c++, seed++) {
         const size_t cin = cins[c], ips = cin + seed % 3 * cin, ops = SC_CONV_LANES * (1 + seed % 2) + seed % 5;
         tap_case t = {rows[a], cols[b], cin, ips, (cols[b] + 2) * ips + 7, ops, cols[b] * ops + 3};
-        check_row3(k, &t, (int)(seed % 2), seed);
+        check_tap(k, &t, ROW3, seed);
       }
 }
 
