@@ -15,8 +15,9 @@
 
 /* y[i] = max(x[i], 0) for i < n; y may equal x. NaN gives 0. */
 typedef void (*sc_f32_relu_fn)(size_t n, const float *x, float *y);
-/* dx[i] += y[i] > 0 ? dy[i] : 0 for i < n (y is the ReLU's output; its input gives the same mask). */
-typedef void (*sc_f32_relu_backward_fn)(size_t n, const float *y, const float *dy, float *dx);
+/* For i < n, where y[i] > 0 (y is the ReLU's output; its input gives the same mask): dx[i] += dy[i] if accumulate,
+ * else dx[i] = dy[i]. Elsewhere dx[i] is kept if accumulate, else set to 0 (its old value is never read). */
+typedef void (*sc_f32_relu_backward_fn)(size_t n, const float *y, const float *dy, float *dx, int accumulate);
 /* y[i] = a[i] + b[i] for i < n; y may equal a or b. */
 typedef void (*sc_f32_add_fn)(size_t n, const float *a, const float *b, float *y);
 /* y[r*ld + j] += b[j] for r < rows, j < c. */
@@ -34,10 +35,11 @@ typedef void (*sc_f32_bn_apply_fn)(size_t rows, size_t c, size_t ld, const float
  * sum_dy[j] += sum_r g, sum_dyx[j] += sum_r g * (x[r*ld + j] - mean[j]), in double. */
 typedef void (*sc_f32_bn_backward_reduce_fn)(size_t rows, size_t c, size_t ld, const float *x, const float *dy,
                                              const float *y, const float *mean, double *sum_dy, double *sum_dyx);
-/* With g masked as above: dx[r*ld + j] += a[j]*g + b[j]*(x[r*ld + j] - mean[j]) + d[j]. */
+/* With g masked as above and t = a[j]*g + b[j]*(x[r*ld + j] - mean[j]) + d[j]: dx[r*ld + j] += t if accumulate,
+ * else dx[r*ld + j] = t (its old value is never read). */
 typedef void (*sc_f32_bn_backward_dx_fn)(size_t rows, size_t c, size_t ld, const float *x, const float *dy,
                                          const float *y, const float *mean, const float *a, const float *b,
-                                         const float *d, float *dx);
+                                         const float *d, float *dx, int accumulate);
 /* One max-pool output pixel: y[j] = max over i < kh, k < kw of x[i*rs + k*cs + j], j < c. The driver clips the
  * window to the image, so kh, kw >= 1 and every element read is real. */
 typedef void (*sc_f32_maxpool_fn)(size_t c, size_t kh, size_t kw, const float *x, size_t rs, size_t cs, float *y);
@@ -64,7 +66,7 @@ typedef struct sc_eltwise_config {
  * so that kernel files and the config table are checked against the same signatures. */
 #define SC_ELTWISE_DECLARE(isa)                                                                                   \
   void sc_f32_relu_forward__##isa(size_t n, const float *x, float *y);                                            \
-  void sc_f32_relu_backward__##isa(size_t n, const float *y, const float *dy, float *dx);                         \
+  void sc_f32_relu_backward__##isa(size_t n, const float *y, const float *dy, float *dx, int accumulate);         \
   void sc_f32_add__##isa(size_t n, const float *a, const float *b, float *y);                                     \
   void sc_f32_bias_add__##isa(size_t rows, size_t c, size_t ld, const float *b, float *y);                        \
   void sc_f32_col_sum__##isa(size_t rows, size_t c, size_t ld, const float *x, double *acc);                      \
@@ -76,7 +78,7 @@ typedef struct sc_eltwise_config {
                                         const float *y, const float *mean, double *sum_dy, double *sum_dyx);      \
   void sc_f32_bn_backward_dx__##isa(size_t rows, size_t c, size_t ld, const float *x, const float *dy,            \
                                     const float *y, const float *mean, const float *a, const float *b,            \
-                                    const float *d, float *dx);                                                   \
+                                    const float *d, float *dx, int accumulate);                                   \
   void sc_f32_maxpool_forward__##isa(size_t c, size_t kh, size_t kw, const float *x, size_t rs, size_t cs,        \
                                      float *y);                                                                   \
   void sc_f32_maxpool_backward__##isa(size_t c, size_t kh, size_t kw, const float *x, size_t rs, size_t cs,       \

@@ -86,7 +86,7 @@ static int engine_run(void *p) {
   const sc_conv2d_shape *s = &st->s;
   switch (st->pass) {
   case FWD: return sc_conv2d_forward(s, st->x, st->w, st->y) != SC_OK;
-  case BWD_DATA: return sc_conv2d_backward_data(s, st->x, st->y, st->w) != SC_OK;
+  case BWD_DATA: return sc_conv2d_backward_data(s, st->x, SC_GRAD_SET, st->y, st->w) != SC_OK;
   case BWD_WEIGHTS: return sc_conv2d_backward_weights(s, st->w, st->y, st->x) != SC_OK;
   default: {
     int64_t m = s->n * st->oh * st->ow, depth = s->kh * s->kw * s->c;

@@ -2,8 +2,8 @@
  * (batch 8 at 224x224: the stem's 112x112x64, layer1's 56x56x256, layer4's 7x7x2048), for each ISA. These ops are
  * memory-bound, so the rate reported is input elements per second; a memcpy of the same tensor is listed as the
  * yardstick of what the memory system gives (one read and one write stream), and oneDNN's NHWC batch norm (with
- * fused ReLU, training mode) and max-pool (3x3/2, training mode with its argmax workspace) as the peer. oneDNN
- * overwrites its input gradients where ours accumulate (one more read stream for us). */
+ * fused ReLU, training mode) and max-pool (3x3/2, training mode with its argmax workspace) as the peer. Both sides
+ * overwrite the input gradients (SC_GRAD_SET here), as a network's first writer of a gradient does. */
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,10 +64,10 @@ static int elt_run(void *v) {
     return sc_batchnorm_stats(s->rows, s->c, s->x, mean, var) != SC_OK ||
            sc_batchnorm_apply(s->rows, s->c, s->x, mean, var, 1e-5f, gamma, beta, 1, s->y) != SC_OK;
   case OP_BN_BWD:
-    return sc_batchnorm_backward(s->rows, s->c, s->dx, dgamma, dbeta, s->dy, s->x, s->y, mean, var, 1e-5f,
-                                 gamma) != SC_OK;
+    return sc_batchnorm_backward(s->rows, s->c, s->dx, SC_GRAD_SET, dgamma, dbeta, s->dy, s->x, s->y, mean, var,
+                                 1e-5f, gamma) != SC_OK;
   case OP_MAXPOOL_FWD: return sc_maxpool2d_forward(&s->pool, s->x, s->y) != SC_OK;
-  case OP_MAXPOOL_BWD: return sc_maxpool2d_backward(&s->pool, s->dx, s->dy, s->x, s->y) != SC_OK;
+  case OP_MAXPOOL_BWD: return sc_maxpool2d_backward(&s->pool, s->dx, SC_GRAD_SET, s->dy, s->x, s->y) != SC_OK;
   case OP_AVGPOOL_FWD: return sc_avgpool_global_forward(s->n, s->h, s->w, s->c, s->x, s->y) != SC_OK;
   case OP_MEMCPY: memcpy(s->y, s->x, (size_t)s->count * sizeof(float)); return 0;
   }

@@ -5,8 +5,9 @@
  * so that a negative size is reported (SC_EINVAL) rather than wrapped. Every function validates its arguments
  * (null pointers, negative or overflowing sizes, leading dimensions smaller than a row) and returns a status
  * without touching memory when they are bad. Each call uses the kernel table chosen by sc_init()/sc_set_max_isa()
- * and sc_num_threads() threads. Backward functions take the gradients they produce first and accumulate into
- * them (+=), so that branches of a network add up without extra copies.
+ * and sc_num_threads() threads. Backward functions take the gradients they produce first. Weight gradients (dw,
+ * dgamma, dbeta, a bias's db) are accumulated into (+=); how an activation gradient (dx, or da and db) is written
+ * is the caller's choice, an sc_grad_write passed right after it.
  */
 #ifndef SIMCLR_OPS_H
 #define SIMCLR_OPS_H
@@ -16,6 +17,11 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* How a backward writes the activation gradient it produces. SC_GRAD_ADD adds into it (+=), so that the branches
+ * of a network sum without copies. SC_GRAD_SET overwrites it and never reads its old contents (NaN included): the
+ * first writer of a gradient sets it, which spares a zeroing pass over memory and a read. */
+typedef enum sc_grad_write { SC_GRAD_ADD = 0, SC_GRAD_SET = 1 } sc_grad_write;
 
 /* ---- GEMM ---------------------------------------------------------------------------------------------------- */
 
@@ -42,8 +48,9 @@ sc_status sc_conv2d_out_size(const sc_conv2d_shape *s, int64_t *oh, int64_t *ow)
 
 /* y[N][OH][OW][K] = conv(x[N][H][W][C], w[K][kh][kw][C]). Overwrites y. */
 sc_status sc_conv2d_forward(const sc_conv2d_shape *s, const float *x, const float *w, float *y);
-/* dx[N][H][W][C] += conv_transpose(dy[N][OH][OW][K], w). */
-sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const float *dy, const float *w);
+/* dx[N][H][W][C] += (or =, per dxw) conv_transpose(dy[N][OH][OW][K], w). */
+sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, sc_grad_write dxw, const float *dy,
+                                  const float *w);
 /* dw[K][kh][kw][C] += sum over n, pixels of dy x im2col(x). */
 sc_status sc_conv2d_backward_weights(const sc_conv2d_shape *s, float *dw, const float *dy, const float *x);
 
@@ -62,9 +69,9 @@ sc_status sc_ntxent(int64_t two_n, int64_t d, float tau, const float *z, float *
 
 /* y[count] = max(x, 0). y may equal x (in place). NaN becomes 0. */
 sc_status sc_relu_forward(int64_t count, const float *x, float *y);
-/* dx[count] += dy where y > 0. The mask is taken from the forward's output y (so an in-place forward loses
- * nothing); passing the forward's input x instead gives the same mask. */
-sc_status sc_relu_backward(int64_t count, float *dx, const float *dy, const float *y);
+/* dx[count] += (or =, per dxw) dy where y > 0, 0 elsewhere. The mask is taken from the forward's output y (so an
+ * in-place forward loses nothing); passing the forward's input x instead gives the same mask. */
+sc_status sc_relu_backward(int64_t count, float *dx, sc_grad_write dxw, const float *dy, const float *y);
 
 /* y[rows][C] += b[C] (a bias per channel, in place). */
 sc_status sc_bias_add_forward(int64_t rows, int64_t c, const float *b, float *y);
@@ -77,9 +84,10 @@ sc_status sc_add(int64_t count, const float *a, const float *b, float *y);
 /* dst[count] += src. */
 sc_status sc_accumulate(int64_t count, float *dst, const float *src);
 /* y[count] = max(a + b, 0): a residual add and the ReLU after it, in one pass over memory. y may equal a or b. Its
- * backward sends dy where y > 0 to both branches: da += that and db += that (either may be NULL). */
+ * backward sends dy where y > 0 to both branches: da and db (either may be NULL) each receive that as abw says. */
 sc_status sc_add_relu_forward(int64_t count, const float *a, const float *b, float *y);
-sc_status sc_add_relu_backward(int64_t count, float *da, float *db, const float *dy, const float *y);
+sc_status sc_add_relu_backward(int64_t count, float *da, float *db, sc_grad_write abw, const float *dy,
+                               const float *y);
 
 /* Batch statistics per channel over the rows of x[rows][C]: mean[C] and the biased variance var[C] (divided by
  * rows, as the normalisation uses; the layer rescales by rows/(rows-1) for its running average). Accumulated in
@@ -94,10 +102,10 @@ sc_status sc_batchnorm_apply(int64_t rows, int64_t c, const float *x, const floa
  * gradients are included). With g = dy[rows][C], first masked to 0 where y <= 0 if y is not NULL (y is the
  * output of a forward fused with ReLU; pass NULL otherwise), invstd = 1/sqrt(var + eps), xhat = (x-mean)*invstd:
  *   dgamma[C] += sum g*xhat,  dbeta[C] += sum g,
- *   dx[rows][C] += gamma*invstd*(g - mean(g) - xhat*mean(g*xhat))   (skipped when dx is NULL). */
-sc_status sc_batchnorm_backward(int64_t rows, int64_t c, float *dx, float *dgamma, float *dbeta, const float *dy,
-                                const float *x, const float *y, const float *mean, const float *var, float eps,
-                                const float *gamma);
+ *   dx[rows][C] += (or =, per dxw) gamma*invstd*(g - mean(g) - xhat*mean(g*xhat))   (skipped when dx is NULL). */
+sc_status sc_batchnorm_backward(int64_t rows, int64_t c, float *dx, sc_grad_write dxw, float *dgamma, float *dbeta,
+                                const float *dy, const float *x, const float *y, const float *mean, const float *var,
+                                float eps, const float *gamma);
 
 typedef struct sc_pool2d_shape {
   int64_t n, h, w, c;         /* input: N x H x W x C */
@@ -110,15 +118,17 @@ typedef struct sc_pool2d_shape {
 sc_status sc_pool2d_out_size(const sc_pool2d_shape *s, int64_t *oh, int64_t *ow);
 /* y[N][OH][OW][C] = max of x[N][H][W][C] over each window (ResNet's stem: 3x3, stride 2, pad 1). */
 sc_status sc_maxpool2d_forward(const sc_pool2d_shape *s, const float *x, float *y);
-/* dx[N][H][W][C] += dy[N][OH][OW][C] routed to the maximum of each window. The maximum is recomputed from x and
- * the forward's y (no index is stored): the first window element, in row-major window order, equal to y. */
-sc_status sc_maxpool2d_backward(const sc_pool2d_shape *s, float *dx, const float *dy, const float *x,
-                                const float *y);
+/* dx[N][H][W][C] += (or =, per dxw) dy[N][OH][OW][C] routed to the maximum of each window. The maximum is
+ * recomputed from x and the forward's y (no index is stored): the first window element, in row-major window order,
+ * equal to y. */
+sc_status sc_maxpool2d_backward(const sc_pool2d_shape *s, float *dx, sc_grad_write dxw, const float *dy,
+                                const float *x, const float *y);
 
 /* y[N][C] = mean over H*W of x[N][H][W][C] (accumulated in double). */
 sc_status sc_avgpool_global_forward(int64_t n, int64_t h, int64_t w, int64_t c, const float *x, float *y);
-/* dx[N][H][W][C] += dy[N][C] / (H*W). */
-sc_status sc_avgpool_global_backward(int64_t n, int64_t h, int64_t w, int64_t c, float *dx, const float *dy);
+/* dx[N][H][W][C] += (or =, per dxw) dy[N][C] / (H*W). */
+sc_status sc_avgpool_global_backward(int64_t n, int64_t h, int64_t w, int64_t c, float *dx, sc_grad_write dxw,
+                                     const float *dy);
 
 #ifdef __cplusplus
 }

@@ -95,7 +95,7 @@ void sc_f32_bn_backward_reduce__neon(size_t rows, size_t c, size_t ld, const flo
 
 void sc_f32_bn_backward_dx__neon(size_t rows, size_t c, size_t ld, const float *x, const float *dy,
                                  const float *y, const float *mean, const float *a, const float *b,
-                                 const float *d, float *dx) {
+                                 const float *d, float *dx, int accumulate) {
   for (size_t r = 0; r < rows; r++) {
     size_t o = r * ld, j = 0;
     for (; j + 4 <= c; j += 4) {
@@ -104,12 +104,13 @@ void sc_f32_bn_backward_dx__neon(size_t rows, size_t c, size_t ld, const float *
       float32x4_t xm = vsubq_f32(vld1q_f32(x + i), vld1q_f32(mean + j));
       float32x4_t t = vfmaq_f32(vld1q_f32(d + j), vld1q_f32(b + j), xm);
       t = vfmaq_f32(t, vld1q_f32(a + j), g);
-      vst1q_f32(dx + i, vaddq_f32(vld1q_f32(dx + i), t));
+      vst1q_f32(dx + i, accumulate ? vaddq_f32(vld1q_f32(dx + i), t) : t);
     }
     for (; j < c; j++) {
       size_t i = o + j;
       float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
-      dx[i] += a[j] * g + b[j] * (x[i] - mean[j]) + d[j];
+      float t = a[j] * g + b[j] * (x[i] - mean[j]) + d[j];
+      dx[i] = accumulate ? dx[i] + t : t;
     }
   }
 }

@@ -24,16 +24,20 @@ void sc_f32_relu_forward__neon(size_t n, const float *x, float *y) {
   for (; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-void sc_f32_relu_backward__neon(size_t n, const float *y, const float *dy, float *dx) {
+void sc_f32_relu_backward__neon(size_t n, const float *y, const float *dy, float *dx, int accumulate) {
   const float32x4_t zero = vdupq_n_f32(0.0f);
   size_t i = 0;
   for (; i + 4 <= n; i += 4) {
     uint32x4_t pos = vcgtq_f32(vld1q_f32(y + i), zero);
-    float32x4_t d = vld1q_f32(dx + i);
-    vst1q_f32(dx + i, vbslq_f32(pos, vaddq_f32(d, vld1q_f32(dy + i)), d));
+    float32x4_t g = vld1q_f32(dy + i), d = accumulate ? vld1q_f32(dx + i) : zero;
+    vst1q_f32(dx + i, accumulate ? vbslq_f32(pos, vaddq_f32(d, g), d) : vbslq_f32(pos, g, zero));
   }
   for (; i < n; i++)
-    if (y[i] > 0.0f) dx[i] += dy[i];
+    if (accumulate) {
+      if (y[i] > 0.0f) dx[i] += dy[i];
+    } else {
+      dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    }
 }
 
 void sc_f32_add__neon(size_t n, const float *a, const float *b, float *y) {

@@ -37,11 +37,12 @@ void sc_f32_bn_backward_reduce__scalar(size_t rows, size_t c, size_t ld, const f
 
 void sc_f32_bn_backward_dx__scalar(size_t rows, size_t c, size_t ld, const float *x, const float *dy,
                                    const float *y, const float *mean, const float *a, const float *b,
-                                   const float *d, float *dx) {
+                                   const float *d, float *dx, int accumulate) {
   for (size_t r = 0; r < rows; r++)
     for (size_t j = 0; j < c; j++) {
       size_t i = r * ld + j;
       float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
-      dx[i] += a[j] * g + b[j] * (x[i] - mean[j]) + d[j];
+      float t = a[j] * g + b[j] * (x[i] - mean[j]) + d[j];
+      dx[i] = accumulate ? dx[i] + t : t;
     }
 }

@@ -8,9 +8,13 @@ void sc_f32_relu_forward__scalar(size_t n, const float *x, float *y) {
   for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-void sc_f32_relu_backward__scalar(size_t n, const float *y, const float *dy, float *dx) {
+void sc_f32_relu_backward__scalar(size_t n, const float *y, const float *dy, float *dx, int accumulate) {
   for (size_t i = 0; i < n; i++)
-    if (y[i] > 0.0f) dx[i] += dy[i];
+    if (accumulate) {
+      if (y[i] > 0.0f) dx[i] += dy[i];
+    } else {
+      dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    }
 }
 
 void sc_f32_add__scalar(size_t n, const float *a, const float *b, float *y) {

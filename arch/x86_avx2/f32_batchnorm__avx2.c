@@ -97,24 +97,26 @@ void sc_f32_bn_backward_reduce__avx2(size_t rows, size_t c, size_t ld, const flo
 }
 
 static inline void dx8(const float *x, const float *dy, const float *y, const float *mean, const float *a,
-                       const float *b, const float *d, float *dx, __m256i m, int full) {
+                       const float *b, const float *d, float *dx, __m256i m, int full, int acc) {
   __m256 g = masked_dy(dy, y, m, full);
   __m256 xm = _mm256_sub_ps(sc_avx2_ld(x, m, full), sc_avx2_ld(mean, m, full));
   __m256 t = _mm256_fmadd_ps(sc_avx2_ld(b, m, full), xm, sc_avx2_ld(d, m, full));
   t = _mm256_fmadd_ps(sc_avx2_ld(a, m, full), g, t);
-  sc_avx2_st(dx, m, full, _mm256_add_ps(sc_avx2_ld(dx, m, full), t));
+  sc_avx2_st(dx, m, full, acc ? _mm256_add_ps(sc_avx2_ld(dx, m, full), t) : t);
 }
 
 void sc_f32_bn_backward_dx__avx2(size_t rows, size_t c, size_t ld, const float *x, const float *dy,
                                  const float *y, const float *mean, const float *a, const float *b,
-                                 const float *d, float *dx) {
+                                 const float *d, float *dx, int accumulate) {
   const size_t cf = c & ~(size_t)7;
   const __m256i all = _mm256_set1_epi32(-1), m = sc_avx2_mask(c - cf);
   for (size_t r = 0; r < rows; r++) {
     size_t o = r * ld;
     const float *yr = y ? y + o : NULL;
     for (size_t j = 0; j < cf; j += 8)
-      dx8(x + o + j, dy + o + j, yr ? yr + j : NULL, mean + j, a + j, b + j, d + j, dx + o + j, all, 1);
-    if (cf < c) dx8(x + o + cf, dy + o + cf, yr ? yr + cf : NULL, mean + cf, a + cf, b + cf, d + cf, dx + o + cf, m, 0);
+      dx8(x + o + j, dy + o + j, yr ? yr + j : NULL, mean + j, a + j, b + j, d + j, dx + o + j, all, 1, accumulate);
+    if (cf < c)
+      dx8(x + o + cf, dy + o + cf, yr ? yr + cf : NULL, mean + cf, a + cf, b + cf, d + cf, dx + o + cf, m, 0,
+          accumulate);
   }
 }

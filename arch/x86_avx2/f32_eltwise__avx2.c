@@ -25,17 +25,21 @@ void sc_f32_relu_forward__avx2(size_t n, const float *x, float *y) {
   }
 }
 
-static inline void relu_bwd8(const float *y, const float *dy, float *dx, __m256i m, int full) {
+static inline void relu_bwd8(const float *y, const float *dy, float *dx, __m256i m, int full, int acc) {
   __m256 pos = _mm256_cmp_ps(sc_avx2_ld(y, m, full), _mm256_setzero_ps(), _CMP_GT_OQ);
+  if (!acc) {
+    sc_avx2_st(dx, m, full, _mm256_and_ps(pos, sc_avx2_ld(dy, m, full)));
+    return;
+  }
   __m256 d = sc_avx2_ld(dx, m, full);
   sc_avx2_st(dx, m, full, _mm256_blendv_ps(d, _mm256_add_ps(d, sc_avx2_ld(dy, m, full)), pos));
 }
 
-void sc_f32_relu_backward__avx2(size_t n, const float *y, const float *dy, float *dx) {
+void sc_f32_relu_backward__avx2(size_t n, const float *y, const float *dy, float *dx, int accumulate) {
   const __m256i all = _mm256_set1_epi32(-1);
   size_t i = 0;
-  for (; i + 8 <= n; i += 8) relu_bwd8(y + i, dy + i, dx + i, all, 1);
-  if (i < n) relu_bwd8(y + i, dy + i, dx + i, sc_avx2_mask(n - i), 0);
+  for (; i + 8 <= n; i += 8) relu_bwd8(y + i, dy + i, dx + i, all, 1, accumulate);
+  if (i < n) relu_bwd8(y + i, dy + i, dx + i, sc_avx2_mask(n - i), 0, accumulate);
 }
 
 void sc_f32_add__avx2(size_t n, const float *a, const float *b, float *y) {

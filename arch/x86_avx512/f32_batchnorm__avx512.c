@@ -99,25 +99,27 @@ void sc_f32_bn_backward_reduce__avx512(size_t rows, size_t c, size_t ld, const f
 }
 
 static inline void dx16(const float *x, const float *dy, const float *y, const float *mean, const float *a,
-                        const float *b, const float *d, float *dx, __mmask16 m, int full) {
+                        const float *b, const float *d, float *dx, __mmask16 m, int full, int acc) {
   __m512 g = masked_dy(dy, y, m, full);
   __m512 xm = _mm512_sub_ps(sc_avx512_ld(x, m, full), sc_avx512_ld(mean, m, full));
   __m512 t = _mm512_fmadd_ps(sc_avx512_ld(b, m, full), xm, sc_avx512_ld(d, m, full));
   t = _mm512_fmadd_ps(sc_avx512_ld(a, m, full), g, t);
-  sc_avx512_st(dx, m, full, _mm512_add_ps(sc_avx512_ld(dx, m, full), t));
+  sc_avx512_st(dx, m, full, acc ? _mm512_add_ps(sc_avx512_ld(dx, m, full), t) : t);
 }
 
 void sc_f32_bn_backward_dx__avx512(size_t rows, size_t c, size_t ld, const float *x, const float *dy,
                                    const float *y, const float *mean, const float *a, const float *b,
-                                   const float *d, float *dx) {
+                                   const float *d, float *dx, int accumulate) {
   const size_t cf = c & ~(size_t)15;
   const __mmask16 m = sc_avx512_mask(c - cf);
   for (size_t r = 0; r < rows; r++) {
     size_t o = r * ld;
     const float *yr = y ? y + o : NULL;
     for (size_t j = 0; j < cf; j += 16)
-      dx16(x + o + j, dy + o + j, yr ? yr + j : NULL, mean + j, a + j, b + j, d + j, dx + o + j, 0xffff, 1);
+      dx16(x + o + j, dy + o + j, yr ? yr + j : NULL, mean + j, a + j, b + j, d + j, dx + o + j, 0xffff, 1,
+           accumulate);
     if (cf < c)
-      dx16(x + o + cf, dy + o + cf, yr ? yr + cf : NULL, mean + cf, a + cf, b + cf, d + cf, dx + o + cf, m, 0);
+      dx16(x + o + cf, dy + o + cf, yr ? yr + cf : NULL, mean + cf, a + cf, b + cf, d + cf, dx + o + cf, m, 0,
+           accumulate);
   }
 }

@@ -25,16 +25,21 @@ void sc_f32_relu_forward__avx512(size_t n, const float *x, float *y) {
   }
 }
 
-static inline void relu_bwd16(const float *y, const float *dy, float *dx, __mmask16 m, int full) {
+static inline void relu_bwd16(const float *y, const float *dy, float *dx, __mmask16 m, int full, int acc) {
   __mmask16 pos = _mm512_cmp_ps_mask(sc_avx512_ld(y, m, full), _mm512_setzero_ps(), _CMP_GT_OQ);
+  __m512 g = sc_avx512_in_reg(sc_avx512_ld(dy, m, full));
+  if (!acc) {
+    sc_avx512_st(dx, m, full, _mm512_maskz_mov_ps(pos, g));
+    return;
+  }
   __m512 d = sc_avx512_ld(dx, m, full);
-  sc_avx512_st(dx, m, full, _mm512_mask_add_ps(d, pos, d, sc_avx512_in_reg(sc_avx512_ld(dy, m, full))));
+  sc_avx512_st(dx, m, full, _mm512_mask_add_ps(d, pos, d, g));
 }
 
-void sc_f32_relu_backward__avx512(size_t n, const float *y, const float *dy, float *dx) {
+void sc_f32_relu_backward__avx512(size_t n, const float *y, const float *dy, float *dx, int accumulate) {
   size_t i = 0;
-  for (; i + 16 <= n; i += 16) relu_bwd16(y + i, dy + i, dx + i, 0xffff, 1);
-  if (i < n) relu_bwd16(y + i, dy + i, dx + i, sc_avx512_mask(n - i), 0);
+  for (; i + 16 <= n; i += 16) relu_bwd16(y + i, dy + i, dx + i, 0xffff, 1, accumulate);
+  if (i < n) relu_bwd16(y + i, dy + i, dx + i, sc_avx512_mask(n - i), 0, accumulate);
 }
 
 void sc_f32_add__avx512(size_t n, const float *a, const float *b, float *y) {

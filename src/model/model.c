@@ -501,42 +501,48 @@ static sc_status layer_forward(sc_model *m, const layer *l, int training) {
   return sc_error(SC_EINTERNAL, "model: unknown layer kind %d", (int)l->kind);
 }
 
-/* Starts the gradients this layer is the first (in backward order) to accumulate into. */
-static void start_input_grads(sc_model *m, size_t i) {
-  const layer *l = &m->layers[i];
-  int ins[2] = {l->in, l->in2};
-  for (int k = 0; k < 2; k++)
-    if (ins[k] >= 0 && m->values[ins[k]].last_use == (int)i && m->values[ins[k]].needs_grad)
-      memset(grad(m, ins[k]), 0, numel(m, ins[k]) * sizeof(float));
+/* How layer i writes the gradient of its input v: it sets it if it is the first, in backward order, to write it
+ * (v's last reader), and adds into it otherwise. */
+static sc_grad_write input_grad_write(const sc_model *m, size_t i, int v) {
+  return m->values[v].last_use == (int)i ? SC_GRAD_SET : SC_GRAD_ADD;
 }
 
 static sc_status layer_backward(sc_model *m, size_t i) {
   const layer *l = &m->layers[i];
   const value *x = &m->values[l->in];
   const int64_t rows = m->batch * x->h * x->w;
-  start_input_grads(m, i);
   float *in = val(m, l->in), *din = grad(m, l->in), *dout = grad(m, l->out);
+  const sc_grad_write dxw = input_grad_write(m, i, l->in);
   switch (l->kind) {
   case L_CONV: {
     sc_conv2d_shape s = conv_shape(m, l);
-    return sc_nn_conv2d_backward(&s, din, m->grads + l->w, dout, in, m->params + l->w);
+    return sc_nn_conv2d_backward(&s, din, dxw, m->grads + l->w, dout, in, m->params + l->w);
   }
   case L_BN: {
     sc_nn_bn_state st = bn_state(m, l);
     float *dbeta = l->b == NONE ? m->junk : m->grads + l->b;
-    return sc_nn_batchnorm_backward(rows, x->c, din, m->grads + l->w, dbeta, dout, in, val(m, l->out), &st,
+    return sc_nn_batchnorm_backward(rows, x->c, din, dxw, m->grads + l->w, dbeta, dout, in, val(m, l->out), &st,
                                     m->params + l->w, l->relu, SC_NN_BN_EPS);
   }
   case L_MAXPOOL: {
     sc_pool2d_shape s = pool_shape(m, l);
-    return sc_nn_maxpool_backward(&s, din, dout, in, val(m, l->out));
+    return sc_nn_maxpool_backward(&s, din, dxw, dout, in, val(m, l->out));
   }
-  case L_AVGPOOL: return sc_nn_avgpool_backward(m->batch, x->h, x->w, x->c, din, dout);
+  case L_AVGPOOL: return sc_nn_avgpool_backward(m->batch, x->h, x->w, x->c, din, dxw, dout);
   case L_LINEAR:
-    return sc_nn_linear_backward(rows, x->c, l->cout, din, m->grads + l->w, l->b == NONE ? NULL : m->grads + l->b,
-                                 dout, in, m->params + l->w);
-  case L_ADD_RELU:
-    return sc_nn_residual_relu_backward((int64_t)numel(m, l->in), din, grad(m, l->in2), dout, val(m, l->out));
+    return sc_nn_linear_backward(rows, x->c, l->cout, din, dxw, m->grads + l->w,
+                                 l->b == NONE ? NULL : m->grads + l->b, dout, in, m->params + l->w);
+  case L_ADD_RELU: {
+    /* one mode serves both branches; where they differ, the branch to be set is zeroed and both are added into */
+    float *din2 = grad(m, l->in2);
+    const sc_grad_write dxw2 = input_grad_write(m, i, l->in2);
+    if (dxw != dxw2) {
+      if (dxw == SC_GRAD_SET && din) memset(din, 0, numel(m, l->in) * sizeof(float));
+      if (dxw2 == SC_GRAD_SET && din2) memset(din2, 0, numel(m, l->in2) * sizeof(float));
+    }
+    return sc_nn_residual_relu_backward((int64_t)numel(m, l->in), din, din2, dxw == dxw2 ? dxw : SC_GRAD_ADD, dout,
+                                        val(m, l->out));
+  }
   }
   return sc_error(SC_EINTERNAL, "model: unknown layer kind %d", (int)l->kind);
 }
@@ -584,14 +590,14 @@ static sc_status profiled_backward(sc_model *m, size_t i) {
     sc_prof_add(kind, sc_prof_now() - t0, 2 * flops);
     return st;
   }
-  start_input_grads(m, i);
   sc_conv2d_shape s = conv_shape(m, l);
   float *din = grad(m, l->in);
-  SC_TRY(sc_nn_conv2d_backward(&s, NULL, m->grads + l->w, grad(m, l->out), val(m, l->in), m->params + l->w));
+  SC_TRY(sc_nn_conv2d_backward(&s, NULL, SC_GRAD_ADD, m->grads + l->w, grad(m, l->out), val(m, l->in),
+                               m->params + l->w));
   double t1 = sc_prof_now();
   sc_prof_add(SC_PROF_CONV_BWD_WEIGHTS, t1 - t0, flops);
   if (din) {
-    SC_TRY(sc_conv2d_backward_data(&s, din, grad(m, l->out), m->params + l->w));
+    SC_TRY(sc_conv2d_backward_data(&s, din, input_grad_write(m, i, l->in), grad(m, l->out), m->params + l->w));
     sc_prof_add(SC_PROF_CONV_BWD_DATA, sc_prof_now() - t1, flops);
   }
   return SC_OK;

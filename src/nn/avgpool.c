@@ -6,7 +6,8 @@ sc_status sc_nn_avgpool_forward(int64_t n, int64_t h, int64_t w, int64_t c, cons
   return sc_avgpool_global_forward(n, h, w, c, x, y);
 }
 
-/* dy[N][C] -> dx[N][H][W][C] += dy / (H*W). */
-sc_status sc_nn_avgpool_backward(int64_t n, int64_t h, int64_t w, int64_t c, float *dx, const float *dy) {
-  return sc_avgpool_global_backward(n, h, w, c, dx, dy);
+/* dy[N][C] -> dx[N][H][W][C] += or = dy / (H*W). */
+sc_status sc_nn_avgpool_backward(int64_t n, int64_t h, int64_t w, int64_t c, float *dx, sc_grad_write dxw,
+                                 const float *dy) {
+  return sc_avgpool_global_backward(n, h, w, c, dx, dxw, dy);
 }

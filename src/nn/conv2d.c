@@ -8,10 +8,10 @@ sc_status sc_nn_conv2d_forward(const sc_conv2d_shape *s, const float *x, const f
   return sc_conv2d_forward(s, x, w, y);
 }
 
-/* dy[N][OH][OW][K] -> dx[N][H][W][C] += (skipped when dx is NULL), dw[K][kh][kw][C] +=. */
-sc_status sc_nn_conv2d_backward(const sc_conv2d_shape *s, float *dx, float *dw, const float *dy, const float *x,
-                                const float *w) {
+/* dy[N][OH][OW][K] -> dx[N][H][W][C] += or = (skipped when dx is NULL), dw[K][kh][kw][C] +=. */
+sc_status sc_nn_conv2d_backward(const sc_conv2d_shape *s, float *dx, sc_grad_write dxw, float *dw, const float *dy,
+                                const float *x, const float *w) {
   SC_TRY(sc_conv2d_backward_weights(s, dw, dy, x));
-  if (dx) SC_TRY(sc_conv2d_backward_data(s, dx, dy, w));
+  if (dx) SC_TRY(sc_conv2d_backward_data(s, dx, dxw, dy, w));
   return SC_OK;
 }

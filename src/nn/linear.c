@@ -20,14 +20,17 @@ sc_status sc_nn_linear_forward(int64_t rows, int64_t f, int64_t k, const float *
   return SC_OK;
 }
 
-/* dy[rows][K] -> dx[rows][F] += dy W (skipped when NULL), dw[K][F] += dy^T x, db[K] += column sums of dy (skipped
- * when NULL). */
-sc_status sc_nn_linear_backward(int64_t rows, int64_t f, int64_t k, float *dx, float *dw, float *db,
-                                const float *dy, const float *x, const float *w) {
+/* dy[rows][K] -> dx[rows][F] += or = dy W (skipped when NULL), dw[K][F] += dy^T x, db[K] += column sums of dy
+ * (skipped when NULL). */
+sc_status sc_nn_linear_backward(int64_t rows, int64_t f, int64_t k, float *dx, sc_grad_write dxw, float *dw,
+                                float *db, const float *dy, const float *x, const float *w) {
   SC_TRY(check(rows, f, k));
+  if (dxw != SC_GRAD_ADD && dxw != SC_GRAD_SET)
+    return sc_error(SC_EINVAL, "linear: gradient write mode %d is neither SC_GRAD_ADD nor SC_GRAD_SET", (int)dxw);
   if (rows == 0) return SC_OK;
   SC_TRY(sc_sgemm(SC_TRANS, SC_NO_TRANS, k, f, rows, 1.0f, dy, k, x, f, 1.0f, dw, f));
-  if (dx) SC_TRY(sc_sgemm(SC_NO_TRANS, SC_NO_TRANS, rows, f, k, 1.0f, dy, k, w, f, 1.0f, dx, f));
+  const float beta = dxw == SC_GRAD_SET ? 0.0f : 1.0f;
+  if (dx) SC_TRY(sc_sgemm(SC_NO_TRANS, SC_NO_TRANS, rows, f, k, 1.0f, dy, k, w, f, beta, dx, f));
   if (db) SC_TRY(sc_bias_add_backward(rows, k, db, dy));
   return SC_OK;
 }

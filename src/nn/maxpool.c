@@ -7,8 +7,8 @@ sc_status sc_nn_maxpool_forward(const sc_pool2d_shape *s, const float *x, float 
   return sc_maxpool2d_forward(s, x, y);
 }
 
-/* dy[N][OH][OW][C] -> dx[N][H][W][C] += at each window's maximum. */
-sc_status sc_nn_maxpool_backward(const sc_pool2d_shape *s, float *dx, const float *dy, const float *x,
-                                 const float *y) {
-  return sc_maxpool2d_backward(s, dx, dy, x, y);
+/* dy[N][OH][OW][C] -> dx[N][H][W][C] += or = at each window's maximum (0 elsewhere when set). */
+sc_status sc_nn_maxpool_backward(const sc_pool2d_shape *s, float *dx, sc_grad_write dxw, const float *dy,
+                                 const float *x, const float *y) {
+  return sc_maxpool2d_backward(s, dx, dxw, dy, x, y);
 }

@@ -1,6 +1,8 @@
 /* nn.h (src/nn): the layers of the engine as explicit forward/backward pairs on NHWC fp32 tensors, in the style of
  * llm.c: each layer is one file, its *_forward computes outputs from inputs and parameters, its *_backward takes the
- * gradients it produces first and accumulates into them (+=), so that branches of a network add up without copies.
+ * gradients it produces first. Parameter gradients are accumulated into (+=); the gradient of the input is added
+ * into or set as its sc_grad_write says (SC_GRAD_SET for the first layer, in backward order, that writes it), so
+ * that the branches of a network add up without copies or zeroing passes.
  *
  * Letters used in the shape comments: N images, H x W pixels, C input channels, K output channels (or classes),
  * F features of a fully connected layer, D embedding width. "rows" is N*H*W where a layer treats every pixel alike.
@@ -16,8 +18,8 @@
 
 /* ---- convolution (no bias) ---- */
 sc_status sc_nn_conv2d_forward(const sc_conv2d_shape *s, const float *x, const float *w, float *y);
-sc_status sc_nn_conv2d_backward(const sc_conv2d_shape *s, float *dx, float *dw, const float *dy, const float *x,
-                                const float *w);
+sc_status sc_nn_conv2d_backward(const sc_conv2d_shape *s, float *dx, sc_grad_write dxw, float *dw, const float *dy,
+                                const float *x, const float *w);
 
 /* ---- batch normalisation over rows of C channels (2-d: rows = N*H*W; 1-d: rows = N) ---- */
 typedef struct sc_nn_bn_state {
@@ -28,9 +30,9 @@ typedef struct sc_nn_bn_state {
 #define SC_NN_BN_MOMENTUM 0.1f
 sc_status sc_nn_batchnorm_forward(int64_t rows, int64_t c, const float *x, const float *gamma, const float *beta,
                                   sc_nn_bn_state *st, int training, int relu, float eps, float momentum, float *y);
-sc_status sc_nn_batchnorm_backward(int64_t rows, int64_t c, float *dx, float *dgamma, float *dbeta,
-                                   const float *dy, const float *x, const float *y, const sc_nn_bn_state *st,
-                                   const float *gamma, int relu, float eps);
+sc_status sc_nn_batchnorm_backward(int64_t rows, int64_t c, float *dx, sc_grad_write dxw, float *dgamma,
+                                   float *dbeta, const float *dy, const float *x, const float *y,
+                                   const sc_nn_bn_state *st, const float *gamma, int relu, float eps);
 
 /* Synchronised batch norm (SimCLR's global BN in data-parallel training): while a reducer is installed on the
  * calling thread, every training-mode BN forward normalises with the statistics of the whole global batch (the
@@ -48,21 +50,24 @@ void sc_nn_batchnorm_set_sync(const sc_nn_bn_sync *sync);
 
 /* ---- pooling ---- */
 sc_status sc_nn_maxpool_forward(const sc_pool2d_shape *s, const float *x, float *y);
-sc_status sc_nn_maxpool_backward(const sc_pool2d_shape *s, float *dx, const float *dy, const float *x,
-                                 const float *y);
+sc_status sc_nn_maxpool_backward(const sc_pool2d_shape *s, float *dx, sc_grad_write dxw, const float *dy,
+                                 const float *x, const float *y);
 sc_status sc_nn_avgpool_forward(int64_t n, int64_t h, int64_t w, int64_t c, const float *x, float *y);
-sc_status sc_nn_avgpool_backward(int64_t n, int64_t h, int64_t w, int64_t c, float *dx, const float *dy);
+sc_status sc_nn_avgpool_backward(int64_t n, int64_t h, int64_t w, int64_t c, float *dx, sc_grad_write dxw,
+                                 const float *dy);
 
 /* ---- fully connected: weights [K][F] as PyTorch's Linear, optional bias [K] ---- */
 sc_status sc_nn_linear_forward(int64_t rows, int64_t f, int64_t k, const float *x, const float *w, const float *b,
                                float *y);
-sc_status sc_nn_linear_backward(int64_t rows, int64_t f, int64_t k, float *dx, float *dw, float *db,
-                                const float *dy, const float *x, const float *w);
+sc_status sc_nn_linear_backward(int64_t rows, int64_t f, int64_t k, float *dx, sc_grad_write dxw, float *dw,
+                                float *db, const float *dy, const float *x, const float *w);
 
 /* ---- residual add + ReLU, the end of a residual block ---- */
-/* y = max(a + b, 0) (y may equal a or b); backward: da += dy where y > 0, db likewise (either may be NULL) */
+/* y = max(a + b, 0) (y may equal a or b); backward: da and db (either may be NULL) receive dy where y > 0, 0
+ * elsewhere, both added into or both set as abw says */
 sc_status sc_nn_residual_relu_forward(int64_t count, const float *a, const float *b, float *y);
-sc_status sc_nn_residual_relu_backward(int64_t count, float *da, float *db, const float *dy, const float *y);
+sc_status sc_nn_residual_relu_backward(int64_t count, float *da, float *db, sc_grad_write abw, const float *dy,
+                                       const float *y);
 
 /* ---- L2 normalisation of rows (F.normalize, eps 1e-12) ---- */
 #define SC_NN_L2_EPS 1e-12f

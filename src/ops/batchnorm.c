@@ -34,7 +34,7 @@ typedef struct bn_job {
   size_t nr, nc;
   const float *x, *mean, *var, *gamma, *beta, *y, *dy;
   float eps;
-  int relu;
+  int relu, accumulate; /* accumulate: the backward adds into dx (SC_GRAD_ADD) */
   float *out_mean, *out_var, *yout, *dx, *dgamma, *dbeta;
   double **pss, **pqs; /* per-thread partial sums, on each thread's stack */
   float *ca, *cb, *cd; /* per-channel coefficients of the backward's dx, on the caller's stack */
@@ -118,7 +118,7 @@ static void backward_part(void *arg) {
     }
     if (dx && hi > lo)
       k->eltwise->bn_backward_dx(hi - lo, cb, nc, x + off, dy + off, y ? y + off : NULL, mean + c0, ca, cb_, cd,
-                                 dx + off);
+                                 dx + off, jb->accumulate);
   }
 }
 
@@ -153,13 +153,14 @@ sc_status sc_batchnorm_apply(int64_t rows, int64_t c, const float *x, const floa
   return SC_OK;
 }
 
-sc_status sc_batchnorm_backward(int64_t rows, int64_t c, float *dx, float *dgamma, float *dbeta, const float *dy,
-                                const float *x, const float *y, const float *mean, const float *var, float eps,
-                                const float *gamma) {
+sc_status sc_batchnorm_backward(int64_t rows, int64_t c, float *dx, sc_grad_write dxw, float *dgamma, float *dbeta,
+                                const float *dy, const float *x, const float *y, const float *mean, const float *var,
+                                float eps, const float *gamma) {
   const sc_kernels *k = sc_kernels_active();
   if (!k) return sc_init();
   SC_TRY(check_shape("batchnorm_backward", rows, c));
   SC_TRY(check_eps("batchnorm_backward", eps));
+  SC_TRY(sc_grad_write_check("batchnorm_backward", dxw));
   if (rows == 0 || c == 0) return SC_OK;
   if (!dgamma || !dbeta || !dy || !x || !mean || !var || !gamma)
     return sc_error(SC_EINVAL, "batchnorm_backward: null pointer");
@@ -168,8 +169,8 @@ sc_status sc_batchnorm_backward(int64_t rows, int64_t c, float *dx, float *dgamm
   float ca[SC_ELT_CBLOCK], cb_[SC_ELT_CBLOCK], cd[SC_ELT_CBLOCK];
   const int nt = sc_elt_threads(nr * nc, SC_ELT_MAX_REDUCE_THREADS);
   bn_job jb = {.k = k, .nr = nr, .nc = nc, .x = x, .mean = mean, .var = var, .eps = eps, .gamma = gamma, .y = y,
-               .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .pss = pss, .pqs = pqs, .ca = ca, .cb = cb_,
-               .cd = cd};
+               .dx = dx, .accumulate = dxw == SC_GRAD_ADD, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .pss = pss,
+               .pqs = pqs, .ca = ca, .cb = cb_, .cd = cd};
   sc_parallel(nt, backward_part, &jb);
   return SC_OK;
 }

@@ -14,9 +14,9 @@
  *                    phase (h = ph + s*i) receive taps ky = ky0 + s*t only, which makes each phase an ordinary
  *                    stride-1 convolution of dy with a sub-kernel, flipped: dx_phase[i][j][C] += gather(dy)
  *                    [T_phase*K] * w_phase[C][T_phase*K]^T. Stride 1 has one phase whose rows are dx itself, so
- *                    the GEMM accumulates (beta = 1) straight into dx. Larger strides go through a small tile
- *                    buffer, since a phase's pixels are not evenly spaced in dx, then are added into place; the
- *                    phases take a group of images at a time, so that dx stays in cache across them.
+ *                    the GEMM writes straight into dx (beta = 1 adds, beta = 0 sets). Larger strides go through a
+ *                    small tile buffer, since a phase's pixels are not evenly spaced in dx, then are added into
+ *                    place; the phases take a group of images at a time, so that dx stays in cache across them.
  *                    This moves no more data than dx once, where GEMM-then-col2im would move a T*C-wide column
  *                    matrix (T/s^2 times dx). Its weakness is a GEMM only C columns wide: with very few input
  *                    channels (the stem, C = 3, whose input gradient a network does not need) it is slow.
@@ -40,6 +40,7 @@
 #include "../core/error.h"
 #include "../core/parallel.h"
 #include "../dispatch/dispatch.h"
+#include "eltwise_util.h"
 #include "gemm.h"
 #include "simclr_ops.h"
 
@@ -426,15 +427,16 @@ static int direct_threads(int64_t n) {
 
 /* The forward adds w x input into y (zeroed first). Backward-data at stride 1 is the forward of the flipped
  * kernel (flipped_geom), adding into dx; at larger strides it runs the forward's pairs the other way, a scatter
- * adding w^T x dy into dx (a tap's dx pixels are s pixels apart, which the kernels' strides express). wp holds the
- * weights as [block of `lanes` of what is written][tap][channel read][lanes]. */
+ * adding w^T x dy into dx (a tap's dx pixels are s pixels apart, which the kernels' strides express). Either zeroes
+ * each image of dx first when dx is to be set rather than added into. wp holds the weights as [block of `lanes` of
+ * what is written][tap][channel read][lanes]. */
 typedef struct direct_conv {
   const sc_conv_config *kern;
   direct_geom g; /* gather: y (K channels) is written from x (C channels); scatter: the reverse */
   const float *wp;
   float *x, *y; /* the side a pass reads comes from a const argument and is never written */
   int scatter;   /* strided backward-data: x is written */
-  int overwrite; /* the forward: y is zeroed per image, then accumulated */
+  int overwrite; /* the written side is zeroed per image, then accumulated (the forward; SC_GRAD_SET) */
   int threads;   /* the team size asked of sc_parallel (1: the calling thread alone) */
   int64_t lanes; /* outputs per kernel call: 16 (tap, row3) or 64 (tap64) */
 } direct_conv;
@@ -486,7 +488,8 @@ static void direct_conv_part(void *arg) {
   team_share(dc->threads, g->n, &th, &nth, &n0, &n1);
   for (int64_t n = n0; n < n1; n++) {
     float *x = dc->x + n * g->h * g->w * g->c, *y = dc->y + n * g->oh * g->ow * g->k;
-    if (dc->overwrite) memset(y, 0, (size_t)(g->oh * g->ow * g->k) * sizeof(float));
+    if (dc->overwrite && dc->scatter) memset(x, 0, (size_t)(g->h * g->w * g->c) * sizeof(float));
+    if (dc->overwrite && !dc->scatter) memset(y, 0, (size_t)(g->oh * g->ow * g->k) * sizeof(float));
     for (int64_t ob = 0; ob < blocks; ob++) {
       if (rows3) {
         for (int64_t ky = 0; ky < g->kh; ky++) gather_row3(dc, x, y, ob, ky, cin);
@@ -505,12 +508,12 @@ static void direct_conv_part(void *arg) {
   }
 }
 
-/* Runs the forward (x -> y) or backward-data (dy -> dx) of s on the direct kernels, `lanes` outputs per call: packs
- * w (K x kh x kw x C) as [block of lanes of the outputs][tap][input channel][lanes], the taps mirrored for a
- * stride-1 backward-data, then splits the images. */
+/* Runs the forward (x -> y) or backward-data (dy -> dx, added into or set as dxw says) of s on the direct kernels,
+ * `lanes` outputs per call: packs w (K x kh x kw x C) as [block of lanes of the outputs][tap][input channel][lanes],
+ * the taps mirrored for a stride-1 backward-data, then splits the images. */
 static sc_status direct_conv_run(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s,
                                  const conv_dims *d, const float *w, float *x, float *y, int64_t lanes,
-                                 int backward_data) {
+                                 int backward_data, sc_grad_write dxw) {
   const int64_t taps = s->kh * s->kw, nin = backward_data ? s->k : s->c;
   const int flip = backward_data && s->stride_h == 1 && s->stride_w == 1;
   float *wp = scratch_get((size_t)d->w_elems);
@@ -522,7 +525,7 @@ static sc_status direct_conv_run(const char *fn, const sc_kernels *kern, const s
         wp[((o / lanes * taps + tp) * nin + i) * lanes + o % lanes] = w[(k * taps + t) * s->c + c];
       }
   direct_conv g = {.kern = kern->conv, .g = geom_of(s, d), .wp = wp, .x = x, .y = y, .scatter = backward_data && !flip,
-                   .overwrite = !backward_data, .threads = direct_threads(s->n), .lanes = lanes};
+                   .overwrite = !backward_data || dxw == SC_GRAD_SET, .threads = direct_threads(s->n), .lanes = lanes};
   if (flip) g.g = flipped_geom(&g.g), g.x = y, g.y = x;
   sc_parallel(g.threads, direct_conv_part, &g);
   return SC_OK;
@@ -629,7 +632,7 @@ sc_status sc_conv2d_forward(const sc_conv2d_shape *s, const float *x, const floa
     return sc_gemm_run(kern, m, n, depth, &a, &b, 1.0f, 0.0f, y, n);
   }
   const int64_t lanes = direct_lanes(kern, s, s->c, s->k, 0);
-  if (lanes) return direct_conv_run("sc_conv2d_forward", kern, s, &d, w, (float *)x, y, lanes, 0);
+  if (lanes) return direct_conv_run("sc_conv2d_forward", kern, s, &d, w, (float *)x, y, lanes, 0, SC_GRAD_SET);
   SC_TRY(check_panel_width("sc_conv2d_forward", kern));
   conv_gather g = {.src = x, .nimg = s->n, .sh = s->h, .sw = s->w, .ch = s->c, .gh = d.oh, .gw = d.ow, .row_off = 0,
                    .my = s->stride_h, .mx = s->stride_w, .by = -s->pad_h, .bx = -s->pad_w,
@@ -648,7 +651,6 @@ static size_t phase_chunk_rows(int64_t c) {
   return rows < 64 ? 64 : rows;
 }
 
-/* dy: N x OH x OW x K, w: K x kh x kw x C, dx: N x H x W x C (+=). */
 /* Adds a tile of backward-data rows (one stride phase) into dx: row r of the tile is input pixel
  * (n, ph + sy*i, pw + sx*j). Run by sc_parallel; the orphaned `omp for` covers every row without a team. */
 typedef struct tile_add_job {
@@ -679,28 +681,39 @@ static void tile_add_part(void *arg) {
   }
 }
 
-sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const float *dy, const float *w) {
+/* dy: N x OH x OW x K, w: K x kh x kw x C, dx: N x H x W x C (+= or =). */
+sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, sc_grad_write dxw, const float *dy,
+                                  const float *w) {
   const sc_kernels *kern = sc_kernels_active();
   if (!kern) return sc_init();
   conv_dims d;
   SC_TRY(check_shape("sc_conv2d_backward_data", s, &d));
+  SC_TRY(sc_grad_write_check("sc_conv2d_backward_data", dxw));
   if ((d.x_elems > 0 && !dx) || (d.x_elems > 0 && d.w_elems > 0 && (!dy || !w)))
     return sc_error(SC_EINVAL, "sc_conv2d_backward_data: null tensor pointer");
-  if (d.x_elems == 0 || d.w_elems == 0) return SC_OK;
+  if (d.x_elems == 0) return SC_OK;
+  const int set = dxw == SC_GRAD_SET;
+  const float beta = set ? 0.0f : 1.0f;
+  if (d.w_elems == 0) {
+    if (set) memset(dx, 0, (size_t)d.x_elems * sizeof(float));
+    return SC_OK;
+  }
   const size_t C = (size_t)s->c, K = (size_t)s->k;
   if (is_pointwise(s)) {
-    /* dx[P][C] += dy[P][K] * w[K][C] */
+    /* dx[P][C] (+)= dy[P][K] * w[K][C] */
     sc_gemm_src a = sc_gemm_src_matrix(dy, K, 1), b = sc_gemm_src_matrix(w, C, 0);
-    return sc_gemm_run(kern, (size_t)d.pixels, C, K, &a, &b, 1.0f, 1.0f, dx, C);
+    return sc_gemm_run(kern, (size_t)d.pixels, C, K, &a, &b, 1.0f, beta, dx, C);
   }
   const int64_t sy = s->stride_h, sx = s->stride_w;
   const int unit_stride = sy == 1 && sx == 1;
   const int64_t lanes = direct_lanes(kern, s, s->k, s->c, 1);
-  if (lanes) return direct_conv_run("sc_conv2d_backward_data", kern, s, &d, w, dx, (float *)dy, lanes, 1);
+  if (lanes) return direct_conv_run("sc_conv2d_backward_data", kern, s, &d, w, dx, (float *)dy, lanes, 1, dxw);
   SC_TRY(check_panel_width("sc_conv2d_backward_data", kern));
   float *tile = NULL;
   size_t chunk = 0;
   if (!unit_stride) {
+    /* the phases add their tiles into place, so a set starts from zero */
+    if (set) memset(dx, 0, (size_t)d.x_elems * sizeof(float));
     chunk = phase_chunk_rows(s->c);
     tile = scratch_get(chunk * C);
     if (!tile) return sc_error(SC_ENOMEM, "sc_conv2d_backward_data: cannot allocate %zu floats of scratch", chunk * C);
@@ -728,7 +741,7 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, const flo
         sc_gemm_src a = {.pack = pack_gather_rows, .ctx = &g}, b = {.pack = pack_weights_phase, .ctx = &wp};
         const size_t depth = (size_t)(nty * ntx) * K, rows = (size_t)(nn * gh * gw), first = (size_t)(n0 * gh * gw);
         if (unit_stride) {
-          SC_TRY(sc_gemm_run(kern, rows, C, depth, &a, &b, 1.0f, 1.0f, dx, C));
+          SC_TRY(sc_gemm_run(kern, rows, C, depth, &a, &b, 1.0f, beta, dx, C));
           continue;
         }
         for (size_t r0 = first; r0 < first + rows; r0 += chunk) {

@@ -30,6 +30,7 @@ typedef struct elt_job {
   size_t n, c; /* elements, or rows and channels */
   const float *a, *b;
   float *out, *out2;
+  int accumulate; /* backward: the gradients are added into (SC_GRAD_ADD), not set */
   double **parts; /* per-thread partial sums, on each thread's stack */
 } elt_job;
 
@@ -44,7 +45,7 @@ static void relu_backward_part(void *arg) {
   const elt_job *j = arg;
   size_t lo, hi;
   sc_elt_split(j->n, omp_get_thread_num(), omp_get_num_threads(), 16, &lo, &hi);
-  if (hi > lo) j->k->eltwise->relu_backward(hi - lo, j->a + lo, j->b + lo, j->out + lo);
+  if (hi > lo) j->k->eltwise->relu_backward(hi - lo, j->a + lo, j->b + lo, j->out + lo, j->accumulate);
 }
 
 static void add_part(void *arg) {
@@ -69,15 +70,15 @@ static void add_relu_forward_part(void *arg) {
   }
 }
 
-/* a: y (the mask), b: dy; out and out2: the two gradients accumulated into (either may be NULL) */
+/* a: y (the mask), b: dy; out and out2: the two gradients (either may be NULL) */
 static void add_relu_backward_part(void *arg) {
   const elt_job *j = arg;
   size_t lo, hi;
   sc_elt_split(j->n, omp_get_thread_num(), omp_get_num_threads(), 16, &lo, &hi);
   for (size_t q = lo; q < hi; q += ADD_RELU_CHUNK) {
     const size_t len = hi - q < ADD_RELU_CHUNK ? hi - q : ADD_RELU_CHUNK;
-    if (j->out) j->k->eltwise->relu_backward(len, j->a + q, j->b + q, j->out + q);
-    if (j->out2) j->k->eltwise->relu_backward(len, j->a + q, j->b + q, j->out2 + q);
+    if (j->out) j->k->eltwise->relu_backward(len, j->a + q, j->b + q, j->out + q, j->accumulate);
+    if (j->out2) j->k->eltwise->relu_backward(len, j->a + q, j->b + q, j->out2 + q, j->accumulate);
   }
 }
 
@@ -123,15 +124,16 @@ sc_status sc_relu_forward(int64_t count, const float *x, float *y) {
   return SC_OK;
 }
 
-sc_status sc_relu_backward(int64_t count, float *dx, const float *dy, const float *y) {
+sc_status sc_relu_backward(int64_t count, float *dx, sc_grad_write dxw, const float *dy, const float *y) {
   const sc_kernels *k = sc_kernels_active();
   if (!k) return sc_init();
   SC_TRY(check_count("relu_backward", count));
+  SC_TRY(sc_grad_write_check("relu_backward", dxw));
   if (count == 0) return SC_OK;
   if (!dx || !dy || !y) return sc_error(SC_EINVAL, "relu_backward: null pointer");
   const size_t n = (size_t)count;
   const int nt = sc_elt_threads(n, 0);
-  elt_job j = {.k = k, .n = n, .a = y, .b = dy, .out = dx};
+  elt_job j = {.k = k, .n = n, .a = y, .b = dy, .out = dx, .accumulate = dxw == SC_GRAD_ADD};
   sc_parallel(nt, relu_backward_part, &j);
   return SC_OK;
 }
@@ -169,14 +171,16 @@ sc_status sc_add_relu_forward(int64_t count, const float *a, const float *b, flo
   return SC_OK;
 }
 
-sc_status sc_add_relu_backward(int64_t count, float *da, float *db, const float *dy, const float *y) {
+sc_status sc_add_relu_backward(int64_t count, float *da, float *db, sc_grad_write abw, const float *dy,
+                               const float *y) {
   const sc_kernels *k = sc_kernels_active();
   if (!k) return sc_init();
   SC_TRY(check_count("add_relu_backward", count));
+  SC_TRY(sc_grad_write_check("add_relu_backward", abw));
   if (count == 0 || (!da && !db)) return SC_OK;
   if (!dy || !y) return sc_error(SC_EINVAL, "add_relu_backward: null pointer");
   const size_t n = (size_t)count;
-  elt_job j = {.k = k, .n = n, .a = y, .b = dy, .out = da, .out2 = db};
+  elt_job j = {.k = k, .n = n, .a = y, .b = dy, .out = da, .out2 = db, .accumulate = abw == SC_GRAD_ADD};
   sc_parallel(sc_elt_threads(n, 0), add_relu_backward_part, &j);
   return SC_OK;
 }

@@ -1,12 +1,14 @@
 /* eltwise_util.h: what the element-wise, batch-norm and pooling drivers share: size checks, how many threads a
- * memory-bound loop deserves, and how rows are split between them. Internal; no ISA code, no allocation. */
+ * memory-bound loop deserves, and how rows are split between them; and the check of a backward's sc_grad_write,
+ * which the convolution shares. Internal; no ISA code, no allocation. */
 #ifndef SC_OPS_ELTWISE_UTIL_H
 #define SC_OPS_ELTWISE_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "simclr.h"
+#include "../core/error.h"
+#include "simclr_ops.h"
 
 /* Largest element count accepted: a byte size that stays far from overflowing size_t and int64_t. */
 #define SC_ELT_MAX_COUNT (INT64_MAX / 16)
@@ -48,6 +50,12 @@ static inline void sc_elt_split(size_t n, int t, int nt, size_t align, size_t *l
   size_t a = units * (size_t)t / (size_t)nt, b = units * (size_t)(t + 1) / (size_t)nt;
   *lo = a * align < n ? a * align : n;
   *hi = b * align < n ? b * align : n;
+}
+
+/* SC_EINVAL naming the function unless w is SC_GRAD_ADD or SC_GRAD_SET. */
+static inline sc_status sc_grad_write_check(const char *who, sc_grad_write w) {
+  if (w == SC_GRAD_ADD || w == SC_GRAD_SET) return SC_OK;
+  return sc_error(SC_EINVAL, "%s: gradient write mode %d is neither SC_GRAD_ADD nor SC_GRAD_SET", who, (int)w);
 }
 
 #endif

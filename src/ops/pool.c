@@ -3,6 +3,8 @@
  * sc_num_threads() OpenMP threads live here; the per-pixel loops over channels are the active table's kernels
  * (arch/<isa>/f32_maxpool__<isa>.c, col_sum and bias_add). The max-pool backward recomputes the argmax from x and
  * y, so the forward stores no indices. No allocation, no ISA code. */
+#include <string.h>
+
 #include "../core/error.h"
 #include "../core/parallel.h"
 #include "../dispatch/dispatch.h"
@@ -52,9 +54,19 @@ typedef struct pool_job {
   const sc_pool2d_shape *s;
   int64_t oh, ow, c, n, hw, nblk, cblk, items;
   float inv;
+  int set; /* backward: dx is overwritten (SC_GRAD_SET): each part zeroes its share before adding into it */
   const float *x, *y, *dy;
   float *dx, *out;
 } pool_job;
+
+/* Zeroes channels [c0, c0 + cn) of the `pixels` pixels of dx (c channels each) from pixel p0 on. */
+static void zero_channels(float *dx, int64_t p0, int64_t pixels, int64_t c, int64_t c0, int64_t cn) {
+  if (cn == c) {
+    memset(dx + p0 * c, 0, (size_t)(pixels * c) * sizeof(float));
+    return;
+  }
+  for (int64_t p = p0; p < p0 + pixels; p++) memset(dx + p * c + c0, 0, (size_t)cn * sizeof(float));
+}
 
 static void maxpool_forward_part(void *arg) {
   const pool_job *j = arg;
@@ -77,6 +89,7 @@ static void maxpool_backward_part(void *arg) {
 #pragma omp for schedule(static)
   for (int64_t it = 0; it < j->items; it++) {
     const int64_t img = it / nblk, c0 = it % nblk * cblk, cn = c - c0 < cblk ? c - c0 : cblk;
+    if (j->set) zero_channels(j->dx, img * s->h * s->w, s->h * s->w, c, c0, cn);
     for (int64_t oy = 0; oy < oh; oy++)
       for (int64_t ox = 0; ox < ow; ox++) {
         int64_t y0, nh, x0, nw;
@@ -110,6 +123,7 @@ static void avgpool_backward_part(void *arg) {
     const size_t cb = (size_t)(c - c0 < SC_ELT_CBLOCK ? c - c0 : SC_ELT_CBLOCK);
     float g[SC_ELT_CBLOCK];
     for (size_t q = 0; q < cb; q++) g[q] = j->dy[img * c + c0 + (int64_t)q] * j->inv;
+    if (j->set) zero_channels(j->dx, img * hw, hw, c, c0, (int64_t)cb);
     j->k->eltwise->bias_add((size_t)hw, cb, (size_t)c, g, j->dx + img * hw * c + c0);
   }
 }
@@ -128,12 +142,13 @@ sc_status sc_maxpool2d_forward(const sc_pool2d_shape *s, const float *x, float *
   return SC_OK;
 }
 
-sc_status sc_maxpool2d_backward(const sc_pool2d_shape *s, float *dx, const float *dy, const float *x,
-                                const float *y) {
+sc_status sc_maxpool2d_backward(const sc_pool2d_shape *s, float *dx, sc_grad_write dxw, const float *dy,
+                                const float *x, const float *y) {
   const sc_kernels *k = sc_kernels_active();
   if (!k) return sc_init();
   int64_t oh, ow;
   SC_TRY(sc_pool2d_out_size(s, &oh, &ow));
+  SC_TRY(sc_grad_write_check("maxpool2d_backward", dxw));
   if (s->n == 0 || s->c == 0 || s->h == 0 || s->w == 0) return SC_OK;
   if (!dx || !dy || !x || !y) return sc_error(SC_EINVAL, "maxpool2d_backward: null pointer");
   const int64_t c = s->c;
@@ -144,7 +159,7 @@ sc_status sc_maxpool2d_backward(const sc_pool2d_shape *s, float *dx, const float
   cblk = (cblk + 15) / 16 * 16;
   const int64_t nblk = (c + cblk - 1) / cblk, items = s->n * nblk;
   pool_job j = {.k = k, .s = s, .oh = oh, .ow = ow, .c = c, .nblk = nblk, .cblk = cblk, .items = items, .x = x,
-                .y = y, .dy = dy, .dx = dx};
+                .set = dxw == SC_GRAD_SET, .y = y, .dy = dy, .dx = dx};
   sc_parallel(nt, maxpool_backward_part, &j);
   return SC_OK;
 }
@@ -172,16 +187,19 @@ sc_status sc_avgpool_global_forward(int64_t n, int64_t h, int64_t w, int64_t c, 
   return SC_OK;
 }
 
-sc_status sc_avgpool_global_backward(int64_t n, int64_t h, int64_t w, int64_t c, float *dx, const float *dy) {
+sc_status sc_avgpool_global_backward(int64_t n, int64_t h, int64_t w, int64_t c, float *dx, sc_grad_write dxw,
+                                     const float *dy) {
   const sc_kernels *k = sc_kernels_active();
   if (!k) return sc_init();
   SC_TRY(check_global("avgpool_global_backward", n, h, w, c));
+  SC_TRY(sc_grad_write_check("avgpool_global_backward", dxw));
   if (n == 0 || c == 0) return SC_OK;
   if (!dx || !dy) return sc_error(SC_EINVAL, "avgpool_global_backward: null pointer");
   const int64_t hw = h * w, nblk = (c + SC_ELT_CBLOCK - 1) / SC_ELT_CBLOCK;
   const float inv = (float)(1.0 / (double)hw);
   const int nt = sc_elt_threads((size_t)(n * hw * c), 0);
-  pool_job j = {.k = k, .c = c, .n = n, .hw = hw, .nblk = nblk, .inv = inv, .dy = dy, .dx = dx};
+  pool_job j = {.k = k, .c = c, .n = n, .hw = hw, .nblk = nblk, .inv = inv, .set = dxw == SC_GRAD_SET, .dy = dy,
+                .dx = dx};
   sc_parallel(nt, avgpool_backward_part, &j);
   return SC_OK;
 }

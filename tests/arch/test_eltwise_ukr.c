@@ -75,13 +75,21 @@ SC_ISA_TEST(eltwise_ukr, relu_backward_and_add_match_scalar) {
     sc_test_fill(&r, y, m, -1, 1);
     for (size_t i = 0; i < m; i += 3) y[i] = 0.0f; /* the kink itself: y == 0 passes nothing */
     sc_test_fill(&r, dy, m, -1, 1);
-    sc_test_fill(&r, dx, m, -1, 1);
-    memcpy(dxr, dx, m * sizeof *dx);
-    k->eltwise->relu_backward(n, y, dy, dx);
-    ref_table()->relu_backward(n, y, dy, dxr);
-    size_t d = first_diff(dx, dxr, m);
-    SC_ASSERT(d == m, "isa=%s relu_backward n=%zu seed=%llu: dx[%zu]=%g, scalar %g", k->name, n,
-              (unsigned long long)seed, d, dx[d], dxr[d]);
+    size_t d;
+    /* accumulate, then set over NaN (a set never reads dx; the guard after n keeps its NaN) */
+    for (int acc = 1; acc >= 0; acc--) {
+      if (acc) sc_test_fill(&r, dx, m, -1, 1);
+      else for (size_t i = 0; i < m; i++) dx[i] = NAN;
+      memcpy(dxr, dx, m * sizeof *dx);
+      k->eltwise->relu_backward(n, y, dy, dx, acc);
+      ref_table()->relu_backward(n, y, dy, dxr, acc);
+      d = first_diff(dx, dxr, m);
+      SC_ASSERT(d == m, "isa=%s relu_backward accumulate=%d n=%zu seed=%llu: dx[%zu]=%g, scalar %g", k->name, acc, n,
+                (unsigned long long)seed, d, dx[d], dxr[d]);
+      for (size_t i = 0; i < n && !acc; i++)
+        SC_ASSERT(dx[i] == (y[i] > 0.0f ? dy[i] : 0.0f), "isa=%s relu_backward set n=%zu: dx[%zu]=%g", k->name, n, i,
+                  dx[i]);
+    }
     /* add: out of place, then in place on each operand */
     k->eltwise->add(n, y, dy, dx);
     ref_table()->add(n, y, dy, dxr);
@@ -225,19 +233,23 @@ SC_ISA_TEST(eltwise_ukr, bn_backward_dx_matches_scalar) {
     sc_test_fill(&r, dy, m, -1, 1);
     sc_test_fill(&r, y, m, -1, 1);
     sc_test_fill(&r, co, 4 * c, -1, 1);
-    for (int relu = 0; relu < 2; relu++) {
-      sc_test_fill(&r, dx, m, -1, 1);
+    /* accumulate, then set over NaN: a set never reads dx, and what lies outside the block keeps its NaN */
+    for (int v = 0; v < 4; v++) {
+      const int relu = v & 1, acc = v < 2;
+      if (acc) sc_test_fill(&r, dx, m, -1, 1);
+      else for (size_t i = 0; i < m; i++) dx[i] = NAN;
       memcpy(dxr, dx, m * sizeof *dx);
-      k->eltwise->bn_backward_dx(cs.rows, c, cs.ld, x, dy, relu ? y : NULL, mean, a, b, d, dx);
-      ref_table()->bn_backward_dx(cs.rows, c, cs.ld, x, dy, relu ? y : NULL, mean, a, b, d, dxr);
+      k->eltwise->bn_backward_dx(cs.rows, c, cs.ld, x, dy, relu ? y : NULL, mean, a, b, d, dx, acc);
+      ref_table()->bn_backward_dx(cs.rows, c, cs.ld, x, dy, relu ? y : NULL, mean, a, b, d, dxr, acc);
       for (size_t i = 0; i < m; i++) {
         size_t j = i % cs.ld;
         int inside = i < cs.rows * cs.ld && j < c;
         double mag = inside ? fabs(dxr[i]) + fabs((double)a[j] * dy[i]) + fabs((double)b[j] * (x[i] - mean[j])) +
-                                  fabs(d[j]) + fabs(dx[i])
+                                  fabs(d[j]) + (acc ? fabs(dx[i]) : 0.0)
                             : 0.0;
-        SC_ASSERT(within_terms(dx[i], dxr[i], mag), "isa=%s bn_backward_dx relu=%d " RC_FMT ": dx[%zu]=%.9g, "
-                  "scalar %.9g", k->name, relu, RC_ARGS(cs), i, dx[i], dxr[i]);
+        SC_ASSERT(inside ? within_terms(dx[i], dxr[i], mag) : first_diff(&dx[i], &dxr[i], 1) == 1,
+                  "isa=%s bn_backward_dx relu=%d accumulate=%d " RC_FMT ": dx[%zu]=%.9g, scalar %.9g", k->name, relu,
+                  acc, RC_ARGS(cs), i, dx[i], dxr[i]);
       }
     }
     sc_test_free(x), sc_test_free(dy), sc_test_free(y), sc_test_free(dx), sc_test_free(dxr), sc_test_free(co);

@@ -2,8 +2,9 @@
  * differences of its own forward, on shapes small enough to probe every element. The scalar objective is
  * L = sum_i r_i y_i with fixed random r, accumulated in double, so dL/dy = r is what the backward receives. Every
  * gradient buffer starts at 0.25 and the test subtracts it afterwards, which also checks that backward accumulates
- * (+=) instead of overwriting. Forward values that have a closed form (BN running statistics, cross-entropy) are
- * checked against it too.
+ * (+=) instead of overwriting. A layer's input gradient is then computed again with SC_GRAD_SET over a buffer of
+ * NaN (the parameter gradients still start at 0.25), and must pass the same check. Forward values that have a
+ * closed form (BN running statistics, cross-entropy) are checked against it too.
  *
  * Tolerances: the forward is fp32, so L carries a rounding error of about 1e-7 relative per output term; with
  * step h the central difference inherits ~sqrt(outputs)*1e-7/h (2e-4 at h = 1e-2) plus a truncation error of
@@ -22,12 +23,13 @@ typedef struct fd_buf {
   const char *name;
   float *p, *g; /* the value and its gradient */
   size_t n;
+  int input;    /* g is a layer input's gradient, written as the sc_grad_write says (else it is accumulated) */
 } fd_buf;
 
 typedef struct fd_problem {
   const char *what; /* shape and options, printed on failure */
   double (*loss)(void *ctx);
-  void (*grad)(void *ctx); /* accumulates into every fd_buf.g */
+  void (*grad)(void *ctx, sc_grad_write dxw); /* adds into every fd_buf.g, or sets the input ones */
   void *ctx;
   double h;
 } fd_problem;
@@ -38,25 +40,40 @@ static double weighted_sum(const float *y, const float *r, size_t n) {
   return s;
 }
 
-static void fd_check(const sc_kernels *k, const fd_problem *pb, fd_buf *bufs, int nb) {
+/* Each element of one buffer's analytic gradient against the central difference of the loss. */
+static void fd_compare(const sc_kernels *k, const fd_problem *pb, fd_buf *bf, sc_grad_write dxw) {
+  for (size_t i = 0; i < bf->n; i++) {
+    float keep = bf->p[i];
+    bf->p[i] = keep + (float)pb->h;
+    double up = pb->loss(pb->ctx);
+    bf->p[i] = keep - (float)pb->h;
+    double down = pb->loss(pb->ctx);
+    bf->p[i] = keep;
+    double fd = (up - down) / (2.0 * pb->h), an = bf->g[i];
+    SC_ASSERT(fabs(an - fd) <= 3e-3 + 1e-2 * fabs(fd), "isa=%s %s (%s): d%s[%zu] = %.6f, finite difference %.6f",
+              k->name, pb->what, dxw == SC_GRAD_SET ? "set" : "add", bf->name, i, an, fd);
+  }
+}
+
+/* The analytic gradients into every fd_buf.g: the input ones with dxw (set over NaN, or added to 0.25), the others
+ * added to 0.25; the 0.25 is subtracted afterwards. */
+static void fd_analytic(const fd_problem *pb, fd_buf *bufs, int nb, sc_grad_write dxw) {
   for (int b = 0; b < nb; b++)
-    for (size_t i = 0; i < bufs[b].n; i++) bufs[b].g[i] = 0.25f;
+    for (size_t i = 0; i < bufs[b].n; i++) bufs[b].g[i] = bufs[b].input && dxw == SC_GRAD_SET ? NAN : 0.25f;
   pb->loss(pb->ctx); /* the backward reads what the forward saved at the unperturbed point */
-  pb->grad(pb->ctx);
+  pb->grad(pb->ctx, dxw);
   for (int b = 0; b < nb; b++)
-    for (size_t i = 0; i < bufs[b].n; i++) bufs[b].g[i] -= 0.25f;
-  for (int b = 0; b < nb; b++) {
-    for (size_t i = 0; i < bufs[b].n; i++) {
-      float keep = bufs[b].p[i];
-      bufs[b].p[i] = keep + (float)pb->h;
-      double up = pb->loss(pb->ctx);
-      bufs[b].p[i] = keep - (float)pb->h;
-      double down = pb->loss(pb->ctx);
-      bufs[b].p[i] = keep;
-      double fd = (up - down) / (2.0 * pb->h), an = bufs[b].g[i];
-      SC_ASSERT(fabs(an - fd) <= 3e-3 + 1e-2 * fabs(fd), "isa=%s %s: d%s[%zu] = %.6f, finite difference %.6f",
-                k->name, pb->what, bufs[b].name, i, an, fd);
-    }
+    for (size_t i = 0; i < bufs[b].n; i++)
+      if (!(bufs[b].input && dxw == SC_GRAD_SET)) bufs[b].g[i] -= 0.25f;
+}
+
+static void fd_check(const sc_kernels *k, const fd_problem *pb, fd_buf *bufs, int nb) {
+  int inputs = 0;
+  for (int b = 0; b < nb; b++) inputs += bufs[b].input;
+  for (int pass = 0; pass < (inputs ? 2 : 1); pass++) {
+    const sc_grad_write dxw = pass ? SC_GRAD_SET : SC_GRAD_ADD;
+    fd_analytic(pb, bufs, nb, dxw);
+    for (int b = 0; b < nb; b++) fd_compare(k, pb, &bufs[b], dxw);
   }
 }
 
@@ -71,9 +88,9 @@ static double conv_loss(void *p) {
   SC_ASSERT(sc_nn_conv2d_forward(&c->s, c->x, c->w, c->y) == SC_OK, "conv forward: %s", sc_last_error());
   return weighted_sum(c->y, c->r, c->ny);
 }
-static void conv_grad(void *p) {
+static void conv_grad(void *p, sc_grad_write dxw) {
   conv_ctx *c = p;
-  SC_ASSERT(sc_nn_conv2d_backward(&c->s, c->dx, c->dw, c->r, c->x, c->w) == SC_OK, "conv backward: %s",
+  SC_ASSERT(sc_nn_conv2d_backward(&c->s, c->dx, dxw, c->dw, c->r, c->x, c->w) == SC_OK, "conv backward: %s",
             sc_last_error());
 }
 static void conv_case(const sc_kernels *k, sc_conv2d_shape s, uint64_t seed) {
@@ -91,7 +108,7 @@ static void conv_case(const sc_kernels *k, sc_conv2d_shape s, uint64_t seed) {
            (long long)s.n, (long long)s.h, (long long)s.w, (long long)s.c, (long long)s.k, (long long)s.kh,
            (long long)s.kw, (long long)s.stride_h, (long long)s.pad_h, (unsigned long long)seed);
   fd_problem pb = {what, conv_loss, conv_grad, &c, 1e-2};
-  fd_buf bufs[] = {{"x", c.x, c.dx, nx}, {"w", c.w, c.dw, nw}};
+  fd_buf bufs[] = {{"x", c.x, c.dx, nx, 1}, {"w", c.w, c.dw, nw, 0}};
   fd_check(k, &pb, bufs, 2);
   sc_test_free(c.x), sc_test_free(c.dx), sc_test_free(c.w), sc_test_free(c.dw), sc_test_free(c.y),
       sc_test_free(c.r);
@@ -119,11 +136,11 @@ static double bn_loss(void *p) {
                                     SC_NN_BN_MOMENTUM, b->y) == SC_OK, "bn forward: %s", sc_last_error());
   return weighted_sum(b->y, b->r, (size_t)(b->rows * b->c));
 }
-static void bn_grad(void *p) {
+static void bn_grad(void *p, sc_grad_write dxw) {
   bn_ctx *b = p;
   sc_nn_bn_state st = {b->rm, b->rv, b->sm, b->sv};
-  SC_ASSERT(sc_nn_batchnorm_backward(b->rows, b->c, b->dx, b->dgamma, b->dbeta, b->r, b->x, b->y, &st, b->gamma,
-                                     b->relu, SC_NN_BN_EPS) == SC_OK, "bn backward: %s", sc_last_error());
+  SC_ASSERT(sc_nn_batchnorm_backward(b->rows, b->c, b->dx, dxw, b->dgamma, b->dbeta, b->r, b->x, b->y, &st,
+                                     b->gamma, b->relu, SC_NN_BN_EPS) == SC_OK, "bn backward: %s", sc_last_error());
 }
 static void bn_case(const sc_kernels *k, int64_t rows, int64_t c, int relu, uint64_t seed) {
   sc_test_rng rng = {seed};
@@ -178,7 +195,8 @@ static void bn_case(const sc_kernels *k, int64_t rows, int64_t c, int relu, uint
   snprintf(what, sizeof what, "batchnorm rows=%lld C=%lld relu=%d seed=%llu", (long long)rows, (long long)c, relu,
            (unsigned long long)seed);
   fd_problem pb = {what, bn_loss, bn_grad, &b, relu ? 3e-3 : 1e-2};
-  fd_buf bufs[] = {{"x", b.x, b.dx, n}, {"gamma", b.gamma, b.dgamma, (size_t)c}, {"beta", b.beta, b.dbeta, (size_t)c}};
+  fd_buf bufs[] = {{"x", b.x, b.dx, n, 1}, {"gamma", b.gamma, b.dgamma, (size_t)c, 0},
+                   {"beta", b.beta, b.dbeta, (size_t)c, 0}};
   fd_check(k, &pb, bufs, 3);
 
   /* evaluation mode uses the running statistics and leaves them alone */
@@ -233,14 +251,14 @@ static double unary_loss(void *p) {
   SC_ASSERT(st == SC_OK, "forward %d: %s", u->kind, sc_last_error());
   return weighted_sum(u->y, u->r, (size_t)u->ny);
 }
-static void unary_grad(void *p) {
+static void unary_grad(void *p, sc_grad_write dxw) {
   unary_ctx *u = p;
   sc_status st = SC_OK;
   switch (u->kind) {
-  case U_MAXPOOL: st = sc_nn_maxpool_backward(&u->ps, u->dx, u->r, u->x, u->y); break;
-  case U_AVGPOOL: st = sc_nn_avgpool_backward(u->ps.n, u->ps.h, u->ps.w, u->ps.c, u->dx, u->r); break;
+  case U_MAXPOOL: st = sc_nn_maxpool_backward(&u->ps, u->dx, dxw, u->r, u->x, u->y); break;
+  case U_AVGPOOL: st = sc_nn_avgpool_backward(u->ps.n, u->ps.h, u->ps.w, u->ps.c, u->dx, dxw, u->r); break;
   case U_L2NORM: st = sc_nn_l2norm_backward(u->nx / u->d, u->d, u->dx, u->r, u->x, u->y); break;
-  case U_RESIDUAL_RELU: st = sc_nn_residual_relu_backward(u->nx, u->dx, u->dx2, u->r, u->y); break;
+  case U_RESIDUAL_RELU: st = sc_nn_residual_relu_backward(u->nx, u->dx, u->dx2, dxw, u->r, u->y); break;
   }
   SC_ASSERT(st == SC_OK, "backward %d: %s", u->kind, sc_last_error());
 }
@@ -273,7 +291,8 @@ static void unary_case(const sc_kernels *k, int kind, sc_pool2d_shape ps, int64_
   snprintf(what, sizeof what, "%s count=%lld N=%lld H=%lld W=%lld C=%lld seed=%llu", names[kind], (long long)nx,
            (long long)ps.n, (long long)ps.h, (long long)ps.w, (long long)ps.c, (unsigned long long)seed);
   fd_problem pb = {what, unary_loss, unary_grad, &u, h};
-  fd_buf bufs[] = {{"x", u.x, u.dx, (size_t)nx}, {"b", u.x2, u.dx2, (size_t)nx}};
+  /* the L2 normalisation always adds into dx */
+  fd_buf bufs[] = {{"x", u.x, u.dx, (size_t)nx, kind != U_L2NORM}, {"b", u.x2, u.dx2, (size_t)nx, 1}};
   fd_check(k, &pb, bufs, kind == U_RESIDUAL_RELU ? 2 : 1);
   sc_test_free(u.x), sc_test_free(u.x2), sc_test_free(u.dx), sc_test_free(u.dx2), sc_test_free(u.y),
       sc_test_free(u.r);
@@ -312,9 +331,9 @@ static double lin_loss(void *p) {
             sc_last_error());
   return weighted_sum(l->y, l->r, (size_t)(l->rows * l->kk));
 }
-static void lin_grad(void *p) {
+static void lin_grad(void *p, sc_grad_write dxw) {
   lin_ctx *l = p;
-  SC_ASSERT(sc_nn_linear_backward(l->rows, l->f, l->kk, l->dx, l->dw, l->b ? l->db : NULL, l->r, l->x, l->w) ==
+  SC_ASSERT(sc_nn_linear_backward(l->rows, l->f, l->kk, l->dx, dxw, l->dw, l->b ? l->db : NULL, l->r, l->x, l->w) ==
             SC_OK, "linear backward: %s", sc_last_error());
 }
 static void lin_case(const sc_kernels *k, int64_t rows, int64_t f, int64_t kk, int bias, uint64_t seed) {
@@ -331,7 +350,7 @@ static void lin_case(const sc_kernels *k, int64_t rows, int64_t f, int64_t kk, i
   snprintf(what, sizeof what, "linear rows=%lld F=%lld K=%lld bias=%d seed=%llu", (long long)rows, (long long)f,
            (long long)kk, bias, (unsigned long long)seed);
   fd_problem pb = {what, lin_loss, lin_grad, &l, 1e-2};
-  fd_buf bufs[] = {{"x", l.x, l.dx, nx}, {"w", l.w, l.dw, nw}, {"b", b, db, (size_t)kk}};
+  fd_buf bufs[] = {{"x", l.x, l.dx, nx, 1}, {"w", l.w, l.dw, nw, 0}, {"b", b, db, (size_t)kk, 0}};
   fd_check(k, &pb, bufs, bias ? 3 : 2);
   sc_test_free(l.x), sc_test_free(l.dx), sc_test_free(l.w), sc_test_free(l.dw), sc_test_free(l.y),
       sc_test_free(l.r), sc_test_free(b), sc_test_free(db);
@@ -359,7 +378,9 @@ static double loss_loss(void *p) {
   SC_ASSERT(st == SC_OK, "loss forward: %s", sc_last_error());
   return (double)c->dloss * loss;
 }
-static void loss_grad(void *p) {
+/* the losses' backward always adds into dz, whatever dxw */
+static void loss_grad(void *p, sc_grad_write dxw) {
+  (void)dxw;
   loss_ctx *c = p;
   sc_status st = c->ntx ? sc_nn_ntxent_backward(c->n, c->d, c->dz, c->dloss, c->saved)
                         : sc_nn_xent_backward(c->n, c->d, c->dz, c->dloss, c->saved, c->labels);
@@ -387,7 +408,7 @@ SC_ISA_TEST(nn, cross_entropy_value_and_backward) {
             k->name, loss, want);
   loss_ctx c = {0, N, K, 0, 0.7f, z, dz, prob, labels};
   fd_problem pb = {"xent N=4 K=5 seed=91 dloss=0.7", loss_loss, loss_grad, &c, 1e-2};
-  fd_buf bufs[] = {{"logits", z, dz, N * K}};
+  fd_buf bufs[] = {{"logits", z, dz, N * K, 0}};
   fd_check(k, &pb, bufs, 1);
   labels[2] = K;
   SC_ASSERT(sc_nn_xent_forward(N, K, z, labels, &loss, prob) == SC_EINVAL, "label out of range accepted");
@@ -400,6 +421,6 @@ SC_ISA_TEST(nn, ntxent_backward_matches_finite_differences) {
   sc_test_fill(&rng, z, TWO_N * D, -1, 1);
   loss_ctx c = {1, TWO_N, D, 0.5f, 0.7f, z, dz, saved, NULL};
   fd_problem pb = {"ntxent 2N=6 D=4 tau=0.5 seed=101 dloss=0.7", loss_loss, loss_grad, &c, 1e-2};
-  fd_buf bufs[] = {{"z", z, dz, TWO_N * D}};
+  fd_buf bufs[] = {{"z", z, dz, TWO_N * D, 0}};
   fd_check(k, &pb, bufs, 1);
 }

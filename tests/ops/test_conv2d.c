@@ -102,12 +102,12 @@ static int64_t first_bad(const float *got, const double *ref, const double *mag,
   return -1;
 }
 
-typedef enum { FWD, BWD_DATA, BWD_WEIGHTS } pass;
-static const char *const pass_names[] = {"forward", "backward_data", "backward_weights"};
+typedef enum { FWD, BWD_DATA, BWD_WEIGHTS, BWD_DATA_SET, NPASSES } pass;
+static const char *const pass_names[] = {"forward", "backward_data", "backward_weights", "backward_data (set)"};
 
 /* Runs one pass on one shape and compares with the reference. Inputs are integers in [-3, 3] (exact) or uniform
- * in [-1, 1); outputs of the backward passes start from random values to check +=, the forward output from NaN
- * to check that it is overwritten. */
+ * in [-1, 1); outputs of the backward passes start from random values to check += (SC_GRAD_ADD), the forward's
+ * and the set backward-data's (SC_GRAD_SET) from NaN to check that they are overwritten. */
 static void check_pass(const sc_kernels *kern, const sc_conv2d_shape *s, pass ps, int exact, uint64_t seed) {
   dims d = dims_of(s);
   sc_test_rng r = {seed};
@@ -124,18 +124,20 @@ static void check_pass(const sc_kernels *kern, const sc_conv2d_shape *s, pass ps
     else
       sc_test_fill(&r, fill[i], counts[i], -1.0f, 1.0f);
   }
-  float *out = ps == FWD ? y : ps == BWD_DATA ? x : w;
-  int64_t count = ps == FWD ? d.yn : ps == BWD_DATA ? d.xn : d.wn;
-  int64_t nterms = ps == FWD ? s->kh * s->kw * s->c : ps == BWD_DATA ? s->kh * s->kw * s->k : s->n * d.oh * d.ow;
-  for (int64_t i = 0; i < count; i++) ref[i] = out[i], mag[i] = fabs((double)out[i]);
+  const int data = ps == BWD_DATA || ps == BWD_DATA_SET, set = ps == FWD || ps == BWD_DATA_SET;
+  float *out = ps == FWD ? y : data ? x : w;
+  int64_t count = ps == FWD ? d.yn : data ? d.xn : d.wn;
+  int64_t nterms = ps == FWD ? s->kh * s->kw * s->c : data ? s->kh * s->kw * s->k : s->n * d.oh * d.ow;
+  for (int64_t i = 0; i < count; i++) ref[i] = set ? 0.0 : out[i], mag[i] = fabs(ref[i]);
+  if (set)
+    for (int64_t i = 0; i < count; i++) out[i] = NAN;
   sc_status st;
   if (ps == FWD) {
     ref_forward(s, x, w, ref, mag);
-    for (int64_t i = 0; i < count; i++) y[i] = NAN;
     st = sc_conv2d_forward(s, x, w, y);
-  } else if (ps == BWD_DATA) {
+  } else if (data) {
     ref_backward_data(s, y, w, ref, mag);
-    st = sc_conv2d_backward_data(s, x, y, w);
+    st = sc_conv2d_backward_data(s, x, set ? SC_GRAD_SET : SC_GRAD_ADD, y, w);
   } else {
     ref_backward_weights(s, y, x, ref, mag);
     st = sc_conv2d_backward_weights(s, w, y, x);
@@ -150,7 +152,7 @@ static void check_pass(const sc_kernels *kern, const sc_conv2d_shape *s, pass ps
 }
 
 static void check_all_passes(const sc_kernels *kern, const sc_conv2d_shape *s, int exact, uint64_t seed) {
-  for (int p = 0; p < 3; p++) check_pass(kern, s, (pass)p, exact, seed * 3 + (uint64_t)p);
+  for (int p = 0; p < NPASSES; p++) check_pass(kern, s, (pass)p, exact, seed * NPASSES + (uint64_t)p);
 }
 
 static sc_conv2d_shape shape(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k, int64_t kh, int64_t kw,
@@ -284,7 +286,7 @@ SC_ISA_TEST(conv2d, finite_differences) {
     sc_test_fill(&r, rr, (size_t)d.yn, -1, 1);
     memset(dx, 0, sizeof(float) * (size_t)d.xn);
     memset(dw, 0, sizeof(float) * (size_t)d.wn);
-    SC_ASSERT(sc_conv2d_backward_data(s, dx, rr, w) == SC_OK, "%s", sc_last_error());
+    SC_ASSERT(sc_conv2d_backward_data(s, dx, SC_GRAD_ADD, rr, w) == SC_OK, "%s", sc_last_error());
     SC_ASSERT(sc_conv2d_backward_weights(s, dw, rr, x) == SC_OK, "%s", sc_last_error());
     const float h = 0.5f;
     for (int which = 0; which < 2; which++) {
@@ -321,11 +323,11 @@ SC_ISA_TEST(conv2d, backward_accumulates) {
   sc_test_fill_int(&r, dy, (size_t)d.yn, 3);
   memset(dx, 0, sizeof(float) * (size_t)d.xn);
   memset(dw, 0, sizeof(float) * (size_t)d.wn);
-  SC_ASSERT(sc_conv2d_backward_data(&s, dx, dy, w) == SC_OK, "%s", sc_last_error());
+  SC_ASSERT(sc_conv2d_backward_data(&s, dx, SC_GRAD_ADD, dy, w) == SC_OK, "%s", sc_last_error());
   SC_ASSERT(sc_conv2d_backward_weights(&s, dw, dy, x) == SC_OK, "%s", sc_last_error());
   memcpy(dx1, dx, sizeof(float) * (size_t)d.xn);
   memcpy(dw1, dw, sizeof(float) * (size_t)d.wn);
-  SC_ASSERT(sc_conv2d_backward_data(&s, dx, dy, w) == SC_OK, "%s", sc_last_error());
+  SC_ASSERT(sc_conv2d_backward_data(&s, dx, SC_GRAD_ADD, dy, w) == SC_OK, "%s", sc_last_error());
   SC_ASSERT(sc_conv2d_backward_weights(&s, dw, dy, x) == SC_OK, "%s", sc_last_error());
   int nonzero = 0;
   for (int64_t i = 0; i < d.xn; i++) {
@@ -382,7 +384,8 @@ SC_TEST(conv2d, rejects_bad_arguments) {
     SC_ASSERT(sc_conv2d_out_size(&bad[i], &oh, &ow) == SC_EINVAL, "out_size accepted bad shape %d: " SHAPE_FMT, i,
               SHAPE_ARGS(&bad[i]));
     SC_ASSERT(sc_conv2d_forward(&bad[i], x, w, y) == SC_EINVAL, "forward accepted bad shape %d", i);
-    SC_ASSERT(sc_conv2d_backward_data(&bad[i], x, y, w) == SC_EINVAL, "backward_data accepted bad shape %d", i);
+    SC_ASSERT(sc_conv2d_backward_data(&bad[i], x, SC_GRAD_ADD, y, w) == SC_EINVAL,
+              "backward_data accepted bad shape %d", i);
     SC_ASSERT(sc_conv2d_backward_weights(&bad[i], w, y, x) == SC_EINVAL, "backward_weights accepted bad shape %d", i);
   }
   int64_t oh, ow;
@@ -392,9 +395,10 @@ SC_TEST(conv2d, rejects_bad_arguments) {
   SC_ASSERT(sc_conv2d_forward(&good, NULL, w, y) == SC_EINVAL, "forward: null x");
   SC_ASSERT(sc_conv2d_forward(&good, x, NULL, y) == SC_EINVAL, "forward: null w");
   SC_ASSERT(sc_conv2d_forward(&good, x, w, NULL) == SC_EINVAL, "forward: null y");
-  SC_ASSERT(sc_conv2d_backward_data(&good, NULL, y, w) == SC_EINVAL, "backward_data: null dx");
-  SC_ASSERT(sc_conv2d_backward_data(&good, x, NULL, w) == SC_EINVAL, "backward_data: null dy");
-  SC_ASSERT(sc_conv2d_backward_data(&good, x, y, NULL) == SC_EINVAL, "backward_data: null w");
+  SC_ASSERT(sc_conv2d_backward_data(&good, NULL, SC_GRAD_ADD, y, w) == SC_EINVAL, "backward_data: null dx");
+  SC_ASSERT(sc_conv2d_backward_data(&good, x, SC_GRAD_ADD, NULL, w) == SC_EINVAL, "backward_data: null dy");
+  SC_ASSERT(sc_conv2d_backward_data(&good, x, SC_GRAD_ADD, y, NULL) == SC_EINVAL, "backward_data: null w");
+  SC_ASSERT(sc_conv2d_backward_data(&good, x, (sc_grad_write)2, y, w) == SC_EINVAL, "backward_data: write mode 2");
   SC_ASSERT(sc_conv2d_backward_weights(&good, NULL, y, x) == SC_EINVAL, "backward_weights: null dw");
   SC_ASSERT(sc_conv2d_backward_weights(&good, w, NULL, x) == SC_EINVAL, "backward_weights: null dy");
   SC_ASSERT(sc_conv2d_backward_weights(&good, w, y, NULL) == SC_EINVAL, "backward_weights: null x");

@@ -35,10 +35,15 @@ SC_ISA_TEST(eltwise, relu_add_accumulate_match_reference) {
     for (int64_t i = 0; i < n; i++)
       SC_ASSERT(y[i] == (x[i] > 0 ? x[i] : 0.0f), "isa=%s relu n=%lld seed=%llu: y[%lld]=%g for x=%g", k->name,
                 (long long)n, (unsigned long long)seed, (long long)i, y[i], x[i]);
-    SC_ASSERT(sc_relu_backward(n, dx, dy, y) == SC_OK, "relu_backward: %s", sc_last_error());
+    SC_ASSERT(sc_relu_backward(n, dx, SC_GRAD_ADD, dy, y) == SC_OK, "relu_backward: %s", sc_last_error());
     for (int64_t i = 0; i < n; i++)
       SC_ASSERT(dx[i] == (x[i] > 0 ? dx0[i] + dy[i] : dx0[i]), "isa=%s relu_backward n=%lld seed=%llu: dx[%lld]=%g",
                 k->name, (long long)n, (unsigned long long)seed, (long long)i, dx[i]);
+    for (int64_t i = 0; i < n; i++) dx0[i] = NAN;
+    SC_ASSERT(sc_relu_backward(n, dx0, SC_GRAD_SET, dy, y) == SC_OK, "relu_backward set: %s", sc_last_error());
+    for (int64_t i = 0; i < n; i++)
+      SC_ASSERT(dx0[i] == (x[i] > 0 ? dy[i] : 0.0f), "isa=%s relu_backward set n=%lld seed=%llu: dx[%lld]=%g",
+                k->name, (long long)n, (unsigned long long)seed, (long long)i, dx0[i]);
     /* in place forward */
     copy(y, x, (size_t)n);
     SC_ASSERT(sc_relu_forward(n, y, y) == SC_OK, "relu_forward in place: %s", sc_last_error());
@@ -86,16 +91,26 @@ SC_ISA_TEST(eltwise, add_relu_matches_reference) {
       SC_ASSERT(sc_add_relu_forward(n, a, b, a) == SC_OK, "add_relu_forward in place: %s", sc_last_error());
       SC_ASSERT(memcmp(a, y, (size_t)n * sizeof(float)) == 0, "isa=%s add_relu in place n=%lld differs", k->name,
                 (long long)n);
-      SC_ASSERT(sc_add_relu_backward(n, da, db, dy, y) == SC_OK, "add_relu_backward: %s", sc_last_error());
+      SC_ASSERT(sc_add_relu_backward(n, da, db, SC_GRAD_ADD, dy, y) == SC_OK, "add_relu_backward: %s",
+                sc_last_error());
       for (int64_t i = 0; i < n; i++) {
         const float g = y[i] > 0.0f ? dy[i] : 0.0f;
         SC_ASSERT(da[i] == da0[i] + g && db[i] == db0[i] + g,
                   "isa=%s add_relu_backward n=%lld threads=%d seed=%llu: [%lld] da %g db %g, want %g %g", k->name,
                   (long long)n, threads, (unsigned long long)seed, (long long)i, da[i], db[i], da0[i] + g, db0[i] + g);
       }
+      for (int64_t i = 0; i < n; i++) da[i] = db[i] = NAN;
+      SC_ASSERT(sc_add_relu_backward(n, da, db, SC_GRAD_SET, dy, y) == SC_OK, "add_relu_backward set: %s",
+                sc_last_error());
+      for (int64_t i = 0; i < n; i++) {
+        const float g = y[i] > 0.0f ? dy[i] : 0.0f;
+        SC_ASSERT(da[i] == g && db[i] == g, "isa=%s add_relu_backward set n=%lld threads=%d seed=%llu: [%lld] da %g "
+                  "db %g, want %g", k->name, (long long)n, threads, (unsigned long long)seed, (long long)i, da[i],
+                  db[i], g);
+      }
       copy(da, da0, (size_t)n);
-      SC_ASSERT(sc_add_relu_backward(n, NULL, da, dy, y) == SC_OK &&
-                    sc_add_relu_backward(n, NULL, NULL, dy, y) == SC_OK,
+      SC_ASSERT(sc_add_relu_backward(n, NULL, da, SC_GRAD_ADD, dy, y) == SC_OK &&
+                    sc_add_relu_backward(n, NULL, NULL, SC_GRAD_ADD, dy, y) == SC_OK,
                 "add_relu_backward into one branch: %s", sc_last_error());
       for (int64_t i = 0; i < n; i++)
         SC_ASSERT(da[i] == da0[i] + (y[i] > 0.0f ? dy[i] : 0.0f), "isa=%s add_relu_backward (b only) n=%lld: [%lld]",
@@ -117,7 +132,8 @@ SC_ISA_TEST(eltwise, relu_backward_matches_finite_differences) {
     x[i] = (i % 3 == 0) ? -v : v;
     w[i] = sc_test_uniform(&r, -1, 1);
   }
-  SC_ASSERT(sc_relu_forward(N, x, y) == SC_OK && sc_relu_backward(N, dx, w, y) == SC_OK, "%s", sc_last_error());
+  SC_ASSERT(sc_relu_forward(N, x, y) == SC_OK && sc_relu_backward(N, dx, SC_GRAD_ADD, w, y) == SC_OK, "%s",
+            sc_last_error());
   for (int i = 0; i < N; i++) {
     const double h = 1e-3, xp = x[i] + h, xm = x[i] - h;
     double fd = (w[i] * (xp > 0 ? xp : 0) - w[i] * (xm > 0 ? xm : 0)) / (2 * h);
@@ -273,8 +289,8 @@ SC_ISA_TEST(eltwise, batchnorm_backward_matches_finite_differences) {
     SC_ASSERT(sc_batchnorm_stats(rows, c, x, mean, var) == SC_OK, "%s", sc_last_error());
     SC_ASSERT(sc_batchnorm_apply(rows, c, x, mean, var, (float)eps, gamma, beta, relu, y) == SC_OK, "%s",
               sc_last_error());
-    SC_ASSERT(sc_batchnorm_backward(rows, c, dx, dgamma, dbeta, w, x, relu ? y : NULL, mean, var, (float)eps,
-                                    gamma) == SC_OK, "%s", sc_last_error());
+    SC_ASSERT(sc_batchnorm_backward(rows, c, dx, SC_GRAD_ADD, dgamma, dbeta, w, x, relu ? y : NULL, mean, var,
+                                    (float)eps, gamma) == SC_OK, "%s", sc_last_error());
     const double h = 1e-5;
     double fdx[18], fdg[3], fdb[3], big = 0;
     for (int i = 0; i < n; i++) {
@@ -314,11 +330,13 @@ SC_ISA_TEST(eltwise, batchnorm_backward_matches_finite_differences) {
   }
 }
 
-/* Larger shapes (several threads; more channels than one 1024-channel pass) against the closed form evaluated in double. */
+/* Larger shapes (several threads; more channels than one 1024-channel pass) against the closed form evaluated in
+ * double; dx added into, and set over NaN. */
 SC_ISA_TEST(eltwise, batchnorm_backward_matches_closed_form) {
   static const int64_t shapes[][2] = {{1, 5}, {3, 1}, {700, 300}, {4000, 64}, {13, 1030}};
   for (size_t t = 0; t < 5; t++)
-    for (int relu = 0; relu < 2; relu++) {
+    for (int v = 0; v < 4; v++) {
+      const int relu = v & 1, set = v >> 1;
       const int64_t rows = shapes[t][0], c = shapes[t][1];
       const size_t n = (size_t)(rows * c);
       const float eps = 1e-3f;
@@ -330,12 +348,13 @@ SC_ISA_TEST(eltwise, batchnorm_backward_matches_closed_form) {
       float *gamma = p, *beta = p + c, *dgamma = p + 2 * c, *dbeta = p + 3 * c, *mean = p + 4 * c, *var = p + 5 * c;
       for (int64_t j = 0; j < c; j++) beta[j] -= 1.25f;
       copy(dx0, dx, n);
+      for (size_t i = 0; i < n && set; i++) dx0[i] = 0.0f, dx[i] = NAN;
       double *dg0 = calloc(2 * (size_t)c, sizeof(double)), *db0 = dg0 + c;
       for (int64_t j = 0; j < c; j++) dg0[j] = dgamma[j], db0[j] = dbeta[j];
       SC_ASSERT(sc_batchnorm_stats(rows, c, x, mean, var) == SC_OK, "%s", sc_last_error());
       SC_ASSERT(sc_batchnorm_apply(rows, c, x, mean, var, eps, gamma, beta, relu, y) == SC_OK, "%s", sc_last_error());
-      SC_ASSERT(sc_batchnorm_backward(rows, c, dx, dgamma, dbeta, dy, x, relu ? y : NULL, mean, var, eps, gamma) ==
-                SC_OK, "%s", sc_last_error());
+      SC_ASSERT(sc_batchnorm_backward(rows, c, dx, set ? SC_GRAD_SET : SC_GRAD_ADD, dgamma, dbeta, dy, x,
+                                      relu ? y : NULL, mean, var, eps, gamma) == SC_OK, "%s", sc_last_error());
       for (int64_t j = 0; j < c; j++) {
         double is = 1.0 / sqrt((double)var[j] + eps), sg = 0, sgx = 0, mag = 0;
         for (int64_t i = 0; i < rows; i++) {
@@ -357,14 +376,14 @@ SC_ISA_TEST(eltwise, batchnorm_backward_matches_closed_form) {
           /* a few fp32 roundings of terms no larger than |dx0| + |a|*(|g| + |mean g| + |xhat|*|mean g*xhat|) */
           double tol = 1e-6 * (fabs(dx0[q]) + fabs(a) * (fabs(g) + fabs(sg) / (double)rows +
                                                         fabs(xh) * (1 + fabs(sgx) / (double)rows)));
-          SC_ASSERT(fabs(dx[q] - want) <= tol, "isa=%s bn_backward relu=%d rows=%lld c=%lld seed=%llu: dx[%zu]=%.9g,"
-                    " want %.9g", k->name, relu, (long long)rows, (long long)c, (unsigned long long)seed, q, dx[q],
-                    want);
+          SC_ASSERT(fabs(dx[q] - want) <= tol, "isa=%s bn_backward relu=%d set=%d rows=%lld c=%lld seed=%llu: "
+                    "dx[%zu]=%.9g, want %.9g", k->name, relu, set, (long long)rows, (long long)c,
+                    (unsigned long long)seed, q, dx[q], want);
         }
       }
       /* dx may be NULL: only the parameter gradients */
-      SC_ASSERT(sc_batchnorm_backward(rows, c, NULL, dgamma, dbeta, dy, x, NULL, mean, var, eps, gamma) == SC_OK,
-                "dx NULL: %s", sc_last_error());
+      SC_ASSERT(sc_batchnorm_backward(rows, c, NULL, SC_GRAD_ADD, dgamma, dbeta, dy, x, NULL, mean, var, eps,
+                                      gamma) == SC_OK, "dx NULL: %s", sc_last_error());
       free(dg0);
       sc_test_free(x), sc_test_free(dy), sc_test_free(y), sc_test_free(dx), sc_test_free(dx0), sc_test_free(p);
     }
@@ -432,23 +451,32 @@ SC_ISA_TEST(eltwise, maxpool_forward_backward_match_reference) {
     float *dx = alloc_fill(&r, nin, -1, 1, 0);
     double *xd = malloc(nin * sizeof(double)), *want = malloc(nin * sizeof(double));
     fill_distinct(&r, x, nin);
-    for (size_t i = 0; i < nin; i++) xd[i] = x[i], want[i] = dx[i];
+    for (size_t i = 0; i < nin; i++) xd[i] = x[i];
     SC_ASSERT(sc_maxpool2d_forward(&s, x, y) == SC_OK, "%s", sc_last_error());
-    SC_ASSERT(sc_maxpool2d_backward(&s, dx, dy, x, y) == SC_OK, "%s", sc_last_error());
-    for (int64_t img = 0; img < s.n; img++)
-      for (int64_t oy = 0; oy < oh; oy++)
-        for (int64_t ox = 0; ox < ow; ox++)
-          for (int64_t ch = 0; ch < s.c; ch++) {
-            size_t o = (size_t)(((img * oh + oy) * ow + ox) * s.c + ch), a = ref_argmax(&s, xd, img, oy, ox, ch);
-            SC_ASSERT(y[o] == x[a], "isa=%s maxpool " POOL_FMT " seed=%zu: y[%zu]=%g, want %g", k->name,
-                      POOL_ARGS(s), 90 + t, o, y[o], x[a]);
-            want[a] += dy[o];
-          }
-    /* each dx element gets its dy terms in the same window order as the reference only by accident, so allow the
-     * rounding of the (at most kh*kw) additions */
-    for (size_t i = 0; i < nin; i++)
-      SC_ASSERT(fabs(dx[i] - want[i]) <= 1e-6 * (1 + fabs(want[i])), "isa=%s maxpool_backward " POOL_FMT
-                " seed=%zu: dx[%zu]=%.9g, want %.9g", k->name, POOL_ARGS(s), 90 + t, i, dx[i], want[i]);
+    for (int set = 0; set < 2; set++) {
+      /* added into random values, then set over NaN */
+      for (size_t i = 0; i < nin; i++) {
+        if (set) dx[i] = NAN;
+        want[i] = set ? 0.0 : dx[i];
+      }
+      SC_ASSERT(sc_maxpool2d_backward(&s, dx, set ? SC_GRAD_SET : SC_GRAD_ADD, dy, x, y) == SC_OK, "%s",
+                sc_last_error());
+      for (int64_t img = 0; img < s.n; img++)
+        for (int64_t oy = 0; oy < oh; oy++)
+          for (int64_t ox = 0; ox < ow; ox++)
+            for (int64_t ch = 0; ch < s.c; ch++) {
+              size_t o = (size_t)(((img * oh + oy) * ow + ox) * s.c + ch), a = ref_argmax(&s, xd, img, oy, ox, ch);
+              SC_ASSERT(y[o] == x[a], "isa=%s maxpool " POOL_FMT " seed=%zu: y[%zu]=%g, want %g", k->name, POOL_ARGS(s),
+                        90 + t, o, y[o], x[a]);
+              want[a] += dy[o];
+            }
+      /* each dx element gets its dy terms in the same window order as the reference only by accident, so allow the
+       * rounding of the (at most kh*kw) additions */
+      for (size_t i = 0; i < nin; i++)
+        SC_ASSERT(fabs(dx[i] - want[i]) <= 1e-6 * (1 + fabs(want[i])),
+                  "isa=%s maxpool_backward set=%d " POOL_FMT " seed=%zu: dx[%zu]=%.9g, want %.9g", k->name, set,
+                  POOL_ARGS(s), 90 + t, i, dx[i], want[i]);
+    }
     free(xd), free(want);
     sc_test_free(x), sc_test_free(y), sc_test_free(dy), sc_test_free(dx);
   }
@@ -467,8 +495,8 @@ SC_ISA_TEST(eltwise, maxpool_backward_matches_finite_differences) {
   fill_distinct(&r, x, 60);
   sc_test_fill(&r, w, (size_t)(oh * ow * 2), -1, 1);
   for (int i = 0; i < 60; i++) xd[i] = x[i];
-  SC_ASSERT(sc_maxpool2d_forward(&s, x, y) == SC_OK && sc_maxpool2d_backward(&s, dx, w, x, y) == SC_OK, "%s",
-            sc_last_error());
+  SC_ASSERT(sc_maxpool2d_forward(&s, x, y) == SC_OK && sc_maxpool2d_backward(&s, dx, SC_GRAD_ADD, w, x, y) == SC_OK,
+            "%s", sc_last_error());
   for (int i = 0; i < 60; i++) {
     const double h = 1e-3, v = xd[i];
     xd[i] = v + h;
@@ -493,25 +521,34 @@ SC_ISA_TEST(eltwise, avgpool_global_forward_backward) {
     float *dx = alloc_fill(&r, nin, -1, 1, 0), *dx0 = sc_test_alloc(nin, 0);
     copy(dx0, dx, nin);
     SC_ASSERT(sc_avgpool_global_forward(n, h, w, c, x, y) == SC_OK, "%s", sc_last_error());
-    SC_ASSERT(sc_avgpool_global_backward(n, h, w, c, dx, dy) == SC_OK, "%s", sc_last_error());
-    for (int64_t i = 0; i < n; i++)
-      for (int64_t j = 0; j < c; j++) {
-        double s = 0;
-        for (int64_t p = 0; p < hw; p++) s += x[(i * hw + p) * c + j];
-        s /= (double)hw;
-        /* summed in double and rounded once */
-        SC_ASSERT(fabs(y[i * c + j] - s) <= 6e-8 * fabs(s) + 1e-30, "isa=%s avgpool n=%lld h=%lld w=%lld c=%lld "
-                  "seed=%zu: y[%lld][%lld]=%.9g, want %.9g", k->name, (long long)n, (long long)h, (long long)w,
-                  (long long)c, 120 + t, (long long)i, (long long)j, y[i * c + j], s);
-        for (int64_t p = 0; p < hw; p++) {
-          size_t q = (size_t)((i * hw + p) * c + j);
-          double want = dx0[q] + (double)dy[i * c + j] / (double)hw;
-          /* dy * (1/hw) rounded twice, then one addition */
-          SC_ASSERT(fabs(dx[q] - want) <= 2.4e-7 * (fabs(dx0[q]) + fabs(want)) + 1e-30, "isa=%s avgpool_backward "
-                    "n=%lld h=%lld w=%lld c=%lld seed=%zu: dx[%zu]=%.9g, want %.9g", k->name, (long long)n,
-                    (long long)h, (long long)w, (long long)c, 120 + t, q, dx[q], want);
+    for (int set = 0; set < 2; set++) {
+      /* added into random values, then set over NaN */
+      if (set)
+        for (size_t i = 0; i < nin; i++) dx0[i] = 0.0f, dx[i] = NAN;
+      SC_ASSERT(sc_avgpool_global_backward(n, h, w, c, dx, set ? SC_GRAD_SET : SC_GRAD_ADD, dy) == SC_OK, "%s",
+                sc_last_error());
+      for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < c; j++) {
+          double s = 0;
+          for (int64_t p = 0; p < hw; p++) s += x[(i * hw + p) * c + j];
+          s /= (double)hw;
+          /* summed in double and rounded once */
+          SC_ASSERT(fabs(y[i * c + j] - s) <= 6e-8 * fabs(s) + 1e-30,
+                    "isa=%s avgpool n=%lld h=%lld w=%lld c=%lld "
+                    "seed=%zu: y[%lld][%lld]=%.9g, want %.9g",
+                    k->name, (long long)n, (long long)h, (long long)w, (long long)c, 120 + t, (long long)i,
+                    (long long)j, y[i * c + j], s);
+          for (int64_t p = 0; p < hw; p++) {
+            size_t q = (size_t)((i * hw + p) * c + j);
+            double want = dx0[q] + (double)dy[i * c + j] / (double)hw;
+            /* dy * (1/hw) rounded twice, then one addition */
+            SC_ASSERT(fabs(dx[q] - want) <= 2.4e-7 * (fabs(dx0[q]) + fabs(want)) + 1e-30,
+                      "isa=%s avgpool_backward "
+                      "set=%d n=%lld h=%lld w=%lld c=%lld seed=%zu: dx[%zu]=%.9g, want %.9g",
+                      k->name, set, (long long)n, (long long)h, (long long)w, (long long)c, 120 + t, q, dx[q], want);
+          }
         }
-      }
+    }
     sc_test_free(x), sc_test_free(y), sc_test_free(dy), sc_test_free(dx), sc_test_free(dx0);
   }
 }
@@ -532,11 +569,13 @@ SC_TEST(eltwise, rejects_bad_arguments_without_touching_memory) {
   REJECT(sc_relu_forward(-1, a, o), "relu negative count");
   REJECT(sc_relu_forward(4, NULL, o), "relu null x");
   REJECT(sc_relu_forward(INT64_MAX, a, o), "relu huge count");
-  REJECT(sc_relu_backward(4, o, NULL, b), "relu_backward null dy");
+  REJECT(sc_relu_backward(4, o, SC_GRAD_ADD, NULL, b), "relu_backward null dy");
+  REJECT(sc_relu_backward(4, o, (sc_grad_write)2, a, b), "relu_backward write mode 2");
   REJECT(sc_add(4, a, NULL, o), "add null b");
   REJECT(sc_accumulate(-3, o, a), "accumulate negative");
   REJECT(sc_add_relu_forward(4, a, NULL, o), "add_relu null b");
-  REJECT(sc_add_relu_backward(4, o, NULL, NULL, b), "add_relu_backward null dy");
+  REJECT(sc_add_relu_backward(4, o, NULL, SC_GRAD_ADD, NULL, b), "add_relu_backward null dy");
+  REJECT(sc_add_relu_backward(4, o, NULL, (sc_grad_write)-1, a, b), "add_relu_backward write mode -1");
   REJECT(sc_bias_add_forward(2, -1, a, o), "bias negative c");
   REJECT(sc_bias_add_forward(INT64_MAX / 2, 4, a, o), "bias overflowing size");
   REJECT(sc_bias_add_backward(2, 2, o, NULL), "bias_backward null dy");
@@ -545,8 +584,12 @@ SC_TEST(eltwise, rejects_bad_arguments_without_touching_memory) {
   REJECT(sc_batchnorm_apply(2, 2, a, b, b, 0.0f, b, b, 0, o), "bn_apply eps 0");
   REJECT(sc_batchnorm_apply(2, 2, a, b, b, NAN, b, b, 0, o), "bn_apply eps NaN");
   REJECT(sc_batchnorm_apply(2, 2, a, b, NULL, 1e-5f, b, b, 0, o), "bn_apply null var");
-  REJECT(sc_batchnorm_backward(2, 2, o, o + 4, o + 6, a, b, NULL, b, b, 1e-5f, NULL), "bn_backward null gamma");
-  REJECT(sc_batchnorm_backward(-2, 2, o, o + 4, o + 6, a, b, NULL, b, b, 1e-5f, b), "bn_backward negative rows");
+  REJECT(sc_batchnorm_backward(2, 2, o, SC_GRAD_ADD, o + 4, o + 6, a, b, NULL, b, b, 1e-5f, NULL),
+         "bn_backward null gamma");
+  REJECT(sc_batchnorm_backward(-2, 2, o, SC_GRAD_ADD, o + 4, o + 6, a, b, NULL, b, b, 1e-5f, b),
+         "bn_backward negative rows");
+  REJECT(sc_batchnorm_backward(2, 2, o, (sc_grad_write)2, o + 4, o + 6, a, b, NULL, b, b, 1e-5f, b),
+         "bn_backward write mode 2");
   sc_pool2d_shape s = {.n = 1, .h = 2, .w = 2, .c = 2, .kh = 2, .kw = 2, .stride_h = 1, .stride_w = 1};
   int64_t oh = -7, ow = -7;
   SC_ASSERT(sc_pool2d_out_size(&s, &oh, &ow) == SC_OK && oh == 1 && ow == 1, "2x2 window on 2x2 input");
@@ -557,16 +600,18 @@ SC_TEST(eltwise, rejects_bad_arguments_without_touching_memory) {
   s.stride_w = 1, s.kh = 3;
   REJECT(sc_maxpool2d_forward(&s, a, o), "maxpool window larger than input");
   s.kh = 2, s.c = -1;
-  REJECT(sc_maxpool2d_backward(&s, o, a, a, b), "maxpool negative c");
+  REJECT(sc_maxpool2d_backward(&s, o, SC_GRAD_ADD, a, a, b), "maxpool negative c");
   s.c = 2;
-  REJECT(sc_maxpool2d_backward(&s, o, NULL, a, b), "maxpool_backward null dy");
+  REJECT(sc_maxpool2d_backward(&s, o, SC_GRAD_ADD, NULL, a, b), "maxpool_backward null dy");
+  REJECT(sc_maxpool2d_backward(&s, o, (sc_grad_write)2, a, a, b), "maxpool_backward write mode 2");
   REJECT(sc_maxpool2d_forward(NULL, a, o), "maxpool null shape");
   sc_pool2d_shape big = {.n = 1, .h = 1, .w = 1, .c = 1, .kh = INT64_MAX / 64, .kw = INT64_MAX / 64, .stride_h = 1,
                          .stride_w = 1, .pad_h = INT64_MAX / 64 - 1, .pad_w = INT64_MAX / 64 - 1};
   REJECT(sc_maxpool2d_forward(&big, a, o), "maxpool output size overflows");
   REJECT(sc_avgpool_global_forward(1, 0, 2, 2, a, o), "avgpool empty image");
   REJECT(sc_avgpool_global_forward(1, 2, 2, 2, NULL, o), "avgpool null x");
-  REJECT(sc_avgpool_global_backward(1, 2, -2, 2, o, a), "avgpool_backward negative w");
+  REJECT(sc_avgpool_global_backward(1, 2, -2, 2, o, SC_GRAD_ADD, a), "avgpool_backward negative w");
+  REJECT(sc_avgpool_global_backward(1, 2, 2, 2, o, (sc_grad_write)2, a), "avgpool_backward write mode 2");
   /* empty tensors are fine and touch nothing */
   SC_ASSERT(sc_relu_forward(0, NULL, NULL) == SC_OK && sc_add(0, NULL, NULL, NULL) == SC_OK &&
                 sc_bias_add_backward(0, 2, o, NULL) == SC_OK &&
