@@ -31,15 +31,19 @@ typedef void (*sc_f32_bn_stats_fn)(size_t rows, size_t c, size_t ld, const float
 /* y[r*ld + j] = (x[r*ld + j] - mean[j]) * scale[j] + beta[j], then max(., 0) if relu; y may equal x. */
 typedef void (*sc_f32_bn_apply_fn)(size_t rows, size_t c, size_t ld, const float *x, const float *mean,
                                    const float *scale, const float *beta, float *y, int relu);
-/* With g = dy[r*ld + j], set to 0 where y != NULL and y[r*ld + j] <= 0 (the ReLU fused into the forward):
- * sum_dy[j] += sum_r g, sum_dyx[j] += sum_r g * (x[r*ld + j] - mean[j]), in double. */
+/* With g = dy[r*ld + j], set to 0 where scale != NULL and the pre-activation (x[r*ld + j] - mean[j]) * scale[j] +
+ * beta[j] is not > 0: the ReLU fused into the forward, whose mask the backward recomputes from x rather than
+ * reading the forward's output. The pre-activation is computed exactly as the same ISA's bn_apply computes it, so
+ * the mask is the forward's bit for bit. sum_dy[j] += sum_r g, sum_dyx[j] += sum_r g * (x[r*ld + j] - mean[j]),
+ * in double. */
 typedef void (*sc_f32_bn_backward_reduce_fn)(size_t rows, size_t c, size_t ld, const float *x, const float *dy,
-                                             const float *y, const float *mean, double *sum_dy, double *sum_dyx);
+                                             const float *mean, const float *scale, const float *beta,
+                                             double *sum_dy, double *sum_dyx);
 /* With g masked as above and t = a[j]*g + b[j]*(x[r*ld + j] - mean[j]) + d[j]: dx[r*ld + j] += t if accumulate,
  * else dx[r*ld + j] = t (its old value is never read). */
 typedef void (*sc_f32_bn_backward_dx_fn)(size_t rows, size_t c, size_t ld, const float *x, const float *dy,
-                                         const float *y, const float *mean, const float *a, const float *b,
-                                         const float *d, float *dx, int accumulate);
+                                         const float *mean, const float *scale, const float *beta, const float *a,
+                                         const float *b, const float *d, float *dx, int accumulate);
 /* One max-pool output pixel: y[j] = max over i < kh, k < kw of x[i*rs + k*cs + j], j < c. The driver clips the
  * window to the image, so kh, kw >= 1 and every element read is real. */
 typedef void (*sc_f32_maxpool_fn)(size_t c, size_t kh, size_t kw, const float *x, size_t rs, size_t cs, float *y);
@@ -75,10 +79,11 @@ typedef struct sc_eltwise_config {
   void sc_f32_bn_apply__##isa(size_t rows, size_t c, size_t ld, const float *x, const float *mean,                \
                               const float *scale, const float *beta, float *y, int relu);                         \
   void sc_f32_bn_backward_reduce__##isa(size_t rows, size_t c, size_t ld, const float *x, const float *dy,        \
-                                        const float *y, const float *mean, double *sum_dy, double *sum_dyx);      \
+                                        const float *mean, const float *scale, const float *beta, double *sum_dy, \
+                                        double *sum_dyx);                                                         \
   void sc_f32_bn_backward_dx__##isa(size_t rows, size_t c, size_t ld, const float *x, const float *dy,            \
-                                    const float *y, const float *mean, const float *a, const float *b,            \
-                                    const float *d, float *dx, int accumulate);                                   \
+                                    const float *mean, const float *scale, const float *beta, const float *a,     \
+                                    const float *b, const float *d, float *dx, int accumulate);                   \
   void sc_f32_maxpool_forward__##isa(size_t c, size_t kh, size_t kw, const float *x, size_t rs, size_t cs,        \
                                      float *y);                                                                   \
   void sc_f32_maxpool_backward__##isa(size_t c, size_t kh, size_t kw, const float *x, size_t rs, size_t cs,       \

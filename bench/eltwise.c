@@ -64,8 +64,8 @@ static int elt_run(void *v) {
     return sc_batchnorm_stats(s->rows, s->c, s->x, mean, var) != SC_OK ||
            sc_batchnorm_apply(s->rows, s->c, s->x, mean, var, 1e-5f, gamma, beta, 1, s->y) != SC_OK;
   case OP_BN_BWD:
-    return sc_batchnorm_backward(s->rows, s->c, s->dx, SC_GRAD_SET, dgamma, dbeta, s->dy, s->x, s->y, mean, var,
-                                 1e-5f, gamma) != SC_OK;
+    return sc_batchnorm_backward(s->rows, s->c, s->dx, SC_GRAD_SET, dgamma, dbeta, s->dy, s->x, mean, var, 1e-5f,
+                                 gamma, beta, 1) != SC_OK;
   case OP_MAXPOOL_FWD: return sc_maxpool2d_forward(&s->pool, s->x, s->y) != SC_OK;
   case OP_MAXPOOL_BWD: return sc_maxpool2d_backward(&s->pool, s->dx, SC_GRAD_SET, s->dy, s->x, s->y) != SC_OK;
   case OP_AVGPOOL_FWD: return sc_avgpool_global_forward(s->n, s->h, s->w, s->c, s->x, s->y) != SC_OK;

@@ -99,13 +99,15 @@ sc_status sc_batchnorm_stats(int64_t rows, int64_t c, const float *x, float *mea
 sc_status sc_batchnorm_apply(int64_t rows, int64_t c, const float *x, const float *mean, const float *var,
                              float eps, const float *gamma, const float *beta, int relu, float *y);
 /* Backward of the training-mode normalisation (mean and var are the batch statistics of x, so their own
- * gradients are included). With g = dy[rows][C], first masked to 0 where y <= 0 if y is not NULL (y is the
- * output of a forward fused with ReLU; pass NULL otherwise), invstd = 1/sqrt(var + eps), xhat = (x-mean)*invstd:
+ * gradients are included). With invstd = 1/sqrt(var + eps), xhat = (x-mean)*invstd and g = dy[rows][C], first
+ * masked to 0 where the forward's output was if relu != 0 (the forward was sc_batchnorm_apply fused with ReLU: its
+ * mask, gamma*xhat + beta > 0, is recomputed from x exactly as the apply computed it, so the forward's output is
+ * not needed; beta may be NULL when relu == 0):
  *   dgamma[C] += sum g*xhat,  dbeta[C] += sum g,
  *   dx[rows][C] += (or =, per dxw) gamma*invstd*(g - mean(g) - xhat*mean(g*xhat))   (skipped when dx is NULL). */
 sc_status sc_batchnorm_backward(int64_t rows, int64_t c, float *dx, sc_grad_write dxw, float *dgamma, float *dbeta,
-                                const float *dy, const float *x, const float *y, const float *mean, const float *var,
-                                float eps, const float *gamma);
+                                const float *dy, const float *x, const float *mean, const float *var, float eps,
+                                const float *gamma, const float *beta, int relu);
 
 typedef struct sc_pool2d_shape {
   int64_t n, h, w, c;         /* input: N x H x W x C */

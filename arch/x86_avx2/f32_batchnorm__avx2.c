@@ -37,10 +37,15 @@ void sc_f32_bn_stats__avx2(size_t rows, size_t c, size_t ld, const float *x, con
   }
 }
 
+/* (x - mean) * scale + beta: the pre-activation of the fused ReLU, one expression for apply and both backward
+ * kernels, so that the backward's recomputed mask is the forward's bit for bit. xm = x - mean. */
+static inline __m256 pre_activation(__m256 xm, const float *scale, const float *beta, __m256i m, int full) {
+  return _mm256_fmadd_ps(xm, sc_avx2_ld(scale, m, full), sc_avx2_ld(beta, m, full));
+}
+
 static inline void apply8(const float *x, const float *mean, const float *scale, const float *beta, float *y,
                           int relu, __m256i m, int full) {
-  __m256 v = _mm256_sub_ps(sc_avx2_ld(x, m, full), sc_avx2_ld(mean, m, full));
-  v = _mm256_fmadd_ps(v, sc_avx2_ld(scale, m, full), sc_avx2_ld(beta, m, full));
+  __m256 v = pre_activation(_mm256_sub_ps(sc_avx2_ld(x, m, full), sc_avx2_ld(mean, m, full)), scale, beta, m, full);
   if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
   sc_avx2_st(y, m, full, v);
 }
@@ -57,23 +62,28 @@ void sc_f32_bn_apply__avx2(size_t rows, size_t c, size_t ld, const float *x, con
   }
 }
 
-/* dy with the fused ReLU's mask applied: 0 where y <= 0 (or NaN, as the scalar !(y > 0)) */
-static inline __m256 masked_dy(const float *dy, const float *y, __m256i m, int full) {
+/* dy with the fused ReLU's mask applied (scale != NULL; scale and beta are read at channels j..j+7): 0 where the
+ * pre-activation is not > 0, NaN included, as the scalar !(v > 0) */
+static inline __m256 masked_dy(const float *dy, __m256 xm, const float *scale, const float *beta, size_t j,
+                               __m256i m, int full) {
   __m256 g = sc_avx2_ld(dy, m, full);
-  if (!y) return g;
-  return _mm256_and_ps(g, _mm256_cmp_ps(sc_avx2_ld(y, m, full), _mm256_setzero_ps(), _CMP_GT_OQ));
+  if (!scale) return g;
+  __m256 v = pre_activation(xm, scale + j, beta + j, m, full);
+  return _mm256_and_ps(g, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
 }
 
-static inline void reduce8(size_t nr, size_t ld, const float *x, const float *dy, const float *y, const float *mean,
-                           double *sdy, double *sdyx, __m256i m, int full) {
+static inline void reduce8(size_t nr, size_t ld, const float *x, const float *dy, const float *mean,
+                           const float *scale, const float *beta, size_t j, double *sdy, double *sdyx, __m256i m,
+                           int full) {
   __m256i ml = sc_avx2_mask_lo_pd(m), mh = sc_avx2_mask_hi_pd(m);
   __m256d s0 = sc_avx2_ld_pd(sdy, ml, full), s1 = sc_avx2_ld_pd(sdy + 4, mh, full);
   __m256d q0 = sc_avx2_ld_pd(sdyx, ml, full), q1 = sc_avx2_ld_pd(sdyx + 4, mh, full);
   __m256 mu = sc_avx2_ld(mean, m, full);
   for (size_t q = 0; q < nr; q++) {
     __m256d g0, g1, d0, d1;
-    sc_avx2_widen(masked_dy(dy + q * ld, y ? y + q * ld : NULL, m, full), &g0, &g1);
-    sc_avx2_widen(_mm256_sub_ps(sc_avx2_ld(x + q * ld, m, full), mu), &d0, &d1);
+    const __m256 xm = _mm256_sub_ps(sc_avx2_ld(x + q * ld, m, full), mu);
+    sc_avx2_widen(masked_dy(dy + q * ld, xm, scale, beta, j, m, full), &g0, &g1);
+    sc_avx2_widen(xm, &d0, &d1);
     s0 = _mm256_add_pd(s0, g0), s1 = _mm256_add_pd(s1, g1);
     /* a product of two floats is exact in double: FMA equals the scalar mul-then-add */
     q0 = _mm256_fmadd_pd(g0, d0, q0), q1 = _mm256_fmadd_pd(g1, d1, q1);
@@ -83,40 +93,38 @@ static inline void reduce8(size_t nr, size_t ld, const float *x, const float *dy
 }
 
 void sc_f32_bn_backward_reduce__avx2(size_t rows, size_t c, size_t ld, const float *x, const float *dy,
-                                     const float *y, const float *mean, double *sum_dy, double *sum_dyx) {
+                                     const float *mean, const float *scale, const float *beta, double *sum_dy,
+                                     double *sum_dyx) {
   const size_t cf = c & ~(size_t)7;
   const __m256i all = _mm256_set1_epi32(-1), m = sc_avx2_mask(c - cf);
   for (size_t r = 0; r < rows; r += 4) {
     size_t nr = rows - r < 4 ? rows - r : 4, o = r * ld;
-    const float *yr = y ? y + o : NULL;
     for (size_t j = 0; j < cf; j += 8)
-      reduce8(nr, ld, x + o + j, dy + o + j, yr ? yr + j : NULL, mean + j, sum_dy + j, sum_dyx + j, all, 1);
-    if (cf < c)
-      reduce8(nr, ld, x + o + cf, dy + o + cf, yr ? yr + cf : NULL, mean + cf, sum_dy + cf, sum_dyx + cf, m, 0);
+      reduce8(nr, ld, x + o + j, dy + o + j, mean + j, scale, beta, j, sum_dy + j, sum_dyx + j, all, 1);
+    if (cf < c) reduce8(nr, ld, x + o + cf, dy + o + cf, mean + cf, scale, beta, cf, sum_dy + cf, sum_dyx + cf, m, 0);
   }
 }
 
-static inline void dx8(const float *x, const float *dy, const float *y, const float *mean, const float *a,
-                       const float *b, const float *d, float *dx, __m256i m, int full, int acc) {
-  __m256 g = masked_dy(dy, y, m, full);
+static inline void dx8(const float *x, const float *dy, const float *mean, const float *scale, const float *beta,
+                       size_t j, const float *a, const float *b, const float *d, float *dx, __m256i m, int full,
+                       int acc) {
   __m256 xm = _mm256_sub_ps(sc_avx2_ld(x, m, full), sc_avx2_ld(mean, m, full));
+  __m256 g = masked_dy(dy, xm, scale, beta, j, m, full);
   __m256 t = _mm256_fmadd_ps(sc_avx2_ld(b, m, full), xm, sc_avx2_ld(d, m, full));
   t = _mm256_fmadd_ps(sc_avx2_ld(a, m, full), g, t);
   sc_avx2_st(dx, m, full, acc ? _mm256_add_ps(sc_avx2_ld(dx, m, full), t) : t);
 }
 
 void sc_f32_bn_backward_dx__avx2(size_t rows, size_t c, size_t ld, const float *x, const float *dy,
-                                 const float *y, const float *mean, const float *a, const float *b,
-                                 const float *d, float *dx, int accumulate) {
+                                 const float *mean, const float *scale, const float *beta, const float *a,
+                                 const float *b, const float *d, float *dx, int accumulate) {
   const size_t cf = c & ~(size_t)7;
   const __m256i all = _mm256_set1_epi32(-1), m = sc_avx2_mask(c - cf);
   for (size_t r = 0; r < rows; r++) {
     size_t o = r * ld;
-    const float *yr = y ? y + o : NULL;
     for (size_t j = 0; j < cf; j += 8)
-      dx8(x + o + j, dy + o + j, yr ? yr + j : NULL, mean + j, a + j, b + j, d + j, dx + o + j, all, 1, accumulate);
+      dx8(x + o + j, dy + o + j, mean + j, scale, beta, j, a + j, b + j, d + j, dx + o + j, all, 1, accumulate);
     if (cf < c)
-      dx8(x + o + cf, dy + o + cf, yr ? yr + cf : NULL, mean + cf, a + cf, b + cf, d + cf, dx + o + cf, m, 0,
-          accumulate);
+      dx8(x + o + cf, dy + o + cf, mean + cf, scale, beta, cf, a + cf, b + cf, d + cf, dx + o + cf, m, 0, accumulate);
   }
 }

@@ -521,8 +521,9 @@ static sc_status layer_backward(sc_model *m, size_t i) {
   case L_BN: {
     sc_nn_bn_state st = bn_state(m, l);
     float *dbeta = l->b == NONE ? m->junk : m->grads + l->b;
-    return sc_nn_batchnorm_backward(rows, x->c, din, dxw, m->grads + l->w, dbeta, dout, in, val(m, l->out), &st,
-                                    m->params + l->w, l->relu, SC_NN_BN_EPS);
+    const float *beta = l->b == NONE ? m->zeros : m->params + l->b;
+    return sc_nn_batchnorm_backward(rows, x->c, din, dxw, m->grads + l->w, dbeta, dout, in, &st, m->params + l->w,
+                                    beta, l->relu, SC_NN_BN_EPS);
   }
   case L_MAXPOOL: {
     sc_pool2d_shape s = pool_shape(m, l);

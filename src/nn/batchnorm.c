@@ -76,21 +76,22 @@ sc_status sc_nn_batchnorm_forward(int64_t rows, int64_t c, const float *x, const
 }
 
 /* Training-mode backward. dy[rows][C] -> dx[rows][C] += or = (skipped when NULL), dgamma[C] +=, dbeta[C] +=.
- * x is the forward's input; y its output, read only when relu was fused (to mask dy). */
+ * x is the forward's input; with relu, the ReLU's mask is recomputed from x, gamma and beta (the forward's output
+ * is not read). */
 sc_status sc_nn_batchnorm_backward(int64_t rows, int64_t c, float *dx, sc_grad_write dxw, float *dgamma,
-                                   float *dbeta, const float *dy, const float *x, const float *y,
-                                   const sc_nn_bn_state *st, const float *gamma, int relu, float eps) {
+                                   float *dbeta, const float *dy, const float *x, const sc_nn_bn_state *st,
+                                   const float *gamma, const float *beta, int relu, float eps) {
   if (!st) return sc_error(SC_EINVAL, "batchnorm: null state");
   if (!bn_sync)
-    return sc_batchnorm_backward(rows, c, dx, dxw, dgamma, dbeta, dy, x, relu ? y : NULL, st->save_mean,
-                                 st->save_var, eps, gamma);
+    return sc_batchnorm_backward(rows, c, dx, dxw, dgamma, dbeta, dy, x, st->save_mean, st->save_var, eps, gamma,
+                                 beta, relu);
   const sc_nn_bn_sync *s = bn_sync;
   SC_TRY(sync_usable(s, c));
   /* fbuf: the local sum of g*xhat, then of g; the operator uses the local means n = rows for dx. */
   float *s2 = s->fbuf, *s1 = s->fbuf + c;
   memset(s->fbuf, 0, sizeof(float) * 2 * (size_t)c);
-  SC_TRY(sc_batchnorm_backward(rows, c, dx, dxw, s2, s1, dy, x, relu ? y : NULL, st->save_mean, st->save_var, eps,
-                               gamma));
+  SC_TRY(sc_batchnorm_backward(rows, c, dx, dxw, s2, s1, dy, x, st->save_mean, st->save_var, eps, gamma, beta,
+                               relu));
   double *b = s->dbuf;
   for (int64_t j = 0; j < c; j++) {
     if (dgamma) dgamma[j] += s2[j];

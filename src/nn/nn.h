@@ -31,8 +31,8 @@ typedef struct sc_nn_bn_state {
 sc_status sc_nn_batchnorm_forward(int64_t rows, int64_t c, const float *x, const float *gamma, const float *beta,
                                   sc_nn_bn_state *st, int training, int relu, float eps, float momentum, float *y);
 sc_status sc_nn_batchnorm_backward(int64_t rows, int64_t c, float *dx, sc_grad_write dxw, float *dgamma,
-                                   float *dbeta, const float *dy, const float *x, const float *y,
-                                   const sc_nn_bn_state *st, const float *gamma, int relu, float eps);
+                                   float *dbeta, const float *dy, const float *x, const sc_nn_bn_state *st,
+                                   const float *gamma, const float *beta, int relu, float eps);
 
 /* Synchronised batch norm (SimCLR's global BN in data-parallel training): while a reducer is installed on the
  * calling thread, every training-mode BN forward normalises with the statistics of the whole global batch (the

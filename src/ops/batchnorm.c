@@ -32,7 +32,7 @@ static float inv_std(float var, float eps) { return (float)(1.0 / sqrt((double)v
 typedef struct bn_job {
   const sc_kernels *k;
   size_t nr, nc;
-  const float *x, *mean, *var, *gamma, *beta, *y, *dy;
+  const float *x, *mean, *var, *gamma, *beta, *dy;
   float eps;
   int relu, accumulate; /* accumulate: the backward adds into dx (SC_GRAD_ADD) */
   float *out_mean, *out_var, *yout, *dx, *dgamma, *dbeta;
@@ -69,6 +69,12 @@ static void stats_part(void *arg) {
   }
 }
 
+/* gamma/sqrt(var + eps) of channels c0 .. c0+cb-1: the apply's scale, which the backward recomputes identically to
+ * recover the fused ReLU's mask */
+static void apply_scale(const bn_job *jb, size_t c0, size_t cb, float *scale) {
+  for (size_t j = 0; j < cb; j++) scale[j] = jb->gamma[c0 + j] * inv_std(jb->var[c0 + j], jb->eps);
+}
+
 static void apply_part(void *arg) {
   const bn_job *jb = arg;
   const size_t nr = jb->nr, nc = jb->nc;
@@ -77,7 +83,7 @@ static void apply_part(void *arg) {
   float scale[SC_ELT_CBLOCK];
   for (size_t c0 = 0; hi > lo && c0 < nc; c0 += SC_ELT_CBLOCK) {
     const size_t cb = nc - c0 < SC_ELT_CBLOCK ? nc - c0 : SC_ELT_CBLOCK;
-    for (size_t j = 0; j < cb; j++) scale[j] = jb->gamma[c0 + j] * inv_std(jb->var[c0 + j], jb->eps);
+    apply_scale(jb, c0, cb, scale);
     jb->k->eltwise->bn_apply(hi - lo, cb, nc, jb->x + lo * nc + c0, jb->mean + c0, scale, jb->beta + c0,
                              jb->yout + lo * nc + c0, jb->relu != 0);
   }
@@ -87,12 +93,14 @@ static void backward_part(void *arg) {
   const bn_job *jb = arg;
   const sc_kernels *k = jb->k;
   const size_t nr = jb->nr, nc = jb->nc;
-  const float *x = jb->x, *y = jb->y, *dy = jb->dy, *mean = jb->mean, *var = jb->var, *gamma = jb->gamma;
+  const float *x = jb->x, *dy = jb->dy, *mean = jb->mean, *var = jb->var, *gamma = jb->gamma;
   const float eps = jb->eps;
   float *dx = jb->dx, *dgamma = jb->dgamma, *dbeta = jb->dbeta, *ca = jb->ca, *cb_ = jb->cb, *cd = jb->cd;
   double **pss = jb->pss, **pqs = jb->pqs;
   const int t = omp_get_thread_num(), T = omp_get_num_threads();
   double ps[SC_ELT_CBLOCK], pq[SC_ELT_CBLOCK];
+  float scale[SC_ELT_CBLOCK];
+  const float *relu_scale = jb->relu ? scale : NULL, *relu_beta = NULL;
   pss[t] = ps, pqs[t] = pq;
   size_t lo, hi;
   sc_elt_split(nr, t, T, 1, &lo, &hi);
@@ -100,8 +108,9 @@ static void backward_part(void *arg) {
     const size_t cb = nc - c0 < SC_ELT_CBLOCK ? nc - c0 : SC_ELT_CBLOCK;
     const size_t off = lo * nc + c0;
     for (size_t j = 0; j < cb; j++) ps[j] = pq[j] = 0.0;
+    if (jb->relu) apply_scale(jb, c0, cb, scale), relu_beta = jb->beta + c0;
     if (hi > lo)
-      k->eltwise->bn_backward_reduce(hi - lo, cb, nc, x + off, dy + off, y ? y + off : NULL, mean + c0, ps, pq);
+      k->eltwise->bn_backward_reduce(hi - lo, cb, nc, x + off, dy + off, mean + c0, relu_scale, relu_beta, ps, pq);
 #pragma omp barrier
 #pragma omp single
     for (size_t j = 0; j < cb; j++) {
@@ -117,7 +126,7 @@ static void backward_part(void *arg) {
       cd[j] = (float)(-a * sdy / (double)nr);
     }
     if (dx && hi > lo)
-      k->eltwise->bn_backward_dx(hi - lo, cb, nc, x + off, dy + off, y ? y + off : NULL, mean + c0, ca, cb_, cd,
+      k->eltwise->bn_backward_dx(hi - lo, cb, nc, x + off, dy + off, mean + c0, relu_scale, relu_beta, ca, cb_, cd,
                                  dx + off, jb->accumulate);
   }
 }
@@ -154,23 +163,23 @@ sc_status sc_batchnorm_apply(int64_t rows, int64_t c, const float *x, const floa
 }
 
 sc_status sc_batchnorm_backward(int64_t rows, int64_t c, float *dx, sc_grad_write dxw, float *dgamma, float *dbeta,
-                                const float *dy, const float *x, const float *y, const float *mean, const float *var,
-                                float eps, const float *gamma) {
+                                const float *dy, const float *x, const float *mean, const float *var, float eps,
+                                const float *gamma, const float *beta, int relu) {
   const sc_kernels *k = sc_kernels_active();
   if (!k) return sc_init();
   SC_TRY(check_shape("batchnorm_backward", rows, c));
   SC_TRY(check_eps("batchnorm_backward", eps));
   SC_TRY(sc_grad_write_check("batchnorm_backward", dxw));
   if (rows == 0 || c == 0) return SC_OK;
-  if (!dgamma || !dbeta || !dy || !x || !mean || !var || !gamma)
+  if (!dgamma || !dbeta || !dy || !x || !mean || !var || !gamma || (relu && !beta))
     return sc_error(SC_EINVAL, "batchnorm_backward: null pointer");
   const size_t nr = (size_t)rows, nc = (size_t)c;
   double *pss[SC_ELT_MAX_REDUCE_THREADS], *pqs[SC_ELT_MAX_REDUCE_THREADS]; /* per-thread partials, on their stacks */
   float ca[SC_ELT_CBLOCK], cb_[SC_ELT_CBLOCK], cd[SC_ELT_CBLOCK];
   const int nt = sc_elt_threads(nr * nc, SC_ELT_MAX_REDUCE_THREADS);
-  bn_job jb = {.k = k, .nr = nr, .nc = nc, .x = x, .mean = mean, .var = var, .eps = eps, .gamma = gamma, .y = y,
-               .dx = dx, .accumulate = dxw == SC_GRAD_ADD, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .pss = pss,
-               .pqs = pqs, .ca = ca, .cb = cb_, .cd = cd};
+  bn_job jb = {.k = k, .nr = nr, .nc = nc, .x = x, .mean = mean, .var = var, .eps = eps, .gamma = gamma,
+               .beta = beta, .relu = relu != 0, .dx = dx, .accumulate = dxw == SC_GRAD_ADD, .dgamma = dgamma,
+               .dbeta = dbeta, .dy = dy, .pss = pss, .pqs = pqs, .ca = ca, .cb = cb_, .cd = cd};
   sc_parallel(nt, backward_part, &jb);
   return SC_OK;
 }

@@ -124,6 +124,23 @@ typedef struct rc_case { size_t rows, c, ld, off; uint64_t seed; } rc_case;
 
 static size_t rc_len(rc_case cs) { return cs.rows * cs.ld + GUARD; }
 
+/* Per-channel scale (+-[0.5, 2]) and beta ([-1, 1]) of a fused BN + ReLU, and x moved by 0.01 wherever the
+ * pre-activation (x - mean) * scale + beta lies within 1e-3 of the kink: there an FMA and a rounded product could
+ * disagree on the ReLU's mask, which the comparisons with the scalar kernel do not test (see
+ * bn_relu_mask_matches_apply for that). */
+static void fill_relu_away_from_kink(sc_test_rng *r, rc_case cs, float *x, const float *mean, float *scale,
+                                     float *beta) {
+  for (size_t j = 0; j < cs.c; j++) {
+    scale[j] = sc_test_uniform(r, 0.5f, 2.0f) * (sc_test_int(r, 0, 1) ? 1.0f : -1.0f);
+    beta[j] = sc_test_uniform(r, -1.0f, 1.0f);
+  }
+  for (size_t q = 0; q < cs.rows; q++)
+    for (size_t j = 0; j < cs.c; j++) {
+      float *v = &x[q * cs.ld + j];
+      while (fabs(((double)*v - mean[j]) * scale[j] + beta[j]) < 1e-3) *v += 0.01f;
+    }
+}
+
 SC_ISA_TEST(eltwise_ukr, bias_add_matches_scalar) {
   FOR_EACH_RC(cs) {
     sc_test_rng r = {cs.seed};
@@ -146,16 +163,17 @@ SC_ISA_TEST(eltwise_ukr, reductions_match_scalar) {
   FOR_EACH_RC(cs) {
     sc_test_rng r = {cs.seed};
     size_t m = rc_len(cs), c = cs.c;
-    float *x = sc_test_alloc(m, cs.off), *dy = sc_test_alloc(m, cs.off + 2), *y = sc_test_alloc(m, cs.off + 3);
-    float *shift = sc_test_alloc(c, 1), *mean = sc_test_alloc(c, 2);
+    float *x = sc_test_alloc(m, cs.off), *dy = sc_test_alloc(m, cs.off + 2);
+    float *shift = sc_test_alloc(c, 1), *mean = sc_test_alloc(c, 2), *scale = sc_test_alloc(c, 3);
+    float *beta = sc_test_alloc(c, 0);
     double *acc = calloc(4 * (c + GUARD), sizeof(double)), *accr = calloc(4 * (c + GUARD), sizeof(double));
     double *s1 = acc + (c + GUARD), *q1 = acc + 2 * (c + GUARD), *s1r = accr + (c + GUARD),
            *q1r = accr + 2 * (c + GUARD);
     sc_test_fill(&r, x, m, 99, 101);
     sc_test_fill(&r, dy, m, -1, 1);
-    sc_test_fill(&r, y, m, -1, 1);
     sc_test_fill(&r, shift, c, 99, 101);
     sc_test_fill(&r, mean, c, 99, 101);
+    fill_relu_away_from_kink(&r, cs, x, mean, scale, beta);
     for (size_t j = 0; j < 4 * (c + GUARD); j++) acc[j] = accr[j] = (double)j * 0.5; /* non-zero: kernels add */
 
     k->eltwise->col_sum(cs.rows, c, cs.ld, x, acc);
@@ -171,14 +189,15 @@ SC_ISA_TEST(eltwise_ukr, reductions_match_scalar) {
               RC_ARGS(cs), d, s1[d], s1r[d]);
 
     for (int masked = 0; masked < 2; masked++) {
-      k->eltwise->bn_backward_reduce(cs.rows, c, cs.ld, x, dy, masked ? y : NULL, mean, s1, q1);
-      ref_table()->bn_backward_reduce(cs.rows, c, cs.ld, x, dy, masked ? y : NULL, mean, s1r, q1r);
+      k->eltwise->bn_backward_reduce(cs.rows, c, cs.ld, x, dy, mean, masked ? scale : NULL, beta, s1, q1);
+      ref_table()->bn_backward_reduce(cs.rows, c, cs.ld, x, dy, mean, masked ? scale : NULL, beta, s1r, q1r);
       d = first_diff_d(s1, s1r, 2 * (c + GUARD));
       SC_ASSERT(d == 2 * (c + GUARD), "isa=%s bn_backward_reduce relu=%d " RC_FMT ": sum[%zu]=%.17g, scalar %.17g",
                 k->name, masked, RC_ARGS(cs), d, s1[d], s1r[d]);
     }
     free(acc), free(accr);
-    sc_test_free(x), sc_test_free(dy), sc_test_free(y), sc_test_free(shift), sc_test_free(mean);
+    sc_test_free(x), sc_test_free(dy), sc_test_free(shift), sc_test_free(mean), sc_test_free(scale);
+    sc_test_free(beta);
   }
 }
 
@@ -226,21 +245,21 @@ SC_ISA_TEST(eltwise_ukr, bn_backward_dx_matches_scalar) {
   FOR_EACH_RC(cs) {
     sc_test_rng r = {cs.seed};
     size_t m = rc_len(cs), c = cs.c;
-    float *x = sc_test_alloc(m, cs.off), *dy = sc_test_alloc(m, 1), *y = sc_test_alloc(m, 2);
-    float *dx = sc_test_alloc(m, cs.off + 3), *dxr = sc_test_alloc(m, 0), *co = sc_test_alloc(4 * c, 1);
-    float *mean = co, *a = co + c, *b = co + 2 * c, *d = co + 3 * c;
+    float *x = sc_test_alloc(m, cs.off), *dy = sc_test_alloc(m, 1);
+    float *dx = sc_test_alloc(m, cs.off + 3), *dxr = sc_test_alloc(m, 0), *co = sc_test_alloc(6 * c, 1);
+    float *mean = co, *a = co + c, *b = co + 2 * c, *d = co + 3 * c, *scale = co + 4 * c, *beta = co + 5 * c;
     sc_test_fill(&r, x, m, -3, 3);
     sc_test_fill(&r, dy, m, -1, 1);
-    sc_test_fill(&r, y, m, -1, 1);
     sc_test_fill(&r, co, 4 * c, -1, 1);
+    fill_relu_away_from_kink(&r, cs, x, mean, scale, beta);
     /* accumulate, then set over NaN: a set never reads dx, and what lies outside the block keeps its NaN */
     for (int v = 0; v < 4; v++) {
       const int relu = v & 1, acc = v < 2;
       if (acc) sc_test_fill(&r, dx, m, -1, 1);
       else for (size_t i = 0; i < m; i++) dx[i] = NAN;
       memcpy(dxr, dx, m * sizeof *dx);
-      k->eltwise->bn_backward_dx(cs.rows, c, cs.ld, x, dy, relu ? y : NULL, mean, a, b, d, dx, acc);
-      ref_table()->bn_backward_dx(cs.rows, c, cs.ld, x, dy, relu ? y : NULL, mean, a, b, d, dxr, acc);
+      k->eltwise->bn_backward_dx(cs.rows, c, cs.ld, x, dy, mean, relu ? scale : NULL, beta, a, b, d, dx, acc);
+      ref_table()->bn_backward_dx(cs.rows, c, cs.ld, x, dy, mean, relu ? scale : NULL, beta, a, b, d, dxr, acc);
       for (size_t i = 0; i < m; i++) {
         size_t j = i % cs.ld;
         int inside = i < cs.rows * cs.ld && j < c;
@@ -252,7 +271,61 @@ SC_ISA_TEST(eltwise_ukr, bn_backward_dx_matches_scalar) {
                   acc, RC_ARGS(cs), i, dx[i], dxr[i]);
       }
     }
-    sc_test_free(x), sc_test_free(dy), sc_test_free(y), sc_test_free(dx), sc_test_free(dxr), sc_test_free(co);
+    sc_test_free(x), sc_test_free(dy), sc_test_free(dx), sc_test_free(dxr), sc_test_free(co);
+  }
+}
+
+/* The backward kernels recompute the fused ReLU's mask from x; it must be the one this ISA's bn_apply produced, bit
+ * for bit, also at the kink. x is placed so that (x - mean) * scale + beta lands within a few roundings of 0
+ * (where an FMA and a rounded product disagree), and the sums and dx are checked against what the apply's output
+ * y says: dy where y > 0, else 0. The sums are exact (row order, exact products); dx within its terms' rounding,
+ * far below the a*dy a wrong mask bit would add. */
+SC_ISA_TEST(eltwise_ukr, bn_relu_mask_matches_apply) {
+  FOR_EACH_RC(cs) {
+    sc_test_rng r = {cs.seed + 77};
+    size_t m = rc_len(cs), c = cs.c;
+    float *x = sc_test_alloc(m, cs.off), *y = sc_test_alloc(m, 1), *dy = sc_test_alloc(m, 2);
+    float *dx = sc_test_alloc(m, 3), *co = sc_test_alloc(6 * c, 1);
+    float *mean = co, *scale = co + c, *beta = co + 2 * c, *a = co + 3 * c, *b = co + 4 * c, *d = co + 5 * c;
+    double *acc = calloc(2 * c + 1, sizeof(double)), *want = calloc(2 * c + 1, sizeof(double));
+    sc_test_fill(&r, dy, m, 0.5f, 1.0f);
+    sc_test_fill(&r, co, 6 * c, -1, 1);
+    for (size_t j = 0; j < c; j++) scale[j] = scale[j] < 0 ? scale[j] - 0.3f : scale[j] + 0.3f;
+    for (size_t i = 0; i < m; i++) {
+      const size_t j = i % cs.ld;
+      /* the kink, then up to 3 floats either side of it */
+      float t = j < c ? mean[j] - beta[j] / scale[j] : 0.0f;
+      for (int s = sc_test_int(&r, -3, 3); s != 0; s += s < 0 ? 1 : -1) t = nextafterf(t, s < 0 ? -INFINITY : INFINITY);
+      x[i] = t;
+    }
+    k->eltwise->bn_apply(cs.rows, c, cs.ld, x, mean, scale, beta, y, 1);
+    k->eltwise->bn_backward_reduce(cs.rows, c, cs.ld, x, dy, mean, scale, beta, acc, acc + c);
+    int zeros = 0, ones = 0;
+    for (size_t q = 0; q < cs.rows; q++)
+      for (size_t j = 0; j < c; j++) {
+        const size_t i = q * cs.ld + j;
+        const float g = y[i] > 0.0f ? dy[i] : 0.0f;
+        zeros += g == 0.0f, ones += g != 0.0f;
+        want[j] += (double)g, want[c + j] += (double)g * (double)(x[i] - mean[j]);
+      }
+    size_t bad = first_diff_d(acc, want, 2 * c);
+    SC_ASSERT(bad == 2 * c, "isa=%s bn_backward_reduce mask at the kink " RC_FMT ": sum[%zu]=%.17g, from apply's "
+              "y %.17g", k->name, RC_ARGS(cs), bad, acc[bad], want[bad]);
+    for (size_t i = 0; i < m; i++) dx[i] = NAN;
+    k->eltwise->bn_backward_dx(cs.rows, c, cs.ld, x, dy, mean, scale, beta, a, b, d, dx, 0);
+    for (size_t q = 0; q < cs.rows; q++)
+      for (size_t j = 0; j < c; j++) {
+        const size_t i = q * cs.ld + j;
+        const double g = y[i] > 0.0f ? dy[i] : 0.0, xm = (double)(x[i] - mean[j]);
+        const double t = a[j] * g + b[j] * xm + d[j], mag = fabs(a[j] * g) + fabs(b[j] * xm) + fabs(d[j]);
+        SC_ASSERT(fabs(dx[i] - t) <= 4.0 * 0x1p-24 * mag + 1e-37, "isa=%s bn_backward_dx mask at the kink " RC_FMT
+                  ": dx[%zu]=%.9g, from apply's y %.9g", k->name, RC_ARGS(cs), i, dx[i], t);
+      }
+    /* the cases straddle the kink: both sides occur once there are a few dozen elements */
+    SC_ASSERT(cs.rows * c < 64 || (zeros > 0 && ones > 0), "isa=%s " RC_FMT ": %d masked, %d passed", k->name,
+              RC_ARGS(cs), zeros, ones);
+    free(acc), free(want);
+    sc_test_free(x), sc_test_free(y), sc_test_free(dy), sc_test_free(dx), sc_test_free(co);
   }
 }
 

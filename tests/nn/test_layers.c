@@ -139,8 +139,8 @@ static double bn_loss(void *p) {
 static void bn_grad(void *p, sc_grad_write dxw) {
   bn_ctx *b = p;
   sc_nn_bn_state st = {b->rm, b->rv, b->sm, b->sv};
-  SC_ASSERT(sc_nn_batchnorm_backward(b->rows, b->c, b->dx, dxw, b->dgamma, b->dbeta, b->r, b->x, b->y, &st,
-                                     b->gamma, b->relu, SC_NN_BN_EPS) == SC_OK, "bn backward: %s", sc_last_error());
+  SC_ASSERT(sc_nn_batchnorm_backward(b->rows, b->c, b->dx, dxw, b->dgamma, b->dbeta, b->r, b->x, &st, b->gamma,
+                                     b->beta, b->relu, SC_NN_BN_EPS) == SC_OK, "bn backward: %s", sc_last_error());
 }
 static void bn_case(const sc_kernels *k, int64_t rows, int64_t c, int relu, uint64_t seed) {
   sc_test_rng rng = {seed};

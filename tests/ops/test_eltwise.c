@@ -289,8 +289,8 @@ SC_ISA_TEST(eltwise, batchnorm_backward_matches_finite_differences) {
     SC_ASSERT(sc_batchnorm_stats(rows, c, x, mean, var) == SC_OK, "%s", sc_last_error());
     SC_ASSERT(sc_batchnorm_apply(rows, c, x, mean, var, (float)eps, gamma, beta, relu, y) == SC_OK, "%s",
               sc_last_error());
-    SC_ASSERT(sc_batchnorm_backward(rows, c, dx, SC_GRAD_ADD, dgamma, dbeta, w, x, relu ? y : NULL, mean, var,
-                                    (float)eps, gamma) == SC_OK, "%s", sc_last_error());
+    SC_ASSERT(sc_batchnorm_backward(rows, c, dx, SC_GRAD_ADD, dgamma, dbeta, w, x, mean, var, (float)eps, gamma, beta,
+                                    relu) == SC_OK, "%s", sc_last_error());
     const double h = 1e-5;
     double fdx[18], fdg[3], fdb[3], big = 0;
     for (int i = 0; i < n; i++) {
@@ -353,8 +353,8 @@ SC_ISA_TEST(eltwise, batchnorm_backward_matches_closed_form) {
       for (int64_t j = 0; j < c; j++) dg0[j] = dgamma[j], db0[j] = dbeta[j];
       SC_ASSERT(sc_batchnorm_stats(rows, c, x, mean, var) == SC_OK, "%s", sc_last_error());
       SC_ASSERT(sc_batchnorm_apply(rows, c, x, mean, var, eps, gamma, beta, relu, y) == SC_OK, "%s", sc_last_error());
-      SC_ASSERT(sc_batchnorm_backward(rows, c, dx, set ? SC_GRAD_SET : SC_GRAD_ADD, dgamma, dbeta, dy, x,
-                                      relu ? y : NULL, mean, var, eps, gamma) == SC_OK, "%s", sc_last_error());
+      SC_ASSERT(sc_batchnorm_backward(rows, c, dx, set ? SC_GRAD_SET : SC_GRAD_ADD, dgamma, dbeta, dy, x, mean, var,
+                                      eps, gamma, beta, relu) == SC_OK, "%s", sc_last_error());
       for (int64_t j = 0; j < c; j++) {
         double is = 1.0 / sqrt((double)var[j] + eps), sg = 0, sgx = 0, mag = 0;
         for (int64_t i = 0; i < rows; i++) {
@@ -382,8 +382,8 @@ SC_ISA_TEST(eltwise, batchnorm_backward_matches_closed_form) {
         }
       }
       /* dx may be NULL: only the parameter gradients */
-      SC_ASSERT(sc_batchnorm_backward(rows, c, NULL, SC_GRAD_ADD, dgamma, dbeta, dy, x, NULL, mean, var, eps,
-                                      gamma) == SC_OK, "dx NULL: %s", sc_last_error());
+      SC_ASSERT(sc_batchnorm_backward(rows, c, NULL, SC_GRAD_ADD, dgamma, dbeta, dy, x, mean, var, eps, gamma, NULL,
+                                      0) == SC_OK, "dx NULL: %s", sc_last_error());
       free(dg0);
       sc_test_free(x), sc_test_free(dy), sc_test_free(y), sc_test_free(dx), sc_test_free(dx0), sc_test_free(p);
     }
@@ -584,11 +584,13 @@ SC_TEST(eltwise, rejects_bad_arguments_without_touching_memory) {
   REJECT(sc_batchnorm_apply(2, 2, a, b, b, 0.0f, b, b, 0, o), "bn_apply eps 0");
   REJECT(sc_batchnorm_apply(2, 2, a, b, b, NAN, b, b, 0, o), "bn_apply eps NaN");
   REJECT(sc_batchnorm_apply(2, 2, a, b, NULL, 1e-5f, b, b, 0, o), "bn_apply null var");
-  REJECT(sc_batchnorm_backward(2, 2, o, SC_GRAD_ADD, o + 4, o + 6, a, b, NULL, b, b, 1e-5f, NULL),
+  REJECT(sc_batchnorm_backward(2, 2, o, SC_GRAD_ADD, o + 4, o + 6, a, b, b, b, 1e-5f, NULL, NULL, 0),
          "bn_backward null gamma");
-  REJECT(sc_batchnorm_backward(-2, 2, o, SC_GRAD_ADD, o + 4, o + 6, a, b, NULL, b, b, 1e-5f, b),
+  REJECT(sc_batchnorm_backward(2, 2, o, SC_GRAD_ADD, o + 4, o + 6, a, b, b, b, 1e-5f, b, NULL, 1),
+         "bn_backward relu without beta");
+  REJECT(sc_batchnorm_backward(-2, 2, o, SC_GRAD_ADD, o + 4, o + 6, a, b, b, b, 1e-5f, b, NULL, 0),
          "bn_backward negative rows");
-  REJECT(sc_batchnorm_backward(2, 2, o, (sc_grad_write)2, o + 4, o + 6, a, b, NULL, b, b, 1e-5f, b),
+  REJECT(sc_batchnorm_backward(2, 2, o, (sc_grad_write)2, o + 4, o + 6, a, b, b, b, 1e-5f, b, NULL, 0),
          "bn_backward write mode 2");
   sc_pool2d_shape s = {.n = 1, .h = 2, .w = 2, .c = 2, .kh = 2, .kw = 2, .stride_h = 1, .stride_w = 1};
   int64_t oh = -7, ow = -7;
