@@ -99,10 +99,10 @@ sc_status sc_batchnorm_stats(int64_t rows, int64_t c, const float *x, float *mea
 sc_status sc_batchnorm_apply(int64_t rows, int64_t c, const float *x, const float *mean, const float *var,
                              float eps, const float *gamma, const float *beta, int relu, float *y);
 /* Backward of the training-mode normalisation (mean and var are the batch statistics of x, so their own
- * gradients are included). With invstd = 1/sqrt(var + eps), xhat = (x-mean)*invstd and g = dy[rows][C], first
- * masked to 0 where the forward's output was if relu != 0 (the forward was sc_batchnorm_apply fused with ReLU: its
- * mask, gamma*xhat + beta > 0, is recomputed from x exactly as the apply computed it, so the forward's output is
- * not needed; beta may be NULL when relu == 0):
+ * gradients are included). With invstd = 1/sqrt(var + eps), xhat = (x-mean)*invstd and g = dy[rows][C], set to
+ * 0 where the fused ReLU passed nothing if relu != 0 (the forward was sc_batchnorm_apply with relu: its mask,
+ * gamma*xhat + beta > 0, is recomputed from x exactly as the apply computed it, so the forward's output is not
+ * needed; beta may be NULL when relu == 0):
  *   dgamma[C] += sum g*xhat,  dbeta[C] += sum g,
  *   dx[rows][C] += (or =, per dxw) gamma*invstd*(g - mean(g) - xhat*mean(g*xhat))   (skipped when dx is NULL). */
 sc_status sc_batchnorm_backward(int64_t rows, int64_t c, float *dx, sc_grad_write dxw, float *dgamma, float *dbeta,

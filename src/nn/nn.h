@@ -2,7 +2,8 @@
  * llm.c: each layer is one file, its *_forward computes outputs from inputs and parameters, its *_backward takes the
  * gradients it produces first. Parameter gradients are accumulated into (+=); the gradient of the input is added
  * into or set as its sc_grad_write says (SC_GRAD_SET for the first layer, in backward order, that writes it), so
- * that the branches of a network add up without copies or zeroing passes.
+ * that the branches of a network add up without copies or zeroing passes. The layers outside the model's graph
+ * (L2 normalisation, the losses) take no sc_grad_write and add into it.
  *
  * Letters used in the shape comments: N images, H x W pixels, C input channels, K output channels (or classes),
  * F features of a fully connected layer, D embedding width. "rows" is N*H*W where a layer treats every pixel alike.
