@@ -14,6 +14,7 @@
 
 #include "../core/error.h"
 #include "../nn/nn.h"
+#include "../ops/conv2d.h"
 #include "fold.h"
 
 enum { SLOT_INPUT = 0, NSLOTS = 5 }; /* slot 0 is the input batch, 1..4 the work buffers */
@@ -40,8 +41,6 @@ struct sc_folded {
   int64_t batch, last_n;
   float *slot[NSLOTS];
   float *feat;
-  float *zeros, *ones, *threeq; /* max_cout each: mean 0, gamma 1, variance 0.75 of the bias-and-ReLU pass */
-  int64_t max_cout;
 };
 
 typedef struct builder {
@@ -99,7 +98,6 @@ static fop *conv_bn(builder *b, const char *cname, const char *bname, int src, i
   if (!o) return NULL;
   o->src = src, o->dst = dst, o->relu = relu, o->cout = cout, o->k = k, o->stride = stride, o->pad = pad;
   o->mw = w->offset, o->mg = g->offset, o->mb = be->offset, o->mm = mu->offset, o->mv = var->offset;
-  if (cout > b->f->max_cout) b->f->max_cout = cout;
   o->wf = b->f->nweights, b->f->nweights += w->count;
   o->bf = b->f->nweights, b->f->nweights += (size_t)cout;
   b->h = (b->h + 2 * pad - k) / stride + 1, b->w = (b->w + 2 * pad - k) / stride + 1, b->c = cout;
@@ -211,13 +209,8 @@ sc_status sc_folded_create(const sc_model *m, sc_folded **out) {
   builder b = {.f = f, .m = m, .st = SC_OK};
   build(&b);
   if (b.st == SC_OK) {
-    const size_t mc = (size_t)f->max_cout;
     f->weights = malloc(f->nweights * sizeof(float));
-    f->zeros = calloc(mc, sizeof(float)), f->ones = malloc(mc * sizeof(float)), f->threeq = malloc(mc * sizeof(float));
-    if (!f->weights || !f->zeros || !f->ones || !f->threeq)
-      b.st = sc_error(SC_ENOMEM, "fold: out of memory for %zu weights", f->nweights);
-    else
-      for (size_t j = 0; j < mc; j++) f->ones[j] = 1.0f, f->threeq[j] = 0.75f;
+    if (!f->weights) b.st = sc_error(SC_ENOMEM, "fold: out of memory for %zu weights", f->nweights);
   }
   if (b.st == SC_OK) b.st = sc_folded_refresh(f, m);
   if (b.st != SC_OK) {
@@ -231,7 +224,7 @@ sc_status sc_folded_create(const sc_model *m, sc_folded **out) {
 void sc_folded_free(sc_folded *f) {
   if (!f) return;
   for (int s = 0; s < NSLOTS; s++) free(f->slot[s]);
-  free(f->feat), free(f->weights), free(f->ops), free(f->zeros), free(f->ones), free(f->threeq);
+  free(f->feat), free(f->weights), free(f->ops);
   free(f);
 }
 
@@ -257,13 +250,6 @@ sc_status sc_folded_plan(sc_folded *f, int64_t batch) {
   return SC_OK;
 }
 
-/* y[rows][C] = y + b, then ReLU if asked, in one pass: the batch-norm operator with mean 0, gamma 1 and
- * var + eps = 0.75 + 0.25 = 1 exactly (both terms and their sum are exact in float and double), so its scale is
- * exactly 1 and each output is x + b rounded once, as a bias add gives. */
-static sc_status bias_relu(const sc_folded *f, int64_t rows, int64_t c, const float *b, int relu, float *y) {
-  return sc_batchnorm_apply(rows, c, y, f->zeros, f->threeq, 0.25f, f->ones, b, relu, y);
-}
-
 float *sc_folded_input(sc_folded *f) { return f ? f->slot[SLOT_INPUT] : NULL; }
 
 sc_status sc_folded_forward(sc_folded *f, int64_t n) {
@@ -280,11 +266,10 @@ sc_status sc_folded_forward(sc_folded *f, int64_t n) {
                                  .stride_h = o->stride, .stride_w = o->stride, .pad_h = o->pad, .pad_w = o->pad};
       int64_t oh, ow;
       SC_TRY(sc_conv2d_out_size(&s, &oh, &ow));
-      float *y = f->slot[o->dst];
-      const int64_t rows = n * oh * ow, count = rows * o->cout;
-      SC_TRY(sc_conv2d_forward(&s, x, f->weights + o->wf, y));
-      if (o->res >= 0) SC_TRY(sc_add(count, y, f->slot[o->res], y));
-      SC_TRY(bias_relu(f, rows, o->cout, f->weights + o->bf, o->relu, y));
+      /* + residual, + folded bias, ReLU: applied to each block of y as the convolution finishes it */
+      const sc_gemm_epilogue ep = {.residual = o->res >= 0 ? f->slot[o->res] : NULL, .ldr = (size_t)o->cout,
+                                   .bias = f->weights + o->bf, .relu = o->relu};
+      SC_TRY(sc_conv2d_forward_ep(&s, x, f->weights + o->wf, f->slot[o->dst], &ep));
       break;
     }
     case F_MAXPOOL: {

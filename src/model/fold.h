@@ -3,7 +3,8 @@
  * running variance var) the folded layer is
  *   w'[o] = w[o] * s[o],  b'[o] = beta[o] - mu[o] * s[o],  s[o] = gamma[o] / sqrt(var[o] + eps)
  * (computed in double, rounded once), and the forward is convolution (+ residual add) + bias (+ ReLU) with no BN
- * pass: the same function as the model's evaluation-mode forward, up to rounding.
+ * pass: the same function as the model's evaluation-mode forward, up to rounding. The residual add, bias and ReLU
+ * are the convolution's epilogue (src/ops/conv2d.h), applied to each block of its output while that is in cache.
  *
  * The folded weights are a snapshot taken by sc_folded_create (or sc_folded_refresh): later changes to the
  * model's parameters or running statistics are not seen until a refresh. The encoder ends at the pooled features;

@@ -40,6 +40,7 @@
 #include "../core/error.h"
 #include "../core/parallel.h"
 #include "../dispatch/dispatch.h"
+#include "conv2d.h"
 #include "eltwise_util.h"
 #include "gemm.h"
 #include "simclr_ops.h"
@@ -439,6 +440,8 @@ typedef struct direct_conv {
   int overwrite; /* the written side is zeroed per image, then accumulated (the forward; SC_GRAD_SET) */
   int threads;   /* the team size asked of sc_parallel (1: the calling thread alone) */
   int64_t lanes; /* outputs per kernel call: 16 (tap, row3) or 64 (tap64) */
+  const sc_kernels *kernels;   /* for the epilogue's element-wise kernels */
+  const sc_gemm_epilogue *ep;  /* the forward's epilogue, applied to each image once it is done (NULL: none) */
 } direct_conv;
 
 /* Stride-1 backward-data as a forward: dx (H x W x C) gathers from dy (OH x OW x K) through the taps mirrored in
@@ -505,6 +508,9 @@ static void direct_conv_part(void *arg) {
           tap(r.rows, r.cols, (size_t)cin, x + r.x_off, r.xrs, r.xps, wt, y + r.y_off + ob * lanes, r.yrs, r.yps);
       }
     }
+    /* the image's output is final, and still in cache */
+    const size_t pix = (size_t)(g->oh * g->ow);
+    sc_gemm_epilogue_apply(dc->kernels, dc->ep, dc->y, (size_t)g->k, (size_t)n * pix, pix, 0, (size_t)g->k);
   }
 }
 
@@ -513,7 +519,7 @@ static void direct_conv_part(void *arg) {
  * the taps mirrored for a stride-1 backward-data, then splits the images. */
 static sc_status direct_conv_run(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s,
                                  const conv_dims *d, const float *w, float *x, float *y, int64_t lanes,
-                                 int backward_data, sc_grad_write dxw) {
+                                 int backward_data, sc_grad_write dxw, const sc_gemm_epilogue *ep) {
   const int64_t taps = s->kh * s->kw, nin = backward_data ? s->k : s->c;
   const int flip = backward_data && s->stride_h == 1 && s->stride_w == 1;
   float *wp = scratch_get((size_t)d->w_elems);
@@ -525,7 +531,8 @@ static sc_status direct_conv_run(const char *fn, const sc_kernels *kern, const s
         wp[((o / lanes * taps + tp) * nin + i) * lanes + o % lanes] = w[(k * taps + t) * s->c + c];
       }
   direct_conv g = {.kern = kern->conv, .g = geom_of(s, d), .wp = wp, .x = x, .y = y, .scatter = backward_data && !flip,
-                   .overwrite = !backward_data || dxw == SC_GRAD_SET, .threads = direct_threads(s->n), .lanes = lanes};
+                   .overwrite = !backward_data || dxw == SC_GRAD_SET, .threads = direct_threads(s->n), .lanes = lanes,
+                   .kernels = kern, .ep = backward_data ? NULL : ep};
   if (flip) g.g = flipped_geom(&g.g), g.x = y, g.y = x;
   sc_parallel(g.threads, direct_conv_part, &g);
   return SC_OK;
@@ -618,6 +625,11 @@ static int direct_dw_fits(const sc_kernels *kern, const sc_conv2d_shape *s) {
 
 /* x: N x H x W x C, w: K x kh x kw x C, y: N x OH x OW x K (overwritten). */
 sc_status sc_conv2d_forward(const sc_conv2d_shape *s, const float *x, const float *w, float *y) {
+  return sc_conv2d_forward_ep(s, x, w, y, NULL);
+}
+
+sc_status sc_conv2d_forward_ep(const sc_conv2d_shape *s, const float *x, const float *w, float *y,
+                               const sc_gemm_epilogue *e) {
   const sc_kernels *kern = sc_kernels_active();
   if (!kern) return sc_init();
   conv_dims d;
@@ -629,16 +641,16 @@ sc_status sc_conv2d_forward(const sc_conv2d_shape *s, const float *x, const floa
   sc_gemm_src b = sc_gemm_src_matrix(w, depth, 1);
   if (is_pointwise(s)) {
     sc_gemm_src a = sc_gemm_src_matrix(x, (size_t)s->c, 1);
-    return sc_gemm_run(kern, m, n, depth, &a, &b, 1.0f, 0.0f, y, n);
+    return sc_gemm_run_ep(kern, m, n, depth, &a, &b, 1.0f, 0.0f, y, n, e);
   }
   const int64_t lanes = direct_lanes(kern, s, s->c, s->k, 0);
-  if (lanes) return direct_conv_run("sc_conv2d_forward", kern, s, &d, w, (float *)x, y, lanes, 0, SC_GRAD_SET);
+  if (lanes) return direct_conv_run("sc_conv2d_forward", kern, s, &d, w, (float *)x, y, lanes, 0, SC_GRAD_SET, e);
   SC_TRY(check_panel_width("sc_conv2d_forward", kern));
   conv_gather g = {.src = x, .nimg = s->n, .sh = s->h, .sw = s->w, .ch = s->c, .gh = d.oh, .gw = d.ow, .row_off = 0,
                    .my = s->stride_h, .mx = s->stride_w, .by = -s->pad_h, .bx = -s->pad_w,
                    .ty_step = 1, .tx_step = 1, .ntx = s->kw};
   sc_gemm_src a = {.pack = pack_gather_rows, .ctx = &g};
-  return sc_gemm_run(kern, m, n, depth, &a, &b, 1.0f, 0.0f, y, n);
+  return sc_gemm_run_ep(kern, m, n, depth, &a, &b, 1.0f, 0.0f, y, n, e);
 }
 
 /* ---- backward-data ----------------------------------------------------------------------------------------- */
@@ -707,7 +719,7 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, sc_grad_w
   const int64_t sy = s->stride_h, sx = s->stride_w;
   const int unit_stride = sy == 1 && sx == 1;
   const int64_t lanes = direct_lanes(kern, s, s->k, s->c, 1);
-  if (lanes) return direct_conv_run("sc_conv2d_backward_data", kern, s, &d, w, dx, (float *)dy, lanes, 1, dxw);
+  if (lanes) return direct_conv_run("sc_conv2d_backward_data", kern, s, &d, w, dx, (float *)dy, lanes, 1, dxw, NULL);
   SC_TRY(check_panel_width("sc_conv2d_backward_data", kern));
   float *tile = NULL;
   size_t chunk = 0;

@@ -233,6 +233,7 @@ typedef struct gemm_plan {
   float beta_orig;
   float *c;
   size_t ldc;
+  const sc_gemm_epilogue *ep; /* applied to each block of C when its last depth block is done (NULL: none) */
   gemm_ws *ws;
   atomic_size_t *next_block;  /* the shared counter of row blocks (B resident, threads over M) */
   atomic_size_t *next_bgroup; /* the shared counter of groups of B panels to pack (B resident) */
@@ -275,6 +276,26 @@ static void choose_grid(const gemm_plan *p, int T, int *tm_out, int *tn_out) {
     if (!p->resident && tm > 1) pack += (double)p->n * p->k / T;
     double cost = fma / 32.0 + pack * 0.5;
     if (best < 0 || cost < best * 0.999) best = cost, *tm_out = tm, *tn_out = tn;
+  }
+}
+
+void sc_gemm_epilogue_apply(const sc_kernels *kern, const sc_gemm_epilogue *e, float *c, size_t ldc, size_t i0,
+                            size_t rows, size_t j0, size_t j1) {
+  if (!e || !rows || j0 >= j1) return;
+  const sc_eltwise_config *k = kern->eltwise;
+  const size_t n = j1 - j0;
+  float *c0 = c + i0 * ldc + j0;
+  /* a block of whole rows is one run of memory: one kernel call for all of it */
+  const int whole = n == ldc && (!e->residual || e->ldr == ldc);
+  if (e->residual) {
+    if (whole) k->add(rows * n, c0, e->residual + i0 * e->ldr, c0);
+    for (size_t i = 0; i < rows && !whole; i++)
+      k->add(n, c0 + i * ldc, e->residual + (i0 + i) * e->ldr + j0, c0 + i * ldc);
+  }
+  if (e->bias) k->bias_add(rows, n, ldc, e->bias + j0, c0);
+  if (e->relu) {
+    if (n == ldc) k->relu(rows * n, c0, c0);
+    for (size_t i = 0; i < rows && n != ldc; i++) k->relu(n, c0 + i * ldc, c0 + i * ldc);
   }
 }
 
@@ -413,6 +434,8 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
           macro_kernel(p, apack, bp, kc, ic + ir, rn, 0, n0, n1, kc, accumulate, &pf);
         }
       }
+      /* the row block is final and still in cache */
+      sc_gemm_epilogue_apply(p->kern, p->ep, p->c, p->ldc, ic, mcc, n0, n1);
     }
     return;
   }
@@ -466,6 +489,8 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
           macro_kernel(p, apack, bb, p->kc, ic, mcc, jc, jr, jr + ncols, kc, accumulate, &pf);
         }
       }
+      /* after the last depth block this thread's rows of the NC block are final */
+      if (pc + kc >= p->k && j0 < j1) sc_gemm_epilogue_apply(p->kern, p->ep, p->c, p->ldc, m0, m1 - m0, j0, j1);
     }
     /* Within one NC block the threads' slots are disjoint, but the next block maps other columns onto the same
      * slots: a thread must not start packing it while another still reads this one. */
@@ -542,7 +567,7 @@ static void split_thread(const gemm_plan *p, int t, int T) {
   offset_ctx ca, cb;
   const sc_gemm_src a = offset_src(p->a, k0, &ca), b = offset_src(p->b, k0, &cb);
   gemm_plan q = *p;
-  q.a = &a, q.b = &b, q.k = k1 - k0, q.ws = &split_ws[t], q.stream_b = 1;
+  q.a = &a, q.b = &b, q.k = k1 - k0, q.ws = &split_ws[t], q.stream_b = 1, q.ep = NULL;
   if (t > 0) q.c = split_c[t], q.ldc = p->n, q.beta = 0.0f, q.scale_c = 0;
   choose_blocks(&q);
   if (q.k > 0)
@@ -558,6 +583,7 @@ static void split_thread(const gemm_plan *p, int t, int T) {
       const float *si = split_c[u] + i * p->n;
       for (size_t j = 0; j < p->n; j++) ci[j] += si[j];
     }
+  sc_gemm_epilogue_apply(p->kern, p->ep, p->c, p->ldc, i0, i1 - i0, 0, p->n);
 }
 
 /* below this many multiply-adds a parallel region costs more than it saves */
@@ -565,9 +591,16 @@ static void split_thread(const gemm_plan *p, int t, int T) {
 
 sc_status sc_gemm_run(const sc_kernels *kern, size_t m, size_t n, size_t k, const sc_gemm_src *a,
                       const sc_gemm_src *b, float alpha, float beta, float *c, size_t ldc) {
+  return sc_gemm_run_ep(kern, m, n, k, a, b, alpha, beta, c, ldc, NULL);
+}
+
+sc_status sc_gemm_run_ep(const sc_kernels *kern, size_t m, size_t n, size_t k, const sc_gemm_src *a,
+                         const sc_gemm_src *b, float alpha, float beta, float *c, size_t ldc,
+                         const sc_gemm_epilogue *e) {
   if (m == 0 || n == 0) return SC_OK;
   if (k == 0 || alpha == 0.0f) {
     if (beta != 1.0f) scale_block(c, ldc, m, n, beta);
+    sc_gemm_epilogue_apply(kern, e, c, ldc, 0, m, 0, n);
     return SC_OK;
   }
   const sc_gemm_config *g = kern->gemm;
@@ -583,7 +616,7 @@ sc_status sc_gemm_run(const sc_kernels *kern, size_t m, size_t n, size_t k, cons
     kern = &tile_kern;
   }
   gemm_plan p = {.kern = kern, .a = a, .b = b, .m = m, .n = n, .k = k, .mr = g->mr, .nr = g->nr,
-                 .alpha = alpha, .beta = beta, .c = c, .ldc = ldc};
+                 .alpha = alpha, .beta = beta, .c = c, .ldc = ldc, .ep = e};
   if (beta != 0.0f && beta != 1.0f) p.scale_c = 1, p.beta_orig = beta, p.beta = 1.0f;
   choose_blocks(&p);
 

@@ -42,6 +42,24 @@ sc_gemm_src sc_gemm_src_matrix(const float *data, size_t ld, int depth_contiguou
 sc_status sc_gemm_run(const sc_kernels *kern, size_t m, size_t n, size_t k, const sc_gemm_src *a,
                       const sc_gemm_src *b, float alpha, float beta, float *c, size_t ldc);
 
+/* What to do to C once it is final, while each block is still in cache: C += residual (row stride ldr, when not
+ * NULL), then C += bias[column] (when not NULL), then C = max(C, 0) (when relu), each rounded as the separate
+ * element-wise operators round it. Inference's convolution + residual add + folded BN + ReLU. */
+typedef struct sc_gemm_epilogue {
+  const float *residual;
+  size_t ldr;
+  const float *bias;
+  int relu;
+} sc_gemm_epilogue;
+
+/* sc_gemm_run followed by the epilogue e (NULL: none), applied to each block of C as it is finished. */
+sc_status sc_gemm_run_ep(const sc_kernels *kern, size_t m, size_t n, size_t k, const sc_gemm_src *a,
+                         const sc_gemm_src *b, float alpha, float beta, float *c, size_t ldc,
+                         const sc_gemm_epilogue *e);
+/* The epilogue e on rows [i0, i0 + rows) and columns [j0, j1) of c (row stride ldc), on the calling thread. */
+void sc_gemm_epilogue_apply(const sc_kernels *kern, const sc_gemm_epilogue *e, float *c, size_t ldc, size_t i0,
+                            size_t rows, size_t j0, size_t j1);
+
 /* For custom packers: packs rn <= w rows that are contiguous along the depth (row r at src + r*ld, kc floats used)
  * into one panel of width w: dst[p*w + r] = scale * src[r*ld + p], rows rn..w-1 zero. Uses the vectorised
  * transposing packer of the active kernel table when it has one. */

@@ -1,0 +1,17 @@
+/* conv2d.h (src/ops): the convolution forward with an epilogue, for the inference path (src/model/fold.c), which
+ * folds BN into the weights and so needs convolution + residual add + bias + ReLU. Internal: the public
+ * sc_conv2d_forward is this with no epilogue. */
+#ifndef SC_OPS_CONV2D_H
+#define SC_OPS_CONV2D_H
+
+#include "gemm.h"
+#include "simclr_ops.h"
+
+/* sc_conv2d_forward, then the epilogue e (NULL: none) on y, whose rows are the N*OH*OW output pixels and whose
+ * columns are the K channels (e->ldr is the residual's row stride). Each block of y gets it while still in cache:
+ * an image at a time on the direct kernels, a block of rows at a time on the GEMM. The result equals the forward
+ * followed by sc_add, sc_bias_add_forward and sc_relu_forward, bit for bit. */
+sc_status sc_conv2d_forward_ep(const sc_conv2d_shape *s, const float *x, const float *w, float *y,
+                               const sc_gemm_epilogue *e);
+
+#endif
