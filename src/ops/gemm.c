@@ -16,6 +16,8 @@
  * Threads form a tm x tn grid over C (chosen by a small cost model: padded tile area plus packing that cannot
  * overlap or is repeated), so both cores have work whether M or N is small. The table may name other tiles, chosen
  * per call: one for A stored transposed (arch/gemm.h, strided_a) and one for C of few columns (narrow_n).
+ * An optional epilogue (sc_gemm_run_ep: residual, bias, ReLU) runs on each block of C right after its last depth
+ * block, while the block is still in cache.
  */
 #include <omp.h>
 #include <pthread.h>
