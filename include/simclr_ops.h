@@ -84,10 +84,11 @@ sc_status sc_add(int64_t count, const float *a, const float *b, float *y);
 /* dst[count] += src. */
 sc_status sc_accumulate(int64_t count, float *dst, const float *src);
 /* y[count] = max(a + b, 0): a residual add and the ReLU after it, in one pass over memory. y may equal a or b. Its
- * backward sends dy where y > 0 to both branches: da and db (either may be NULL) each receive that as abw says. */
+ * backward sends dy where y > 0 (0 elsewhere) to both branches: into da as daw says, into db as dbw says (either
+ * may be NULL). */
 sc_status sc_add_relu_forward(int64_t count, const float *a, const float *b, float *y);
-sc_status sc_add_relu_backward(int64_t count, float *da, float *db, sc_grad_write abw, const float *dy,
-                               const float *y);
+sc_status sc_add_relu_backward(int64_t count, float *da, sc_grad_write daw, float *db, sc_grad_write dbw,
+                               const float *dy, const float *y);
 
 /* Batch statistics per channel over the rows of x[rows][C]: mean[C] and the biased variance var[C] (divided by
  * rows, as the normalisation uses; the layer rescales by rows/(rows-1) for its running average). Accumulated in

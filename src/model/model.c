@@ -533,17 +533,9 @@ static sc_status layer_backward(sc_model *m, size_t i) {
   case L_LINEAR:
     return sc_nn_linear_backward(rows, x->c, l->cout, din, dxw, m->grads + l->w,
                                  l->b == NONE ? NULL : m->grads + l->b, dout, in, m->params + l->w);
-  case L_ADD_RELU: {
-    /* one mode serves both branches; where they differ, the branch to be set is zeroed and both are added into */
-    float *din2 = grad(m, l->in2);
-    const sc_grad_write dxw2 = input_grad_write(m, i, l->in2);
-    if (dxw != dxw2) {
-      if (dxw == SC_GRAD_SET && din) memset(din, 0, numel(m, l->in) * sizeof(float));
-      if (dxw2 == SC_GRAD_SET && din2) memset(din2, 0, numel(m, l->in2) * sizeof(float));
-    }
-    return sc_nn_residual_relu_backward((int64_t)numel(m, l->in), din, din2, dxw == dxw2 ? dxw : SC_GRAD_ADD, dout,
-                                        val(m, l->out));
-  }
+  case L_ADD_RELU:
+    return sc_nn_residual_relu_backward((int64_t)numel(m, l->in), din, dxw, grad(m, l->in2),
+                                        input_grad_write(m, i, l->in2), dout, val(m, l->out));
   }
   return sc_error(SC_EINTERNAL, "model: unknown layer kind %d", (int)l->kind);
 }

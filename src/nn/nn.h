@@ -65,10 +65,10 @@ sc_status sc_nn_linear_backward(int64_t rows, int64_t f, int64_t k, float *dx, s
 
 /* ---- residual add + ReLU, the end of a residual block ---- */
 /* y = max(a + b, 0) (y may equal a or b); backward: da and db (either may be NULL) receive dy where y > 0, 0
- * elsewhere, both added into or both set as abw says */
+ * elsewhere, each written as its own sc_grad_write says */
 sc_status sc_nn_residual_relu_forward(int64_t count, const float *a, const float *b, float *y);
-sc_status sc_nn_residual_relu_backward(int64_t count, float *da, float *db, sc_grad_write abw, const float *dy,
-                                       const float *y);
+sc_status sc_nn_residual_relu_backward(int64_t count, float *da, sc_grad_write daw, float *db, sc_grad_write dbw,
+                                       const float *dy, const float *y);
 
 /* ---- L2 normalisation of rows (F.normalize, eps 1e-12) ---- */
 #define SC_NN_L2_EPS 1e-12f

@@ -6,7 +6,7 @@ sc_status sc_nn_residual_relu_forward(int64_t count, const float *a, const float
   return sc_add_relu_forward(count, a, b, y);
 }
 
-sc_status sc_nn_residual_relu_backward(int64_t count, float *da, float *db, sc_grad_write abw, const float *dy,
-                                       const float *y) {
-  return sc_add_relu_backward(count, da, db, abw, dy, y);
+sc_status sc_nn_residual_relu_backward(int64_t count, float *da, sc_grad_write daw, float *db, sc_grad_write dbw,
+                                       const float *dy, const float *y) {
+  return sc_add_relu_backward(count, da, daw, db, dbw, dy, y);
 }

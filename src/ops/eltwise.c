@@ -30,7 +30,7 @@ typedef struct elt_job {
   size_t n, c; /* elements, or rows and channels */
   const float *a, *b;
   float *out, *out2;
-  int accumulate; /* backward: the gradients are added into (SC_GRAD_ADD), not set */
+  int accumulate, accumulate2; /* backward: out (out2) is added into (SC_GRAD_ADD), not set */
   double **parts; /* per-thread partial sums, on each thread's stack */
 } elt_job;
 
@@ -78,7 +78,7 @@ static void add_relu_backward_part(void *arg) {
   for (size_t q = lo; q < hi; q += ADD_RELU_CHUNK) {
     const size_t len = hi - q < ADD_RELU_CHUNK ? hi - q : ADD_RELU_CHUNK;
     if (j->out) j->k->eltwise->relu_backward(len, j->a + q, j->b + q, j->out + q, j->accumulate);
-    if (j->out2) j->k->eltwise->relu_backward(len, j->a + q, j->b + q, j->out2 + q, j->accumulate);
+    if (j->out2) j->k->eltwise->relu_backward(len, j->a + q, j->b + q, j->out2 + q, j->accumulate2);
   }
 }
 
@@ -171,16 +171,18 @@ sc_status sc_add_relu_forward(int64_t count, const float *a, const float *b, flo
   return SC_OK;
 }
 
-sc_status sc_add_relu_backward(int64_t count, float *da, float *db, sc_grad_write abw, const float *dy,
-                               const float *y) {
+sc_status sc_add_relu_backward(int64_t count, float *da, sc_grad_write daw, float *db, sc_grad_write dbw,
+                               const float *dy, const float *y) {
   const sc_kernels *k = sc_kernels_active();
   if (!k) return sc_init();
   SC_TRY(check_count("add_relu_backward", count));
-  SC_TRY(sc_grad_write_check("add_relu_backward", abw));
+  SC_TRY(sc_grad_write_check("add_relu_backward", daw));
+  SC_TRY(sc_grad_write_check("add_relu_backward", dbw));
   if (count == 0 || (!da && !db)) return SC_OK;
   if (!dy || !y) return sc_error(SC_EINVAL, "add_relu_backward: null pointer");
   const size_t n = (size_t)count;
-  elt_job j = {.k = k, .n = n, .a = y, .b = dy, .out = da, .out2 = db, .accumulate = abw == SC_GRAD_ADD};
+  elt_job j = {.k = k, .n = n, .a = y, .b = dy, .out = da, .out2 = db, .accumulate = daw == SC_GRAD_ADD,
+               .accumulate2 = dbw == SC_GRAD_ADD};
   sc_parallel(sc_elt_threads(n, 0), add_relu_backward_part, &j);
   return SC_OK;
 }

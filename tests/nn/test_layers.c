@@ -258,7 +258,7 @@ static void unary_grad(void *p, sc_grad_write dxw) {
   case U_MAXPOOL: st = sc_nn_maxpool_backward(&u->ps, u->dx, dxw, u->r, u->x, u->y); break;
   case U_AVGPOOL: st = sc_nn_avgpool_backward(u->ps.n, u->ps.h, u->ps.w, u->ps.c, u->dx, dxw, u->r); break;
   case U_L2NORM: st = sc_nn_l2norm_backward(u->nx / u->d, u->d, u->dx, u->r, u->x, u->y); break;
-  case U_RESIDUAL_RELU: st = sc_nn_residual_relu_backward(u->nx, u->dx, u->dx2, dxw, u->r, u->y); break;
+  case U_RESIDUAL_RELU: st = sc_nn_residual_relu_backward(u->nx, u->dx, dxw, u->dx2, dxw, u->r, u->y); break;
   }
   SC_ASSERT(st == SC_OK, "backward %d: %s", u->kind, sc_last_error());
 }

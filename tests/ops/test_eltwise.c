@@ -91,7 +91,7 @@ SC_ISA_TEST(eltwise, add_relu_matches_reference) {
       SC_ASSERT(sc_add_relu_forward(n, a, b, a) == SC_OK, "add_relu_forward in place: %s", sc_last_error());
       SC_ASSERT(memcmp(a, y, (size_t)n * sizeof(float)) == 0, "isa=%s add_relu in place n=%lld differs", k->name,
                 (long long)n);
-      SC_ASSERT(sc_add_relu_backward(n, da, db, SC_GRAD_ADD, dy, y) == SC_OK, "add_relu_backward: %s",
+      SC_ASSERT(sc_add_relu_backward(n, da, SC_GRAD_ADD, db, SC_GRAD_ADD, dy, y) == SC_OK, "add_relu_backward: %s",
                 sc_last_error());
       for (int64_t i = 0; i < n; i++) {
         const float g = y[i] > 0.0f ? dy[i] : 0.0f;
@@ -100,17 +100,28 @@ SC_ISA_TEST(eltwise, add_relu_matches_reference) {
                   (long long)n, threads, (unsigned long long)seed, (long long)i, da[i], db[i], da0[i] + g, db0[i] + g);
       }
       for (int64_t i = 0; i < n; i++) da[i] = db[i] = NAN;
-      SC_ASSERT(sc_add_relu_backward(n, da, db, SC_GRAD_SET, dy, y) == SC_OK, "add_relu_backward set: %s",
-                sc_last_error());
+      SC_ASSERT(sc_add_relu_backward(n, da, SC_GRAD_SET, db, SC_GRAD_SET, dy, y) == SC_OK,
+                "add_relu_backward set: %s", sc_last_error());
       for (int64_t i = 0; i < n; i++) {
         const float g = y[i] > 0.0f ? dy[i] : 0.0f;
         SC_ASSERT(da[i] == g && db[i] == g, "isa=%s add_relu_backward set n=%lld threads=%d seed=%llu: [%lld] da %g "
                   "db %g, want %g", k->name, (long long)n, threads, (unsigned long long)seed, (long long)i, da[i],
                   db[i], g);
       }
+      /* each branch by its own mode: da set over NaN, db added into */
+      copy(db, db0, (size_t)n);
+      for (int64_t i = 0; i < n; i++) da[i] = NAN;
+      SC_ASSERT(sc_add_relu_backward(n, da, SC_GRAD_SET, db, SC_GRAD_ADD, dy, y) == SC_OK,
+                "add_relu_backward set + add: %s", sc_last_error());
+      for (int64_t i = 0; i < n; i++) {
+        const float g = y[i] > 0.0f ? dy[i] : 0.0f;
+        SC_ASSERT(da[i] == g && db[i] == db0[i] + g, "isa=%s add_relu_backward set + add n=%lld threads=%d: [%lld] "
+                  "da %g db %g, want %g %g", k->name, (long long)n, threads, (long long)i, da[i], db[i], g,
+                  db0[i] + g);
+      }
       copy(da, da0, (size_t)n);
-      SC_ASSERT(sc_add_relu_backward(n, NULL, da, SC_GRAD_ADD, dy, y) == SC_OK &&
-                    sc_add_relu_backward(n, NULL, NULL, SC_GRAD_ADD, dy, y) == SC_OK,
+      SC_ASSERT(sc_add_relu_backward(n, NULL, SC_GRAD_ADD, da, SC_GRAD_ADD, dy, y) == SC_OK &&
+                    sc_add_relu_backward(n, NULL, SC_GRAD_ADD, NULL, SC_GRAD_ADD, dy, y) == SC_OK,
                 "add_relu_backward into one branch: %s", sc_last_error());
       for (int64_t i = 0; i < n; i++)
         SC_ASSERT(da[i] == da0[i] + (y[i] > 0.0f ? dy[i] : 0.0f), "isa=%s add_relu_backward (b only) n=%lld: [%lld]",
@@ -574,8 +585,9 @@ SC_TEST(eltwise, rejects_bad_arguments_without_touching_memory) {
   REJECT(sc_add(4, a, NULL, o), "add null b");
   REJECT(sc_accumulate(-3, o, a), "accumulate negative");
   REJECT(sc_add_relu_forward(4, a, NULL, o), "add_relu null b");
-  REJECT(sc_add_relu_backward(4, o, NULL, SC_GRAD_ADD, NULL, b), "add_relu_backward null dy");
-  REJECT(sc_add_relu_backward(4, o, NULL, (sc_grad_write)-1, a, b), "add_relu_backward write mode -1");
+  REJECT(sc_add_relu_backward(4, o, SC_GRAD_ADD, NULL, SC_GRAD_ADD, NULL, b), "add_relu_backward null dy");
+  REJECT(sc_add_relu_backward(4, o, (sc_grad_write)-1, NULL, SC_GRAD_ADD, a, b), "add_relu_backward write mode -1");
+  REJECT(sc_add_relu_backward(4, o, SC_GRAD_ADD, NULL, (sc_grad_write)2, a, b), "add_relu_backward write mode 2");
   REJECT(sc_bias_add_forward(2, -1, a, o), "bias negative c");
   REJECT(sc_bias_add_forward(INT64_MAX / 2, 4, a, o), "bias overflowing size");
   REJECT(sc_bias_add_backward(2, 2, o, NULL), "bias_backward null dy");
