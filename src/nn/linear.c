@@ -2,6 +2,7 @@
  * projection head's weights are written to checkpoints unchanged). All products go through sc_sgemm; the layer must
  * not hold its own matrix loops. */
 #include "../core/error.h"
+#include "../ops/eltwise_util.h"
 #include "nn.h"
 
 static sc_status check(int64_t rows, int64_t f, int64_t k) {
@@ -25,8 +26,7 @@ sc_status sc_nn_linear_forward(int64_t rows, int64_t f, int64_t k, const float *
 sc_status sc_nn_linear_backward(int64_t rows, int64_t f, int64_t k, float *dx, sc_grad_write dxw, float *dw,
                                 float *db, const float *dy, const float *x, const float *w) {
   SC_TRY(check(rows, f, k));
-  if (dxw != SC_GRAD_ADD && dxw != SC_GRAD_SET)
-    return sc_error(SC_EINVAL, "linear: gradient write mode %d is neither SC_GRAD_ADD nor SC_GRAD_SET", (int)dxw);
+  SC_TRY(sc_grad_write_check("linear", dxw));
   if (rows == 0) return SC_OK;
   SC_TRY(sc_sgemm(SC_TRANS, SC_NO_TRANS, k, f, rows, 1.0f, dy, k, x, f, 1.0f, dw, f));
   const float beta = dxw == SC_GRAD_SET ? 0.0f : 1.0f;

@@ -432,16 +432,15 @@ static int direct_threads(int64_t n) {
  * each image of dx first when dx is to be set rather than added into. wp holds the weights as [block of `lanes` of
  * what is written][tap][channel read][lanes]. */
 typedef struct direct_conv {
-  const sc_conv_config *kern;
+  const sc_kernels *kern; /* its conv table, and the element-wise kernels of the epilogue */
   direct_geom g; /* gather: y (K channels) is written from x (C channels); scatter: the reverse */
   const float *wp;
   float *x, *y; /* the side a pass reads comes from a const argument and is never written */
   int scatter;   /* strided backward-data: x is written */
-  int overwrite; /* the written side is zeroed per image, then accumulated (the forward; SC_GRAD_SET) */
+  int overwrite; /* the written side is zeroed per image, then accumulated (SC_GRAD_SET; the forward sets) */
   int threads;   /* the team size asked of sc_parallel (1: the calling thread alone) */
   int64_t lanes; /* outputs per kernel call: 16 (tap, row3) or 64 (tap64) */
-  const sc_kernels *kernels;   /* for the epilogue's element-wise kernels */
-  const sc_gemm_epilogue *ep;  /* the forward's epilogue, applied to each image once it is done (NULL: none) */
+  const sc_gemm_epilogue *ep; /* the forward's epilogue, applied to each image once it is done (NULL: none) */
 } direct_conv;
 
 /* Stride-1 backward-data as a forward: dx (H x W x C) gathers from dy (OH x OW x K) through the taps mirrored in
@@ -457,6 +456,7 @@ static direct_geom flipped_geom(const direct_geom *g) {
  * so that its pixel groups stay full. */
 static void gather_row3(const direct_conv *dc, const float *x, float *y, int64_t ob, int64_t ky, int64_t cin) {
   const direct_geom *g = &dc->g;
+  const sc_conv_config *cv = dc->kern->conv;
   const float *wrow = dc->wp + (ob * g->kh * 3 + ky * 3) * cin * SC_CONV_LANES;
   int64_t xa = 0, xb = g->ow;
   for (int64_t kx = 0; kx < 3; kx++) {
@@ -466,7 +466,7 @@ static void gather_row3(const direct_conv *dc, const float *x, float *y, int64_t
   }
   tap_rect r;
   if (xa < xb && tap_rect_cols(g, ky, 0, xa, xb, &r))
-    dc->kern->row3(r.rows, r.cols, (size_t)cin, x + r.x_off, r.xrs, r.xps, wrow, y + r.y_off + ob * SC_CONV_LANES,
+    cv->row3(r.rows, r.cols, (size_t)cin, x + r.x_off, r.xrs, r.xps, wrow, y + r.y_off + ob * SC_CONV_LANES,
                    r.yrs, r.yps);
   else
     xa = xb = g->ow;
@@ -474,7 +474,7 @@ static void gather_row3(const direct_conv *dc, const float *x, float *y, int64_t
     for (int side = 0; side < 2; side++) {
       if (!tap_rect_cols(g, ky, kx, side ? xb : 0, side ? g->ow : xa, &r)) continue;
       for (size_t j = 0; j < r.cols; j++)
-        dc->kern->tap(1, r.rows, (size_t)cin, x + r.x_off + j * r.xps, 0, r.xrs, wrow + kx * cin * SC_CONV_LANES,
+        cv->tap(1, r.rows, (size_t)cin, x + r.x_off + j * r.xps, 0, r.xrs, wrow + kx * cin * SC_CONV_LANES,
                       y + r.y_off + j * r.yps + ob * SC_CONV_LANES, 0, r.yrs);
     }
 }
@@ -484,8 +484,9 @@ static void direct_conv_part(void *arg) {
   const direct_geom *g = &dc->g;
   const int64_t taps = g->kh * g->kw, cin = dc->scatter ? g->k : g->c;
   const int64_t lanes = dc->lanes, blocks = (dc->scatter ? g->c : g->k) / lanes;
-  const sc_f32_conv_tap_fn tap = lanes == 64 ? dc->kern->tap64 : dc->kern->tap;
-  const int rows3 = !dc->scatter && lanes == SC_CONV_LANES && dc->kern->row3 && g->kw == 3 && g->sx == 1;
+  const sc_conv_config *cv = dc->kern->conv;
+  const sc_f32_conv_tap_fn tap = lanes == 64 ? cv->tap64 : cv->tap;
+  const int rows3 = !dc->scatter && lanes == SC_CONV_LANES && cv->row3 && g->kw == 3 && g->sx == 1;
   int th, nth;
   int64_t n0, n1;
   team_share(dc->threads, g->n, &th, &nth, &n0, &n1);
@@ -510,16 +511,16 @@ static void direct_conv_part(void *arg) {
     }
     /* the image's output is final, and still in cache */
     const size_t pix = (size_t)(g->oh * g->ow);
-    sc_gemm_epilogue_apply(dc->kernels, dc->ep, dc->y, (size_t)g->k, (size_t)n * pix, pix, 0, (size_t)g->k);
+    sc_gemm_epilogue_apply(dc->kern, dc->ep, dc->y, (size_t)g->k, (size_t)n * pix, pix, 0, (size_t)g->k);
   }
 }
 
-/* Runs the forward (x -> y) or backward-data (dy -> dx, added into or set as dxw says) of s on the direct kernels,
- * `lanes` outputs per call: packs w (K x kh x kw x C) as [block of lanes of the outputs][tap][input channel][lanes],
- * the taps mirrored for a stride-1 backward-data, then splits the images. */
+/* Runs the forward (x -> y, with the epilogue ep) or backward-data (dy -> dx) of s on the direct kernels, `lanes`
+ * outputs per call, writing as ow says (the forward sets): packs w (K x kh x kw x C) as [block of lanes of the
+ * outputs][tap][input channel][lanes], the taps mirrored for a stride-1 backward-data, then splits the images. */
 static sc_status direct_conv_run(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s,
                                  const conv_dims *d, const float *w, float *x, float *y, int64_t lanes,
-                                 int backward_data, sc_grad_write dxw, const sc_gemm_epilogue *ep) {
+                                 int backward_data, sc_grad_write ow, const sc_gemm_epilogue *ep) {
   const int64_t taps = s->kh * s->kw, nin = backward_data ? s->k : s->c;
   const int flip = backward_data && s->stride_h == 1 && s->stride_w == 1;
   float *wp = scratch_get((size_t)d->w_elems);
@@ -530,9 +531,8 @@ static sc_status direct_conv_run(const char *fn, const sc_kernels *kern, const s
         const int64_t o = backward_data ? c : k, i = backward_data ? k : c, tp = flip ? taps - 1 - t : t;
         wp[((o / lanes * taps + tp) * nin + i) * lanes + o % lanes] = w[(k * taps + t) * s->c + c];
       }
-  direct_conv g = {.kern = kern->conv, .g = geom_of(s, d), .wp = wp, .x = x, .y = y, .scatter = backward_data && !flip,
-                   .overwrite = !backward_data || dxw == SC_GRAD_SET, .threads = direct_threads(s->n), .lanes = lanes,
-                   .kernels = kern, .ep = backward_data ? NULL : ep};
+  direct_conv g = {.kern = kern, .g = geom_of(s, d), .wp = wp, .x = x, .y = y, .scatter = backward_data && !flip,
+                   .overwrite = ow == SC_GRAD_SET, .threads = direct_threads(s->n), .lanes = lanes, .ep = ep};
   if (flip) g.g = flipped_geom(&g.g), g.x = y, g.y = x;
   sc_parallel(g.threads, direct_conv_part, &g);
   return SC_OK;
