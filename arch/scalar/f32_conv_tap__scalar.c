@@ -3,15 +3,17 @@
  * three taps within each channel) or in pixel order (tap_dw), as the vector kernels do per lane. */
 #include "conv.h"
 
-static void tap_lanes(size_t lanes, size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
-                      const float *w, float *out, size_t ors, size_t ops) {
+/* `taps` horizontally adjacent taps (1, or 3 for row3) of `lanes` outputs, weights [tap][cin][lanes] */
+static void taps_lanes(size_t taps, size_t lanes, size_t rows, size_t cols, size_t cin, const float *in, size_t irs,
+                       size_t ips, const float *w, float *out, size_t ors, size_t ops) {
   for (size_t r = 0; r < rows; r++)
     for (size_t i = 0; i < cols; i++) {
       const float *a = in + r * irs + i * ips;
       float *o = out + r * ors + i * ops;
       for (size_t j = 0; j < lanes; j++) {
         float s = o[j];
-        for (size_t c = 0; c < cin; c++) s += a[c] * w[c * lanes + j];
+        for (size_t c = 0; c < cin; c++)
+          for (size_t t = 0; t < taps; t++) s += a[t * ips + c] * w[(t * cin + c) * lanes + j];
         o[j] = s;
       }
     }
@@ -19,27 +21,17 @@ static void tap_lanes(size_t lanes, size_t rows, size_t cols, size_t cin, const 
 
 void sc_f32_conv_tap__scalar(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
                              const float *w, float *out, size_t ors, size_t ops) {
-  tap_lanes(SC_CONV_LANES, rows, cols, cin, in, irs, ips, w, out, ors, ops);
+  taps_lanes(1, SC_CONV_LANES, rows, cols, cin, in, irs, ips, w, out, ors, ops);
 }
 
 void sc_f32_conv_tap64__scalar(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
                                const float *w, float *out, size_t ors, size_t ops) {
-  tap_lanes(64, rows, cols, cin, in, irs, ips, w, out, ors, ops);
+  taps_lanes(1, 64, rows, cols, cin, in, irs, ips, w, out, ors, ops);
 }
 
 void sc_f32_conv_row3__scalar(size_t rows, size_t cols, size_t cin, const float *in, size_t irs, size_t ips,
                               const float *w, float *out, size_t ors, size_t ops) {
-  for (size_t r = 0; r < rows; r++)
-    for (size_t i = 0; i < cols; i++) {
-      const float *a = in + r * irs + i * ips;
-      float *o = out + r * ors + i * ops;
-      for (size_t j = 0; j < SC_CONV_LANES; j++) {
-        float s = o[j];
-        for (size_t c = 0; c < cin; c++)
-          for (size_t t = 0; t < 3; t++) s += a[t * ips + c] * w[(t * cin + c) * 16 + j];
-        o[j] = s;
-      }
-    }
+  taps_lanes(3, SC_CONV_LANES, rows, cols, cin, in, irs, ips, w, out, ors, ops);
 }
 
 void sc_f32_conv_tap_dw__scalar(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,

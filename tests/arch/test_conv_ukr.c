@@ -51,18 +51,27 @@ static void check_tap(const sc_kernels *k, const tap_case *t, tap_kind kind, uin
   sc_test_free(in), sc_test_free(w), sc_test_free(got), free(want);
 }
 
+/* check_tap over every rows x cols x input channels of the lists, seeds from `seed` on: pixel strides 1 to 3 times
+ * the channels, output pixel strides of one or two blocks of lanes plus 0 to 4 floats, and row strides a few floats
+ * past the pixels a row reads. NOF: the element count of an array. */
+#define NOF(a) (sizeof(a) / sizeof *(a))
+static void check_tap_grid(const sc_kernels *k, tap_kind kind, const size_t *rows, size_t nrows, const size_t *cols,
+                           size_t ncols, const size_t *cins, size_t ncins, uint64_t seed) {
+  const size_t lanes = kind == TAP64 ? 64 : SC_CONV_LANES, halo = kind == ROW3 ? 2 : 0;
+  for (size_t a = 0; a < nrows; a++)
+    for (size_t b = 0; b < ncols; b++)
+      for (size_t c = 0; c < ncins; c++, seed++) {
+        const size_t cin = cins[c], ips = cin + seed % 3 * cin, ops = lanes * (1 + seed % 2) + seed % 5;
+        tap_case t = {rows[a], cols[b], cin, ips, (cols[b] + halo) * ips + 7, ops, cols[b] * ops + 3};
+        check_tap(k, &t, kind, seed);
+      }
+}
+
 SC_ISA_TEST(conv_ukr, tap_matches_scalar) {
   SC_ASSERT(k->conv && k->conv->tap, "the %s table has no direct-convolution kernels", k->name);
   static const size_t rows[] = {0, 1, 2, 3}, cols[] = {0, 1, 3, 4, 5, 6, 7, 11, 12, 13, 25, 28};
   static const size_t cins[] = {0, 1, 3, 16, 17, 33};
-  uint64_t seed = 1;
-  for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
-    for (size_t b = 0; b < sizeof cols / sizeof *cols; b++)
-      for (size_t c = 0; c < sizeof cins / sizeof *cins; c++, seed++) {
-        const size_t cin = cins[c], ips = cin + seed % 3 * cin, ops = SC_CONV_LANES * (1 + seed % 2) + seed % 5;
-        tap_case t = {rows[a], cols[b], cin, ips, cols[b] * ips + 7, ops, cols[b] * ops + 3};
-        check_tap(k, &t, TAP, seed);
-      }
+  check_tap_grid(k, TAP, rows, NOF(rows), cols, NOF(cols), cins, NOF(cins), 1);
 }
 
 SC_ISA_TEST(conv_ukr, tap64_matches_scalar) {
@@ -70,14 +79,7 @@ SC_ISA_TEST(conv_ukr, tap64_matches_scalar) {
   if (!k->conv->tap64) SC_SKIP("the %s table offers no 64-lane tap kernel (the driver uses the GEMM there)", k->name);
   static const size_t rows[] = {0, 1, 3}, cols[] = {0, 1, 2, 3, 4, 5, 7, 8, 9};
   static const size_t cins[] = {0, 1, 5, 64, 67};
-  uint64_t seed = 500;
-  for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
-    for (size_t b = 0; b < sizeof cols / sizeof *cols; b++)
-      for (size_t c = 0; c < sizeof cins / sizeof *cins; c++, seed++) {
-        const size_t cin = cins[c], ips = cin + seed % 3 * cin, ops = 64 * (1 + seed % 2) + seed % 5;
-        tap_case t = {rows[a], cols[b], cin, ips, cols[b] * ips + 7, ops, cols[b] * ops + 3};
-        check_tap(k, &t, TAP64, seed);
-      }
+  check_tap_grid(k, TAP64, rows, NOF(rows), cols, NOF(cols), cins, NOF(cins), 500);
 }
 
 SC_ISA_TEST(conv_ukr, row3_matches_scalar) {
@@ -85,14 +87,7 @@ SC_ISA_TEST(conv_ukr, row3_matches_scalar) {
   if (!k->conv->row3) SC_SKIP("the %s table offers no row3 kernel (the driver uses the tap kernel there)", k->name);
   static const size_t rows[] = {0, 1, 3}, cols[] = {0, 1, 2, 5, 12, 13, 14, 15, 26, 29, 43};
   static const size_t cins[] = {0, 1, 3, 16, 17, 32};
-  uint64_t seed = 700;
-  for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
-    for (size_t b = 0; b < sizeof cols / sizeof *cols; b++)
-      for (size_t c = 0; c < sizeof cins / sizeof *cins; c++, seed++) {
-        const size_t cin = cins[c], ips = cin + seed % 3 * cin, ops = SC_CONV_LANES * (1 + seed % 2) + seed % 5;
-        tap_case t = {rows[a], cols[b], cin, ips, (cols[b] + 2) * ips + 7, ops, cols[b] * ops + 3};
-        check_tap(k, &t, ROW3, seed);
-      }
+  check_tap_grid(k, ROW3, rows, NOF(rows), cols, NOF(cols), cins, NOF(cins), 700);
 }
 
 typedef struct dw_case {
