@@ -16,10 +16,9 @@ typedef enum sc_prof_kind {
   SC_PROF_CONV_FWD = 0,
   SC_PROF_CONV_BWD_DATA,
   SC_PROF_CONV_BWD_WEIGHTS,
-  SC_PROF_BN_FWD,
+  SC_PROF_BN_FWD,  /* batch norm with the ReLU fused, or with the residual add and ReLU ending a block */
   SC_PROF_BN_BWD,
   SC_PROF_POOL,    /* max and average pooling, forward and backward */
-  SC_PROF_ADD,     /* residual adds with the ReLU after them, forward and backward */
   SC_PROF_HEAD_FWD, /* every layer after the encoder's pooled features: projection head or classifier */
   SC_PROF_HEAD_BWD,
   SC_PROF_LOSS,    /* NT-Xent forward and backward */

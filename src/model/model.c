@@ -16,12 +16,12 @@
 
 #define NONE ((size_t)-1)
 
-typedef enum layer_kind { L_CONV, L_BN, L_MAXPOOL, L_AVGPOOL, L_LINEAR, L_ADD_RELU } layer_kind;
+typedef enum layer_kind { L_CONV, L_BN, L_MAXPOOL, L_AVGPOOL, L_LINEAR } layer_kind;
 
 typedef struct layer {
   layer_kind kind;
-  int in, in2, out;   /* value ids (in2: the second operand of an add, else -1) */
-  int relu;           /* BN fused with the ReLU that follows it */
+  int in, in2, out;   /* value ids (in2: a BN's residual, the block end relu(BN(in) + in2); else -1) */
+  int relu;           /* BN fused with the ReLU that follows it (after the residual add, with in2) */
   size_t w, b;        /* params offsets: conv/linear weight or BN gamma; linear bias or BN beta (NONE: absent) */
   size_t rm, rv;      /* BN running statistics (buffers offsets) */
   size_t stats;       /* BN batch statistics kept for the backward: 2*C floats in m->stats */
@@ -148,32 +148,42 @@ static int conv(sc_model *m, const char *name, int in, int64_t cout, int64_t k, 
   return out;
 }
 
-/* BatchNorm (2-d or 1-d alike). beta = 0: no shift parameter (SimCLR's last head BN). */
-static int bn(sc_model *m, const char *name, int in, int relu, int beta, float gamma0) {
+/* A BatchNorm's tensors, recorded when the layer is declared (their order is the checkpoint's and the
+ * initialisation's), for bn_layer to use. */
+typedef struct bn_params {
+  size_t g, b, rm, rv, nbt;
+} bn_params;
+
+/* beta = 0: no shift parameter (SimCLR's last head BN). */
+static bn_params bn_tensors(sc_model *m, const char *name, int64_t c, int beta, float gamma0) {
+  bn_params p;
+  p.g = add_tensor(m, name, "weight", SC_TENSOR_PARAM, 1, 1, &c, 0, SC_INIT_CONST, gamma0);
+  p.b = beta ? add_tensor(m, name, "bias", SC_TENSOR_PARAM, 1, 1, &c, 0, SC_INIT_CONST, 0.0f) : NONE;
+  p.rm = add_tensor(m, name, "running_mean", SC_TENSOR_BUFFER, 0, 1, &c, 0, SC_INIT_CONST, 0.0f);
+  p.rv = add_tensor(m, name, "running_var", SC_TENSOR_BUFFER, 0, 1, &c, 0, SC_INIT_CONST, 1.0f);
+  p.nbt = add_tensor(m, name, "num_batches_tracked", SC_TENSOR_COUNTER, 0, 0, NULL, 0, SC_INIT_CONST, 0.0f);
+  return p;
+}
+
+/* BatchNorm (2-d or 1-d alike) over value in, with the ReLU fused if relu; with a residual (res >= 0) the end of
+ * a ResNet block, relu(BN(in) + res): the BN2's backward then masks with the block's output and reads neither
+ * the normalised tensor (never stored) nor the residual. */
+static int bn_layer(sc_model *m, const bn_params *p, int in, int res, int relu) {
   if (m->oom) return in;
   const value v = m->values[in];
-  int64_t c = v.c;
-  size_t g = add_tensor(m, name, "weight", SC_TENSOR_PARAM, 1, 1, &c, 0, SC_INIT_CONST, gamma0);
-  size_t b = beta ? add_tensor(m, name, "bias", SC_TENSOR_PARAM, 1, 1, &c, 0, SC_INIT_CONST, 0.0f) : NONE;
-  size_t rm = add_tensor(m, name, "running_mean", SC_TENSOR_BUFFER, 0, 1, &c, 0, SC_INIT_CONST, 0.0f);
-  size_t rv = add_tensor(m, name, "running_var", SC_TENSOR_BUFFER, 0, 1, &c, 0, SC_INIT_CONST, 1.0f);
-  size_t nbt = add_tensor(m, name, "num_batches_tracked", SC_TENSOR_COUNTER, 0, 0, NULL, 0, SC_INIT_CONST, 0.0f);
-  int out = add_value(m, v.h, v.w, c, -1);
-  layer *l = add_layer(m, L_BN, in, -1, out);
+  int out = add_value(m, v.h, v.w, v.c, -1);
+  layer *l = add_layer(m, L_BN, in, res, out);
   if (!l) return out;
-  l->w = g, l->b = b, l->rm = rm, l->rv = rv, l->counter = nbt, l->relu = relu, l->stats = m->nstats;
-  m->nstats += 2 * (size_t)c;
+  l->w = p->g, l->b = p->b, l->rm = p->rm, l->rv = p->rv, l->counter = p->nbt, l->relu = relu;
+  l->stats = m->nstats;
+  m->nstats += 2 * (size_t)v.c;
   return out;
 }
 
-/* The end of a residual block, relu(a + b), in place into a: the backward masks with the block's output and needs
- * neither operand, and a (a BN output without fused ReLU) is not read by its own backward either. */
-static int residual_relu(sc_model *m, int a, int b) {
-  if (m->oom) return a;
-  const value v = m->values[a];
-  int out = add_value(m, v.h, v.w, v.c, a);
-  add_layer(m, L_ADD_RELU, a, b, out);
-  return out;
+static int bn(sc_model *m, const char *name, int in, int relu, int beta, float gamma0) {
+  if (m->oom) return in;
+  bn_params p = bn_tensors(m, name, m->values[in].c, beta, gamma0);
+  return bn_layer(m, &p, in, -1, relu);
 }
 
 static int maxpool(sc_model *m, int in) {
@@ -216,7 +226,7 @@ static int basic_block(sc_model *m, const char *p, int x, int64_t planes, int64_
   snprintf(n, sizeof n, "%s.conv2", p);
   y = conv(m, n, y, planes, 3, 1, 1);
   snprintf(n, sizeof n, "%s.bn2", p);
-  y = bn(m, n, y, 0, 1, g_last);
+  bn_params bn2 = bn_tensors(m, n, planes, 1, g_last);
   int idn = x;
   if (stride != 1 || *inplanes != planes) {
     snprintf(n, sizeof n, "%s.downsample.0", p);
@@ -225,7 +235,7 @@ static int basic_block(sc_model *m, const char *p, int x, int64_t planes, int64_
     idn = bn(m, n, idn, 0, 1, 1.0f);
   }
   *inplanes = planes;
-  return residual_relu(m, y, idn);
+  return bn_layer(m, &bn2, y, idn, 1);
 }
 
 /* torchvision's Bottleneck (ResNet v1.5): the stride sits on the 3x3 convolution. */
@@ -243,7 +253,7 @@ static int bottleneck(sc_model *m, const char *p, int x, int64_t planes, int64_t
   snprintf(n, sizeof n, "%s.conv3", p);
   y = conv(m, n, y, planes * 4, 1, 1, 0);
   snprintf(n, sizeof n, "%s.bn3", p);
-  y = bn(m, n, y, 0, 1, g_last);
+  bn_params bn3 = bn_tensors(m, n, planes * 4, 1, g_last);
   int idn = x;
   if (stride != 1 || *inplanes != planes * 4) {
     snprintf(n, sizeof n, "%s.downsample.0", p);
@@ -252,7 +262,7 @@ static int bottleneck(sc_model *m, const char *p, int x, int64_t planes, int64_t
     idn = bn(m, n, idn, 0, 1, 1.0f);
   }
   *inplanes = planes * 4;
-  return residual_relu(m, y, idn);
+  return bn_layer(m, &bn3, y, idn, 1);
 }
 
 sc_model_config sc_model_defaults(void) {
@@ -449,10 +459,6 @@ sc_status sc_model_plan(sc_model *m, int64_t batch) {
 
 static float *val(const sc_model *m, int v) { return m->act + m->values[v].off; }
 static float *grad(const sc_model *m, int v) { return m->values[v].needs_grad ? m->gact + m->values[v].goff : NULL; }
-static size_t numel(const sc_model *m, int v) {
-  const value *x = &m->values[v];
-  return (size_t)m->batch * (size_t)(x->h * x->w * x->c);
-}
 
 static sc_conv2d_shape conv_shape(const sc_model *m, const layer *l) {
   const value *x = &m->values[l->in];
@@ -483,8 +489,12 @@ static sc_status layer_forward(sc_model *m, const layer *l, int training) {
   case L_BN: {
     sc_nn_bn_state st = bn_state(m, l);
     const float *beta = l->b == NONE ? m->zeros : m->params + l->b;
-    SC_TRY(sc_nn_batchnorm_forward(rows, x->c, in, m->params + l->w, beta, &st, training, l->relu, SC_NN_BN_EPS,
-                                   SC_NN_BN_MOMENTUM, out));
+    if (l->in2 >= 0)
+      SC_TRY(sc_nn_batchnorm_add_relu_forward(rows, x->c, in, val(m, l->in2), m->params + l->w, beta, &st, training,
+                                              SC_NN_BN_EPS, SC_NN_BN_MOMENTUM, out));
+    else
+      SC_TRY(sc_nn_batchnorm_forward(rows, x->c, in, m->params + l->w, beta, &st, training, l->relu, SC_NN_BN_EPS,
+                                     SC_NN_BN_MOMENTUM, out));
     if (training) m->counters[l->counter]++;
     return SC_OK;
   }
@@ -496,7 +506,6 @@ static sc_status layer_forward(sc_model *m, const layer *l, int training) {
   case L_LINEAR:
     return sc_nn_linear_forward(rows, x->c, l->cout, in, m->params + l->w, l->b == NONE ? NULL : m->params + l->b,
                                 out);
-  case L_ADD_RELU: return sc_nn_residual_relu_forward((int64_t)numel(m, l->in), in, val(m, l->in2), out);
   }
   return sc_error(SC_EINTERNAL, "model: unknown layer kind %d", (int)l->kind);
 }
@@ -522,6 +531,10 @@ static sc_status layer_backward(sc_model *m, size_t i) {
     sc_nn_bn_state st = bn_state(m, l);
     float *dbeta = l->b == NONE ? m->junk : m->grads + l->b;
     const float *beta = l->b == NONE ? m->zeros : m->params + l->b;
+    if (l->in2 >= 0)
+      return sc_nn_batchnorm_add_relu_backward(rows, x->c, din, dxw, grad(m, l->in2), input_grad_write(m, i, l->in2),
+                                               m->grads + l->w, dbeta, dout, val(m, l->out), in, &st,
+                                               m->params + l->w, SC_NN_BN_EPS);
     return sc_nn_batchnorm_backward(rows, x->c, din, dxw, m->grads + l->w, dbeta, dout, in, &st, m->params + l->w,
                                     beta, l->relu, SC_NN_BN_EPS);
   }
@@ -533,9 +546,6 @@ static sc_status layer_backward(sc_model *m, size_t i) {
   case L_LINEAR:
     return sc_nn_linear_backward(rows, x->c, l->cout, din, dxw, m->grads + l->w,
                                  l->b == NONE ? NULL : m->grads + l->b, dout, in, m->params + l->w);
-  case L_ADD_RELU:
-    return sc_nn_residual_relu_backward((int64_t)numel(m, l->in), din, dxw, grad(m, l->in2),
-                                        input_grad_write(m, i, l->in2), dout, val(m, l->out));
   }
   return sc_error(SC_EINTERNAL, "model: unknown layer kind %d", (int)l->kind);
 }
@@ -560,7 +570,6 @@ static sc_prof_kind layer_prof_kind(const sc_model *m, size_t i, int backward) {
   case L_BN: return backward ? SC_PROF_BN_BWD : SC_PROF_BN_FWD;
   case L_MAXPOOL:
   case L_AVGPOOL: return SC_PROF_POOL;
-  case L_ADD_RELU: return SC_PROF_ADD;
   case L_LINEAR: break;
   }
   return backward ? SC_PROF_HEAD_BWD : SC_PROF_HEAD_FWD;

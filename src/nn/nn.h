@@ -35,6 +35,16 @@ sc_status sc_nn_batchnorm_backward(int64_t rows, int64_t c, float *dx, sc_grad_w
                                    float *dbeta, const float *dy, const float *x, const sc_nn_bn_state *st,
                                    const float *gamma, const float *beta, int relu, float eps);
 
+/* The end of a ResNet block, y = relu(BN(x) + res) (y may not overwrite res, nor x in training); the backward
+ * takes the forward's output y for the ReLU's mask and also writes the residual's gradient dres (NULL: skipped). */
+sc_status sc_nn_batchnorm_add_relu_forward(int64_t rows, int64_t c, const float *x, const float *res,
+                                           const float *gamma, const float *beta, sc_nn_bn_state *st, int training,
+                                           float eps, float momentum, float *y);
+sc_status sc_nn_batchnorm_add_relu_backward(int64_t rows, int64_t c, float *dx, sc_grad_write dxw, float *dres,
+                                            sc_grad_write dresw, float *dgamma, float *dbeta, const float *dy,
+                                            const float *y, const float *x, const sc_nn_bn_state *st,
+                                            const float *gamma, float eps);
+
 /* Synchronised batch norm (SimCLR's global BN in data-parallel training): while a reducer is installed on the
  * calling thread, every training-mode BN forward normalises with the statistics of the whole global batch (the
  * per-channel sum, sum of squares and count of every replica, added up in double) and its backward uses the global
@@ -62,13 +72,6 @@ sc_status sc_nn_linear_forward(int64_t rows, int64_t f, int64_t k, const float *
                                float *y);
 sc_status sc_nn_linear_backward(int64_t rows, int64_t f, int64_t k, float *dx, sc_grad_write dxw, float *dw,
                                 float *db, const float *dy, const float *x, const float *w);
-
-/* ---- residual add + ReLU, the end of a residual block ---- */
-/* y = max(a + b, 0) (y may equal a or b); backward: da and db (either may be NULL) receive dy where y > 0, 0
- * elsewhere, each written as its own sc_grad_write says */
-sc_status sc_nn_residual_relu_forward(int64_t count, const float *a, const float *b, float *y);
-sc_status sc_nn_residual_relu_backward(int64_t count, float *da, sc_grad_write daw, float *db, sc_grad_write dbw,
-                                       const float *dy, const float *y);
 
 /* ---- L2 normalisation of rows (F.normalize, eps 1e-12) ---- */
 #define SC_NN_L2_EPS 1e-12f

@@ -9,8 +9,9 @@
  * Tolerances: the forward is fp32, so L carries a rounding error of about 1e-7 relative per output term; with
  * step h the central difference inherits ~sqrt(outputs)*1e-7/h (2e-4 at h = 1e-2) plus a truncation error of
  * O(h^2 f''') for the nonlinear layers. |analytic - fd| <= 3e-3 + 1e-2*|fd| covers both with margin while still
- * catching any wrong term (a missing term or factor moves the gradient by O(1)). Piecewise-linear layers (residual
- * + ReLU, max-pool) use inputs kept at least 5h away from their kinks and ties. */
+ * catching any wrong term (a missing term or factor moves the gradient by O(1)). Max-pool uses inputs kept at least
+ * 5h away from ties, and a BN followed by a ReLU (alone, or after the residual add) a shift beta chosen per channel
+ * to keep its pre-activations as far from the kink as it can. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -128,25 +129,37 @@ typedef struct bn_ctx {
   int64_t rows, c;
   int relu;
   float *x, *y, *r, *gamma, *beta, *dx, *dgamma, *dbeta, *rm, *rv, *sm, *sv;
+  float *res, *dres; /* the block end relu(BN(x) + res) when res is set (relu is then 1) */
 } bn_ctx;
 static double bn_loss(void *p) {
   bn_ctx *b = p;
   sc_nn_bn_state st = {b->rm, b->rv, b->sm, b->sv};
-  SC_ASSERT(sc_nn_batchnorm_forward(b->rows, b->c, b->x, b->gamma, b->beta, &st, 1, b->relu, SC_NN_BN_EPS,
-                                    SC_NN_BN_MOMENTUM, b->y) == SC_OK, "bn forward: %s", sc_last_error());
+  sc_status s = b->res ? sc_nn_batchnorm_add_relu_forward(b->rows, b->c, b->x, b->res, b->gamma, b->beta, &st, 1,
+                                                          SC_NN_BN_EPS, SC_NN_BN_MOMENTUM, b->y)
+                       : sc_nn_batchnorm_forward(b->rows, b->c, b->x, b->gamma, b->beta, &st, 1, b->relu,
+                                                 SC_NN_BN_EPS, SC_NN_BN_MOMENTUM, b->y);
+  SC_ASSERT(s == SC_OK, "bn forward: %s", sc_last_error());
   return weighted_sum(b->y, b->r, (size_t)(b->rows * b->c));
 }
 static void bn_grad(void *p, sc_grad_write dxw) {
   bn_ctx *b = p;
   sc_nn_bn_state st = {b->rm, b->rv, b->sm, b->sv};
-  SC_ASSERT(sc_nn_batchnorm_backward(b->rows, b->c, b->dx, dxw, b->dgamma, b->dbeta, b->r, b->x, &st, b->gamma,
-                                     b->beta, b->relu, SC_NN_BN_EPS) == SC_OK, "bn backward: %s", sc_last_error());
+  sc_status s = b->res ? sc_nn_batchnorm_add_relu_backward(b->rows, b->c, b->dx, dxw, b->dres, dxw, b->dgamma,
+                                                           b->dbeta, b->r, b->y, b->x, &st, b->gamma, SC_NN_BN_EPS)
+                       : sc_nn_batchnorm_backward(b->rows, b->c, b->dx, dxw, b->dgamma, b->dbeta, b->r, b->x, &st,
+                                                  b->gamma, b->beta, b->relu, SC_NN_BN_EPS);
+  SC_ASSERT(s == SC_OK, "bn backward: %s", sc_last_error());
 }
-static void bn_case(const sc_kernels *k, int64_t rows, int64_t c, int relu, uint64_t seed) {
+/* res: the block end, relu(BN(x) + res) (relu must be 1) */
+static void bn_case(const sc_kernels *k, int64_t rows, int64_t c, int relu, int res, uint64_t seed) {
   sc_test_rng rng = {seed};
   size_t n = (size_t)(rows * c);
   bn_ctx b = {.rows = rows, .c = c, .relu = relu};
   b.x = sc_test_alloc(n, 1), b.y = sc_test_alloc(n, 0), b.r = sc_test_alloc(n, 0), b.dx = sc_test_alloc(n, 0);
+  if (res) {
+    b.res = sc_test_alloc(n, 2), b.dres = sc_test_alloc(n, 3);
+    sc_test_fill(&rng, b.res, n, -1, 1);
+  }
   float *pc[8];
   for (int i = 0; i < 8; i++) pc[i] = sc_test_alloc((size_t)c, (size_t)i);
   b.gamma = pc[0], b.beta = pc[1], b.dgamma = pc[2], b.dbeta = pc[3], b.rm = pc[4], b.rv = pc[5], b.sm = pc[6],
@@ -164,7 +177,8 @@ static void bn_case(const sc_kernels *k, int64_t rows, int64_t c, int relu, uint
       double is = 1.0 / sqrt(v / (double)rows + 1e-5);
       for (int t = -50; t <= 50; t++) {
         double beta = t * 0.01, gap = 1e9;
-        for (int64_t i = 0; i < rows; i++) gap = fmin(gap, fabs(b.gamma[j] * (b.x[i * c + j] - m) * is + beta));
+        for (int64_t i = 0; i < rows; i++)
+          gap = fmin(gap, fabs(b.gamma[j] * (b.x[i * c + j] - m) * is + beta + (res ? b.res[i * c + j] : 0)));
         if (gap > best) best = gap, b.beta[j] = (float)beta;
       }
     }
@@ -184,44 +198,54 @@ static void bn_case(const sc_kernels *k, int64_t rows, int64_t c, int relu, uint
     /* and the normalised output itself, in double */
     for (int64_t i = 0; i < rows; i++) {
       double want = b.gamma[j] * (b.x[i * c + j] - m) / sqrt(v / (double)rows + 1e-5) + b.beta[j];
+      if (res) want += b.res[i * c + j];
       if (relu && want < 0) want = 0;
-      SC_ASSERT(fabs(b.y[i * c + j] - want) <= 1e-4, "isa=%s bn rows=%lld C=%lld relu=%d seed=%llu: y[%lld][%lld]"
-                " = %g, want %g", k->name, (long long)rows, (long long)c, relu, (unsigned long long)seed,
-                (long long)i, (long long)j, b.y[i * c + j], want);
+      SC_ASSERT(fabs(b.y[i * c + j] - want) <= 1e-4, "isa=%s bn rows=%lld C=%lld relu=%d res=%d seed=%llu: "
+                "y[%lld][%lld] = %g, want %g", k->name, (long long)rows, (long long)c, relu, res,
+                (unsigned long long)seed, (long long)i, (long long)j, b.y[i * c + j], want);
     }
   }
 
   char what[128];
-  snprintf(what, sizeof what, "batchnorm rows=%lld C=%lld relu=%d seed=%llu", (long long)rows, (long long)c, relu,
-           (unsigned long long)seed);
+  snprintf(what, sizeof what, "batchnorm rows=%lld C=%lld relu=%d res=%d seed=%llu", (long long)rows, (long long)c,
+           relu, res, (unsigned long long)seed);
   fd_problem pb = {what, bn_loss, bn_grad, &b, relu ? 3e-3 : 1e-2};
   fd_buf bufs[] = {{"x", b.x, b.dx, n, 1}, {"gamma", b.gamma, b.dgamma, (size_t)c, 0},
-                   {"beta", b.beta, b.dbeta, (size_t)c, 0}};
-  fd_check(k, &pb, bufs, 3);
+                   {"beta", b.beta, b.dbeta, (size_t)c, 0}, {"res", b.res, b.dres, n, 1}};
+  fd_check(k, &pb, bufs, res ? 4 : 3);
 
   /* evaluation mode uses the running statistics and leaves them alone */
   float rm0 = b.rm[0], rv0 = b.rv[0];
   sc_nn_bn_state st = {b.rm, b.rv, b.sm, b.sv};
-  SC_ASSERT(sc_nn_batchnorm_forward(rows, c, b.x, b.gamma, b.beta, &st, 0, relu, SC_NN_BN_EPS, SC_NN_BN_MOMENTUM,
-                                    b.y) == SC_OK, "bn eval: %s", sc_last_error());
-  double want = b.gamma[0] * (b.x[0] - rm0) / sqrt(rv0 + 1e-5) + b.beta[0];
+  sc_status s = res ? sc_nn_batchnorm_add_relu_forward(rows, c, b.x, b.res, b.gamma, b.beta, &st, 0, SC_NN_BN_EPS,
+                                                       SC_NN_BN_MOMENTUM, b.y)
+                    : sc_nn_batchnorm_forward(rows, c, b.x, b.gamma, b.beta, &st, 0, relu, SC_NN_BN_EPS,
+                                              SC_NN_BN_MOMENTUM, b.y);
+  SC_ASSERT(s == SC_OK, "bn eval: %s", sc_last_error());
+  double want = b.gamma[0] * (b.x[0] - rm0) / sqrt(rv0 + 1e-5) + b.beta[0] + (res ? b.res[0] : 0);
   if (relu && want < 0) want = 0;
   SC_ASSERT(b.rm[0] == rm0 && b.rv[0] == rv0 && fabs(b.y[0] - want) <= 1e-4,
             "isa=%s %s: evaluation mode y[0] = %g, want %g (running stats must not move)", k->name, what, b.y[0],
             want);
   sc_test_free(b.x), sc_test_free(b.y), sc_test_free(b.r), sc_test_free(b.dx);
+  if (res) sc_test_free(b.res), sc_test_free(b.dres);
   for (int i = 0; i < 8; i++) sc_test_free(pc[i]);
 }
 
 SC_ISA_TEST(nn, batchnorm2d_backward_matches_finite_differences) {
-  bn_case(k, 2 * 3 * 3, 5, 0, 11); /* N=2, 3x3 pixels */
-  bn_case(k, 2 * 3 * 3, 5, 1, 12);
-  bn_case(k, 4 * 2 * 2, 19, 1, 13); /* more channels than one vector */
+  bn_case(k, 2 * 3 * 3, 5, 0, 0, 11); /* N=2, 3x3 pixels */
+  bn_case(k, 2 * 3 * 3, 5, 1, 0, 12);
+  bn_case(k, 4 * 2 * 2, 19, 1, 0, 13); /* more channels than one vector */
+}
+
+SC_ISA_TEST(nn, batchnorm_add_relu_backward_matches_finite_differences) {
+  bn_case(k, 2 * 3 * 3, 5, 1, 1, 14);
+  bn_case(k, 4 * 2 * 2, 19, 1, 1, 15);
 }
 
 SC_ISA_TEST(nn, batchnorm1d_backward_matches_finite_differences) {
-  bn_case(k, 6, 7, 0, 21);
-  bn_case(k, 6, 7, 1, 22);
+  bn_case(k, 6, 7, 0, 0, 21);
+  bn_case(k, 6, 7, 1, 0, 22);
 }
 
 SC_TEST(nn, batchnorm_rejects_one_row_in_training) {
@@ -231,13 +255,13 @@ SC_TEST(nn, batchnorm_rejects_one_row_in_training) {
             "rows=1 in training accepted (the unbiased variance is undefined)");
 }
 
-/* ---- pooling, L2 normalisation, residual + ReLU ---- */
-enum { U_MAXPOOL, U_AVGPOOL, U_L2NORM, U_RESIDUAL_RELU };
+/* ---- pooling, L2 normalisation ---- */
+enum { U_MAXPOOL, U_AVGPOOL, U_L2NORM };
 typedef struct unary_ctx {
   int kind; /* U_* */
   sc_pool2d_shape ps;
   int64_t nx, ny, d;
-  float *x, *x2, *y, *r, *dx, *dx2;
+  float *x, *y, *r, *dx;
 } unary_ctx;
 static double unary_loss(void *p) {
   unary_ctx *u = p;
@@ -246,7 +270,6 @@ static double unary_loss(void *p) {
   case U_MAXPOOL: st = sc_nn_maxpool_forward(&u->ps, u->x, u->y); break;
   case U_AVGPOOL: st = sc_nn_avgpool_forward(u->ps.n, u->ps.h, u->ps.w, u->ps.c, u->x, u->y); break;
   case U_L2NORM: st = sc_nn_l2norm_forward(u->nx / u->d, u->d, u->x, u->y); break;
-  case U_RESIDUAL_RELU: st = sc_nn_residual_relu_forward(u->nx, u->x, u->x2, u->y); break;
   }
   SC_ASSERT(st == SC_OK, "forward %d: %s", u->kind, sc_last_error());
   return weighted_sum(u->y, u->r, (size_t)u->ny);
@@ -258,31 +281,24 @@ static void unary_grad(void *p, sc_grad_write dxw) {
   case U_MAXPOOL: st = sc_nn_maxpool_backward(&u->ps, u->dx, dxw, u->r, u->x, u->y); break;
   case U_AVGPOOL: st = sc_nn_avgpool_backward(u->ps.n, u->ps.h, u->ps.w, u->ps.c, u->dx, dxw, u->r); break;
   case U_L2NORM: st = sc_nn_l2norm_backward(u->nx / u->d, u->d, u->dx, u->r, u->x, u->y); break;
-  case U_RESIDUAL_RELU: st = sc_nn_residual_relu_backward(u->nx, u->dx, dxw, u->dx2, dxw, u->r, u->y); break;
   }
   SC_ASSERT(st == SC_OK, "backward %d: %s", u->kind, sc_last_error());
 }
 static void unary_case(const sc_kernels *k, int kind, sc_pool2d_shape ps, int64_t nx, int64_t ny, int64_t d,
                        uint64_t seed) {
-  static const char *names[] = {"maxpool", "avgpool", "l2norm", "residual+relu"};
+  static const char *names[] = {"maxpool", "avgpool", "l2norm"};
   sc_test_rng rng = {seed};
   unary_ctx u = {.kind = kind, .ps = ps, .nx = nx, .ny = ny, .d = d};
-  u.x = sc_test_alloc((size_t)nx, 1), u.x2 = sc_test_alloc((size_t)nx, 2), u.dx = sc_test_alloc((size_t)nx, 0);
-  u.dx2 = sc_test_alloc((size_t)nx, 3), u.y = sc_test_alloc((size_t)ny, 0), u.r = sc_test_alloc((size_t)ny, 1);
+  u.x = sc_test_alloc((size_t)nx, 1), u.dx = sc_test_alloc((size_t)nx, 0);
+  u.y = sc_test_alloc((size_t)ny, 0), u.r = sc_test_alloc((size_t)ny, 1);
   const double h = 1e-2;
   sc_test_fill(&rng, u.r, (size_t)ny, -1, 1);
-  sc_test_fill(&rng, u.x2, (size_t)nx, -1, 1);
   if (kind == U_MAXPOOL) { /* distinct values 5h apart in shuffled order: no step changes a window's winner */
     for (int64_t i = 0; i < nx; i++) u.x[i] = (float)i * 0.05f - 1.0f;
     for (int64_t i = nx - 1; i > 0; i--) {
       int64_t j = sc_test_int(&rng, 0, i);
       float t = u.x[i];
       u.x[i] = u.x[j], u.x[j] = t;
-    }
-  } else if (kind == U_RESIDUAL_RELU) { /* |a + b| >= 5h: no step crosses the ReLU's kink */
-    for (int64_t i = 0; i < nx; i++) {
-      float v = sc_test_uniform(&rng, 0.05f, 1.0f);
-      u.x[i] = (sc_test_int(&rng, 0, 1) ? v : -v) - u.x2[i];
     }
   } else {
     sc_test_fill(&rng, u.x, (size_t)nx, -1, 1);
@@ -292,10 +308,9 @@ static void unary_case(const sc_kernels *k, int kind, sc_pool2d_shape ps, int64_
            (long long)ps.n, (long long)ps.h, (long long)ps.w, (long long)ps.c, (unsigned long long)seed);
   fd_problem pb = {what, unary_loss, unary_grad, &u, h};
   /* the L2 normalisation always adds into dx */
-  fd_buf bufs[] = {{"x", u.x, u.dx, (size_t)nx, kind != U_L2NORM}, {"b", u.x2, u.dx2, (size_t)nx, 1}};
-  fd_check(k, &pb, bufs, kind == U_RESIDUAL_RELU ? 2 : 1);
-  sc_test_free(u.x), sc_test_free(u.x2), sc_test_free(u.dx), sc_test_free(u.dx2), sc_test_free(u.y),
-      sc_test_free(u.r);
+  fd_buf bufs[] = {{"x", u.x, u.dx, (size_t)nx, kind != U_L2NORM}};
+  fd_check(k, &pb, bufs, 1);
+  sc_test_free(u.x), sc_test_free(u.dx), sc_test_free(u.y), sc_test_free(u.r);
 }
 
 SC_ISA_TEST(nn, maxpool_backward_matches_finite_differences) {
@@ -310,10 +325,6 @@ SC_ISA_TEST(nn, maxpool_backward_matches_finite_differences) {
 SC_ISA_TEST(nn, avgpool_backward_matches_finite_differences) {
   sc_pool2d_shape s = {.n = 2, .h = 3, .w = 4, .c = 5};
   unary_case(k, U_AVGPOOL, s, 2 * 3 * 4 * 5, 2 * 5, 1, 51);
-}
-
-SC_ISA_TEST(nn, residual_relu_backward_matches_finite_differences) {
-  unary_case(k, U_RESIDUAL_RELU, (sc_pool2d_shape){0}, 31, 31, 1, 67);
 }
 
 SC_ISA_TEST(nn, l2norm_backward_matches_finite_differences) {

@@ -3,10 +3,13 @@
  * double-precision forward on tiny shapes (inputs built away from ReLU kinks and max-pool ties), batch-norm
  * statistics of a large-offset channel, shapes big enough to run on several threads and to need several passes
  * over the channels, and argument validation (bad arguments return SC_EINVAL and leave every output untouched).
+ * The batch norm fused with the residual add and ReLU (ops/batchnorm.h) must equal the separate operators bit for
+ * bit.
  */
 #include <math.h>
 #include <stdio.h>
 
+#include "ops/batchnorm.h"
 #include "simclr_ops.h"
 #include "test.h"
 #include "testutil.h"
@@ -398,6 +401,66 @@ SC_ISA_TEST(eltwise, batchnorm_backward_matches_closed_form) {
       free(dg0);
       sc_test_free(x), sc_test_free(dy), sc_test_free(y), sc_test_free(dx), sc_test_free(dx0), sc_test_free(p);
     }
+}
+
+/* The block end relu(BN(x) + res) against sc_batchnorm_apply + sc_add_relu_forward, and its backward against
+ * sc_add_relu_backward + sc_batchnorm_backward, bit for bit: the same kernels in the same order on chunks of rows.
+ * Shapes: tiny, a partial chunk, several chunks and threads, more channels than one pass, a row wider than a
+ * chunk; every write mode of dx and dres, dres absent; one and two threads. */
+SC_ISA_TEST(eltwise, batchnorm_add_relu_matches_separate_passes) {
+  static const int64_t shapes[][2] = {{2, 3}, {37, 16}, {3000, 32}, {40, 1030}, {5, 9000}};
+  for (int threads = 1; threads <= 2; threads++)
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++)
+      for (int mode = 0; mode < 6; mode++) {
+        const int64_t rows = shapes[t][0], c = shapes[t][1];
+        const size_t n = (size_t)(rows * c);
+        const sc_grad_write dxw = mode & 1 ? SC_GRAD_SET : SC_GRAD_ADD, dresw = mode & 2 ? SC_GRAD_SET : SC_GRAD_ADD;
+        const int no_dres = mode >= 4;
+        const float eps = 1e-3f;
+        SC_ASSERT(sc_set_num_threads(threads) == SC_OK, "set threads: %s", sc_last_error());
+        sc_test_rng r = {900 + t};
+        float *x = alloc_fill(&r, n, -2, 3, 1), *res = alloc_fill(&r, n, -1, 1, 2), *dy = alloc_fill(&r, n, -1, 1, 3);
+        float *p = alloc_fill(&r, 8 * (size_t)c, 0.5f, 2, 1), *g = sc_test_alloc(n, 0);
+        float *gamma = p, *beta = p + c, *mean = p + 2 * c, *var = p + 3 * c;
+        float *dgamma[2] = {p + 4 * c, p + 5 * c}, *dbeta[2] = {p + 6 * c, p + 7 * c};
+        for (int64_t j = 0; j < c; j++) beta[j] -= 1.25f, dgamma[1][j] = dgamma[0][j], dbeta[1][j] = dbeta[0][j];
+        float *y[2], *dx[2], *dres[2];
+        for (int v = 0; v < 2; v++) {
+          y[v] = sc_test_alloc(n, (size_t)v), dx[v] = alloc_fill(&r, n, -1, 1, (size_t)v + 2);
+          dres[v] = alloc_fill(&r, n, -1, 1, (size_t)v + 3);
+        }
+        copy(dx[1], dx[0], n), copy(dres[1], dres[0], n);
+        for (size_t i = 0; i < n; i++) {
+          if (dxw == SC_GRAD_SET) dx[0][i] = dx[1][i] = NAN;
+          if (dresw == SC_GRAD_SET) dres[0][i] = dres[1][i] = NAN;
+        }
+        SC_ASSERT(sc_batchnorm_stats(rows, c, x, mean, var) == SC_OK, "%s", sc_last_error());
+        /* the separate passes */
+        SC_ASSERT(sc_batchnorm_apply(rows, c, x, mean, var, eps, gamma, beta, 0, y[0]) == SC_OK &&
+                      sc_add_relu_forward((int64_t)n, y[0], res, y[0]) == SC_OK &&
+                      sc_add_relu_backward((int64_t)n, g, SC_GRAD_SET, no_dres ? NULL : dres[0], dresw, dy, y[0]) ==
+                          SC_OK &&
+                      sc_batchnorm_backward(rows, c, dx[0], dxw, dgamma[0], dbeta[0], g, x, mean, var, eps, gamma,
+                                            NULL, 0) == SC_OK,
+                  "separate passes: %s", sc_last_error());
+        /* the fused ones */
+        SC_ASSERT(sc_batchnorm_add_relu_forward(rows, c, x, res, mean, var, eps, gamma, beta, y[1]) == SC_OK &&
+                      sc_batchnorm_add_relu_backward(rows, c, dx[1], dxw, no_dres ? NULL : dres[1], dresw, dgamma[1],
+                                                     dbeta[1], dy, y[1], x, mean, var, eps, gamma) == SC_OK,
+                  "fused: %s", sc_last_error());
+        const struct { const char *name; const float *a, *b; size_t n; } outs[] = {
+            {"y", y[0], y[1], n}, {"dx", dx[0], dx[1], n}, {"dres", dres[0], dres[1], n},
+            {"dgamma", dgamma[0], dgamma[1], (size_t)c}, {"dbeta", dbeta[0], dbeta[1], (size_t)c}};
+        for (size_t o = 0; o < 5; o++)
+          for (size_t i = 0; i < outs[o].n; i++)
+            SC_ASSERT(memcmp(&outs[o].a[i], &outs[o].b[i], sizeof(float)) == 0,
+                      "isa=%s threads=%d rows=%lld c=%lld dx %s dres %s: %s[%zu] fused %.9g, separate %.9g", k->name,
+                      threads, (long long)rows, (long long)c, dxw == SC_GRAD_SET ? "set" : "add",
+                      no_dres ? "absent" : dresw == SC_GRAD_SET ? "set" : "add", outs[o].name, i, outs[o].b[i],
+                      outs[o].a[i]);
+        sc_test_free(x), sc_test_free(res), sc_test_free(dy), sc_test_free(p), sc_test_free(g);
+        for (int v = 0; v < 2; v++) sc_test_free(y[v]), sc_test_free(dx[v]), sc_test_free(dres[v]);
+      }
 }
 
 /* ---- pooling ------------------------------------------------------------------------------------------------- */
