@@ -31,7 +31,6 @@ typedef struct layer {
 
 typedef struct value {
   int64_t h, w, c;    /* per image */
-  int owner;          /* the value whose storage this one shares (itself if none) */
   int needs_grad;     /* 0 for the input images */
   int producer;       /* layer index, -1 for the input */
   int last_use;       /* last layer reading it; nlayers for the model's output */
@@ -109,13 +108,13 @@ static size_t add_tensor(sc_model *m, const char *prefix, const char *suffix, sc
   return t->offset;
 }
 
-static int add_value(sc_model *m, int64_t h, int64_t w, int64_t c, int owner) {
+static int add_value(sc_model *m, int64_t h, int64_t w, int64_t c) {
   if (!grow((void **)&m->values, &m->cap_values, m->nvalues + 1, sizeof *m->values)) {
     m->oom = 1;
     return 0;
   }
   int id = (int)m->nvalues++;
-  m->values[id] = (value){.h = h, .w = w, .c = c, .owner = owner < 0 ? id : m->values[owner].owner,
+  m->values[id] = (value){.h = h, .w = w, .c = c,
                           .needs_grad = 1, .producer = -1, .last_use = -1};
   if (c > m->max_c) m->max_c = c;
   return id;
@@ -142,7 +141,7 @@ static int conv(sc_model *m, const char *name, int in, int64_t cout, int64_t k, 
   int64_t shape[4] = {cout, v.c, k, k};
   size_t w = add_tensor(m, name, "weight", SC_TENSOR_PARAM, 0, 4, shape, 1, SC_INIT_NORMAL,
                         (float)sqrt(2.0 / (double)(cout * k * k)));
-  int out = add_value(m, (v.h + 2 * pad - k) / stride + 1, (v.w + 2 * pad - k) / stride + 1, cout, -1);
+  int out = add_value(m, (v.h + 2 * pad - k) / stride + 1, (v.w + 2 * pad - k) / stride + 1, cout);
   layer *l = add_layer(m, L_CONV, in, -1, out);
   if (l) l->w = w, l->k = k, l->stride = stride, l->pad = pad, l->cout = cout;
   return out;
@@ -171,7 +170,7 @@ static bn_params bn_tensors(sc_model *m, const char *name, int64_t c, int beta, 
 static int bn_layer(sc_model *m, const bn_params *p, int in, int res, int relu) {
   if (m->oom) return in;
   const value v = m->values[in];
-  int out = add_value(m, v.h, v.w, v.c, -1);
+  int out = add_value(m, v.h, v.w, v.c);
   layer *l = add_layer(m, L_BN, in, res, out);
   if (!l) return out;
   l->w = p->g, l->b = p->b, l->rm = p->rm, l->rv = p->rv, l->counter = p->nbt, l->relu = relu;
@@ -189,7 +188,7 @@ static int bn(sc_model *m, const char *name, int in, int relu, int beta, float g
 static int maxpool(sc_model *m, int in) {
   if (m->oom) return in;
   const value v = m->values[in];
-  int out = add_value(m, (v.h + 2 - 3) / 2 + 1, (v.w + 2 - 3) / 2 + 1, v.c, -1);
+  int out = add_value(m, (v.h + 2 - 3) / 2 + 1, (v.w + 2 - 3) / 2 + 1, v.c);
   layer *l = add_layer(m, L_MAXPOOL, in, -1, out);
   if (l) l->k = 3, l->stride = 2, l->pad = 1;
   return out;
@@ -197,7 +196,7 @@ static int maxpool(sc_model *m, int in) {
 
 static int avgpool(sc_model *m, int in) {
   if (m->oom) return in;
-  int out = add_value(m, 1, 1, m->values[in].c, -1);
+  int out = add_value(m, 1, 1, m->values[in].c);
   add_layer(m, L_AVGPOOL, in, -1, out);
   return out;
 }
@@ -210,7 +209,7 @@ static int linear(sc_model *m, const char *name, int in, int64_t out_f, int bias
   float bound = (float)(1.0 / sqrt((double)v.c));
   size_t w = add_tensor(m, name, "weight", SC_TENSOR_PARAM, 0, 2, shape, 0, SC_INIT_UNIFORM, bound);
   size_t b = bias ? add_tensor(m, name, "bias", SC_TENSOR_PARAM, 1, 1, &out_f, 0, SC_INIT_UNIFORM, bound) : NONE;
-  int out = add_value(m, v.h, v.w, out_f, -1);
+  int out = add_value(m, v.h, v.w, out_f);
   layer *l = add_layer(m, L_LINEAR, in, -1, out);
   if (l) l->w = w, l->b = b, l->cout = out_f;
   return out;
@@ -315,7 +314,7 @@ static sc_status create(const sc_model_config *cfg, const sc_model *share, int i
   m->view = share != NULL;
   const int cifar = cfg->stem == SC_STEM_CIFAR || (cfg->stem == SC_STEM_AUTO && cfg->image_size <= 32);
   const int64_t base = (int64_t)(64 * cfg->width);
-  m->v_input = add_value(m, cfg->image_size, cfg->image_size, cfg->in_channels, -1);
+  m->v_input = add_value(m, cfg->image_size, cfg->image_size, cfg->in_channels);
   if (!m->oom) m->values[m->v_input].needs_grad = 0;
   int x = cifar ? conv(m, "conv1", m->v_input, base, 3, 1, 1) : conv(m, "conv1", m->v_input, base, 7, 2, 3);
   x = bn(m, "bn1", x, 1, 1, 1.0f);
@@ -421,6 +420,12 @@ static size_t place(const block *placed, size_t nplaced, size_t size, int lo, in
   return off;
 }
 
+/* A value's floats in an arena, rounded up to whole 64-byte lines: with 64-byte aligned arenas every tensor starts
+ * on a cache line, and so does every pixel of 16 channels, so that no vector load of a kernel spans two lines. */
+static size_t arena_floats(const value *x, int64_t batch) {
+  return ((size_t)batch * (size_t)(x->h * x->w * x->c) + 15) & ~(size_t)15;
+}
+
 sc_status sc_model_plan(sc_model *m, int64_t batch) {
   if (!m || batch < 1) return sc_error(SC_EINVAL, "model: plan for batch %lld", (long long)batch);
   if (batch == m->batch && m->act) return SC_OK;
@@ -429,22 +434,23 @@ sc_status sc_model_plan(sc_model *m, int64_t batch) {
   size_t act_n = 0, gact_n = 0, np = 0;
   for (size_t v = 0; v < m->nvalues; v++) {
     value *x = &m->values[v];
-    size_t size = (size_t)batch * (size_t)(x->h * x->w * x->c);
-    if (x->owner == (int)v) x->off = act_n, act_n += size;
-    else x->off = m->values[x->owner].off;
+    x->off = act_n, act_n += arena_floats(x, batch);
   }
   /* a gradient is live from the backward of its last reader (which starts it) to its producer's (which ends it) */
   for (size_t v = m->nvalues; v-- > 0;) {
     value *x = &m->values[v];
     if (!x->needs_grad) continue;
-    size_t size = (size_t)batch * (size_t)(x->h * x->w * x->c);
+    size_t size = arena_floats(x, batch);
     int lo = x->producer, hi = x->last_use < 0 ? x->producer : x->last_use;
     x->goff = place(placed, np, size, lo, hi);
     placed[np++] = (block){x->goff, size, lo, hi};
     if (x->goff + size > gact_n) gact_n = x->goff + size;
   }
   free(placed);
-  float *act = calloc(act_n, sizeof(float)), *gact = calloc(gact_n ? gact_n : 1, sizeof(float));
+  const size_t ab = (act_n ? act_n : 16) * sizeof(float), gb = (gact_n ? gact_n : 16) * sizeof(float);
+  float *act = aligned_alloc(64, ab), *gact = aligned_alloc(64, gb);
+  if (act) memset(act, 0, ab);
+  if (gact) memset(gact, 0, gb);
   if (!act || !gact) {
     free(act), free(gact);
     return sc_error(SC_ENOMEM, "model: cannot allocate %zu MB of activations for batch %lld",
