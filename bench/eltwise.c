@@ -1,9 +1,10 @@
 /* eltwise.c (bench): the element-wise, batch-norm and pooling entry points on ResNet-50 activation shapes
- * (batch 8 at 224x224: the stem's 112x112x64, layer1's 56x56x256, layer4's 7x7x2048), for each ISA. These ops are
- * memory-bound, so the rate reported is input elements per second; a memcpy of the same tensor is listed as the
- * yardstick of what the memory system gives (one read and one write stream), and oneDNN's NHWC batch norm (with
- * fused ReLU, training mode) and max-pool (3x3/2, training mode with its argmax workspace) as the peer. Both sides
- * overwrite the input gradients (SC_GRAD_SET here), as a network's first writer of a gradient does. */
+ * (batch 8 at 224x224: the stem's 112x112x64, layer1's 56x56x256, layer4's 7x7x2048) and the demo's first stage
+ * (512 views of 28x28x16), for each ISA. These ops are memory-bound, so the rate reported is input elements per
+ * second; a memcpy of the same tensor is listed as the yardstick of what the memory system gives (one read and one
+ * write stream), and oneDNN's NHWC batch norm (with fused ReLU, training mode) and max-pool (3x3/2, training mode
+ * with its argmax workspace) as the peer. Both sides overwrite the input gradients (SC_GRAD_SET here), as a
+ * network's first writer of a gradient does. */
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,8 +243,9 @@ __attribute__((constructor)) static void register_eltwise(void) {
       {"r50_stem_8x112x112x64", 8, 112, 112, 64},
       {"r50_layer1_8x56x56x256", 8, 56, 56, 256},
       {"r50_layer4_8x7x7x2048", 8, 7, 7, 2048},
+      {"demo_layer1_512x28x28x16", 512, 28, 28, 16},
   };
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 4; i++) {
     add_case("eltwise_memcpy", OP_MEMCPY, shapes[i].name, shapes[i].n, shapes[i].h, shapes[i].w, shapes[i].c);
     add_case("relu", OP_RELU, shapes[i].name, shapes[i].n, shapes[i].h, shapes[i].w, shapes[i].c);
     add_case("batchnorm_fwd_relu", OP_BN_FWD, shapes[i].name, shapes[i].n, shapes[i].h, shapes[i].w, shapes[i].c);
