@@ -1,6 +1,11 @@
 /* cpu.c: what the processor and the OS support, detected once. On x86-64 this is CPUID plus XGETBV (a feature
- * counts only when the OS saves the matching register state); on aarch64 NEON is the baseline. Cache sizes come
- * from sysconf where the C library knows them. It must not decide which kernels to use: that is dispatch.c. */
+ * counts only when the OS saves the matching register state); on aarch64 NEON is the baseline. Cache sizes are
+ * those of the caches the first core sees, as Linux describes them in sysfs; else sysconf's, where the C library
+ * knows them. (glibc's sysconf can report another figure: on a 2-core slice of an AMD EPYC it gives the L3 of the
+ * whole package, 384 MiB, where this core shares 32 MiB.) It must not decide which kernels to use: that is
+ * dispatch.c. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -62,6 +67,41 @@ static size_t sysconf_size(int name) {
   return v > 0 ? (size_t)v : 0;
 }
 
+/* The first line of a small sysfs file, or "" */
+static void read_line(const char *path, char *buf, size_t n) {
+  buf[0] = '\0';
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  if (!fgets(buf, (int)n, f)) buf[0] = '\0';
+  fclose(f);
+  buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Sizes of cpu0's level-1 data, level-2 and level-3 caches from /sys/devices/system/cpu/cpu0/cache/index*: each
+ * found one overwrites its field. */
+static void caches_from_sysfs(sc_cpu_info *ci) {
+  for (int i = 0; i < 16; i++) {
+    char path[96], level[16], type[32], size[32];
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+    read_line(path, level, sizeof level);
+    if (!level[0]) break;
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+    read_line(path, type, sizeof type);
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+    read_line(path, size, sizeof size);
+    char *end;
+    unsigned long long v = strtoull(size, &end, 10);
+    if (end == size || v == 0) continue;
+    if (*end == 'K') v <<= 10;
+    else if (*end == 'M') v <<= 20;
+    else if (*end != '\0') continue;
+    const int lv = atoi(level), data = strcmp(type, "Data") == 0, unified = strcmp(type, "Unified") == 0;
+    if (lv == 1 && data) ci->l1d_bytes = (size_t)v;
+    if (lv == 2 && (data || unified)) ci->l2_bytes = (size_t)v;
+    if (lv == 3 && (data || unified)) ci->l3_bytes = (size_t)v;
+  }
+}
+
 void sc_cpu_detect(sc_cpu_info *ci) {
   memset(ci, 0, sizeof *ci);
   detect_arch(ci);
@@ -77,4 +117,5 @@ void sc_cpu_detect(sc_cpu_info *ci) {
 #else
   (void)sysconf_size;
 #endif
+  caches_from_sysfs(ci);
 }
