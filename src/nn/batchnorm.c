@@ -1,10 +1,10 @@
 /* batchnorm.c: batch normalisation over the channels of rows (BatchNorm2d with rows = N*H*W, BatchNorm1d with
  * rows = N), optionally fused with the ReLU that follows it, or with the residual add and ReLU that end a ResNet
- * block (relu(BN(x) + res): the fused operators of src/ops/batchnorm.h). Training mode normalises with the batch statistics and
- * moves the running averages as PyTorch does (running = (1-momentum)*running + momentum*batch, running_var from the
- * unbiased variance); evaluation mode normalises with the running statistics. The loops are the sc_batchnorm_*
- * operators; this file must not duplicate them. A BN without shift (the last BN of SimCLR's head) is expressed by
- * the caller passing a beta of zeros and a throw-away dbeta.
+ * block (relu(BN(x) + res): the fused operators of src/ops/batchnorm.h). Training mode normalises with the batch
+ * statistics and moves the running averages as PyTorch does (running = (1-momentum)*running + momentum*batch,
+ * running_var from the unbiased variance); evaluation mode normalises with the running statistics. The loops are
+ * the sc_batchnorm_* operators; this file must not duplicate them. A BN without shift (the last BN of SimCLR's
+ * head) is expressed by the caller passing a beta of zeros and a throw-away dbeta.
  *
  * Synchronised BN (sc_nn_batchnorm_set_sync): the dist layer installs a reducer; this file knows nothing of how
  * replicas talk. The forward turns each replica's local mean and variance (from sc_batchnorm_stats, accumulated in

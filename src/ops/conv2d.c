@@ -431,10 +431,32 @@ static int direct_threads(int64_t n) {
  * adding w^T x dy into dx (a tap's dx pixels are s pixels apart, which the kernels' strides express). Either zeroes
  * each image of dx first when dx is to be set rather than added into. wp holds the weights as [block of `lanes` of
  * what is written][tap][channel read][lanes]. */
+/* w (K x kh x kw x C) and how a pass wants it packed: [block of `lanes` of what is written][tap][channel
+ * read][lanes], the taps mirrored for a stride-1 backward-data (flip) */
+typedef struct weight_pack {
+  const float *w;
+  int64_t k, c, taps, lanes;
+  int backward_data, flip;
+} weight_pack;
+
+/* This thread's share of the packing, whole blocks of written channels each, into wp */
+static void pack_weights_part(const weight_pack *p, float *wp, int th, int nth) {
+  const int64_t nout = p->backward_data ? p->c : p->k, nin = p->backward_data ? p->k : p->c;
+  const int64_t blocks = nout / p->lanes, o0 = blocks * th / nth * p->lanes, o1 = blocks * (th + 1) / nth * p->lanes;
+  for (int64_t o = o0; o < o1; o++)
+    for (int64_t t = 0; t < p->taps; t++) {
+      const int64_t tp = p->flip ? p->taps - 1 - t : t;
+      float *dst = wp + (o / p->lanes * p->taps + tp) * nin * p->lanes + o % p->lanes;
+      for (int64_t i = 0; i < nin; i++)
+        dst[i * p->lanes] = p->backward_data ? p->w[(i * p->taps + t) * p->c + o] : p->w[(o * p->taps + t) * p->c + i];
+    }
+}
+
 typedef struct direct_conv {
   const sc_kernels *kern; /* its conv table, and the element-wise kernels of the epilogue */
   direct_geom g; /* gather: y (K channels) is written from x (C channels); scatter: the reverse */
-  const float *wp;
+  weight_pack pack; /* packed into wp by the team before the images */
+  float *wp;
   float *x, *y; /* the side a pass reads comes from a const argument and is never written */
   int scatter;   /* strided backward-data: x is written */
   int overwrite; /* the written side is zeroed per image, then accumulated (SC_GRAD_SET; the forward sets) */
@@ -490,6 +512,10 @@ static void direct_conv_part(void *arg) {
   int th, nth;
   int64_t n0, n1;
   team_share(dc->threads, g->n, &th, &nth, &n0, &n1);
+  pack_weights_part(&dc->pack, dc->wp, th, nth);
+  if (nth > 1) {
+#pragma omp barrier
+  }
   for (int64_t n = n0; n < n1; n++) {
     float *x = dc->x + n * g->h * g->w * g->c, *y = dc->y + n * g->oh * g->ow * g->k;
     if (dc->overwrite && dc->scatter) memset(x, 0, (size_t)(g->h * g->w * g->c) * sizeof(float));
@@ -516,23 +542,19 @@ static void direct_conv_part(void *arg) {
 }
 
 /* Runs the forward (x -> y, with the epilogue ep) or backward-data (dy -> dx) of s on the direct kernels, `lanes`
- * outputs per call, writing as ow says (the forward sets): packs w (K x kh x kw x C) as [block of lanes of the
- * outputs][tap][input channel][lanes], the taps mirrored for a stride-1 backward-data, then splits the images. */
+ * outputs per call, writing as ow says (the forward sets): the team packs w (weight_pack), then splits the
+ * images. */
 static sc_status direct_conv_run(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s,
                                  const conv_dims *d, const float *w, float *x, float *y, int64_t lanes,
                                  int backward_data, sc_grad_write ow, const sc_gemm_epilogue *ep) {
-  const int64_t taps = s->kh * s->kw, nin = backward_data ? s->k : s->c;
   const int flip = backward_data && s->stride_h == 1 && s->stride_w == 1;
   float *wp = scratch_get((size_t)d->w_elems);
   if (!wp) return sc_error(SC_ENOMEM, "%s: cannot allocate %lld floats of scratch", fn, (long long)d->w_elems);
-  for (int64_t k = 0; k < s->k; k++)
-    for (int64_t t = 0; t < taps; t++)
-      for (int64_t c = 0; c < s->c; c++) {
-        const int64_t o = backward_data ? c : k, i = backward_data ? k : c, tp = flip ? taps - 1 - t : t;
-        wp[((o / lanes * taps + tp) * nin + i) * lanes + o % lanes] = w[(k * taps + t) * s->c + c];
-      }
-  direct_conv g = {.kern = kern, .g = geom_of(s, d), .wp = wp, .x = x, .y = y, .scatter = backward_data && !flip,
-                   .overwrite = ow == SC_GRAD_SET, .threads = direct_threads(s->n), .lanes = lanes, .ep = ep};
+  const weight_pack pack = {.w = w, .k = s->k, .c = s->c, .taps = s->kh * s->kw, .lanes = lanes,
+                            .backward_data = backward_data, .flip = flip};
+  direct_conv g = {.kern = kern, .g = geom_of(s, d), .pack = pack, .wp = wp, .x = x, .y = y,
+                   .scatter = backward_data && !flip, .overwrite = ow == SC_GRAD_SET,
+                   .threads = direct_threads(s->n), .lanes = lanes, .ep = ep};
   if (flip) g.g = flipped_geom(&g.g), g.x = y, g.y = x;
   sc_parallel(g.threads, direct_conv_part, &g);
   return SC_OK;
