@@ -12,7 +12,8 @@
  *    straight from DRAM and its reads must overlap the FMAs (ResNet stage 1 forward: N = 64).
  *  - streaming: otherwise (huge K, as in backward-weights) the classic order NC -> KC -> MC. If several threads
  *    share a block of B they pack it together into one of two buffers (one barrier per block); if each thread has
- *    its own columns, it packs each B panel just before its first use, again prefetching the next.
+ *    its own columns, it walks them in blocks of its own, packing each B panel just before its first use (again
+ *    prefetching the next) into a region of the buffer that is its alone, and never waits for another thread.
  * Threads form a tm x tn grid over C (chosen by a small cost model: padded tile area plus packing that cannot
  * overlap or is repeated), so both cores have work whether M or N is small. The table may name other tiles, chosen
  * per call: one for A stored transposed (arch/gemm.h, strided_a) and one for C of few columns (narrow_n).
@@ -442,13 +443,19 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
     return;
   }
 
+  /* Shared B (tm > 1): NC blocks of all of C's columns, packed by the grid's column of threads into the two
+   * buffers in turn. Late B (one thread per column of the grid): each thread walks its own columns in blocks of its
+   * share of NC, with a private region of the first buffer (slots of the largest kc), so that it waits for no other
+   * thread (blocks of all columns would leave every thread but one without columns in each, in turn). */
+  const size_t late_nc = max_sz(nr, p->nc / (size_t)T / nr * nr);
+  const size_t jc_from = p->b_late ? n0 : 0, jc_to = p->b_late ? n1 : p->n, jc_step = p->b_late ? late_nc : p->nc;
   unsigned iter = 0;
-  for (size_t jc = 0; jc < p->n; jc += p->nc) {
-    const size_t ncc = min_sz(p->nc, p->n - jc);
+  for (size_t jc = jc_from; jc < jc_to; jc += jc_step) {
+    const size_t ncc = min_sz(jc_step, jc_to - jc);
     const size_t j0 = max_sz(n0, jc), j1 = min_sz(n1, jc + ncc);
     for (size_t pc = 0; pc < p->k; pc += p->kc, iter++) {
       const size_t kc = min_sz(p->kc, p->k - pc);
-      float *bb = p->ws->b[iter & 1];
+      float *bb = p->b_late ? p->ws->b[0] + (size_t)t * late_nc * p->kc : p->ws->b[iter & 1];
       if (j0 < j1 && !p->b_late) {
         /* this thread's share of the panels its column of the grid needs */
         const size_t np = ceil_div(j1 - j0, nr);
@@ -470,8 +477,7 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
           macro_kernel(p, apack, bb, kc, ic, mcc, jc, j0, j1, kc, accumulate, NULL);
           continue;
         }
-        /* Within an NC block no barrier orders the threads, so one may run depth blocks ahead of another: each
-         * panel has a slot of fixed size (the largest kc) in which only its own thread writes. */
+        /* each panel has a slot of fixed size (the largest kc) in the thread's region */
         if (ic != m0) {
           macro_kernel(p, apack, bb, p->kc, ic, mcc, jc, j0, j1, kc, accumulate, NULL);
           continue;
@@ -493,11 +499,6 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
       }
       /* after the last depth block this thread's rows of the NC block are final */
       if (pc + kc >= p->k && j0 < j1) sc_gemm_epilogue_apply(p->kern, p->ep, p->c, p->ldc, m0, m1 - m0, j0, j1);
-    }
-    /* Within one NC block the threads' slots are disjoint, but the next block maps other columns onto the same
-     * slots: a thread must not start packing it while another still reads this one. */
-    if (p->b_late && T > 1) {
-#pragma omp barrier
     }
   }
 }
@@ -640,7 +641,9 @@ sc_status sc_gemm_run_ep(const sc_kernels *kern, size_t m, size_t n, size_t k, c
     }
   } else {
     st = ws_grow_a(ws, T, p.mc * p.kc);
-    if (st == SC_OK) st = ws_grow_b(ws, p.resident ? 1 : 2, p.resident ? p.n_round * k : p.nc * p.kc);
+    /* streaming: two NC x KC buffers, the first also holding one region of late B per thread (run_thread) */
+    const size_t b_floats = p.resident ? p.n_round * k : max_sz(p.nc, (size_t)T * p.nr) * p.kc;
+    if (st == SC_OK) st = ws_grow_b(ws, p.resident ? 1 : 2, b_floats);
     atomic_size_t next_block, next_bgroup;
     atomic_init(&next_block, 0);
     atomic_init(&next_bgroup, 0);

@@ -112,6 +112,8 @@ SC_ISA_TEST(gemm, two_threads_tall_wide_deep) {
    * schedule, many depth blocks */
   check(k, SC_TRANS, SC_NO_TRANS, 8, 150, 17000, 1.0f, 1.0f, 0, 403);
   check(k, SC_NO_TRANS, SC_TRANS, 3, 135, 17000, 1.0f, 0.0f, 1, 404);
+  /* the same with the threads over N (few rows, a wide C): each packs and walks its own columns, in blocks */
+  check(k, SC_NO_TRANS, SC_NO_TRANS, 40, 2500, 1000, 1.0f, 0.0f, 1, 406);
   /* depth far beyond both sides of C: split between the threads (uneven slices, alpha and beta scaling) */
   check(k, SC_NO_TRANS, SC_NO_TRANS, 20, 33, 9001, -1.5f, 0.5f, 2, 405);
 }
