@@ -125,10 +125,10 @@ static void apply_part(void *arg) {
   }
 }
 
-/* The fused backward's g for the chunk at row r (nr rows, channels c0..c0+cb-1): where dres is set, g is written
- * there and read back from it; otherwise into the thread's scratch (laid out with the tensor's row stride, so the
- * kernels read g and x alike; a single row when a row is wider than the scratch), after adding it into dres if
- * wanted. The reduce pass writes dres (first_pass); the dx pass only recomputes what it needs. */
+/* The fused backward's g for the chunk at row r (nr rows, channels c0..c0+cb-1). When dres is to be set (SET), g
+ * is written there and read back from it; otherwise g goes to the thread's scratch (laid out with the tensor's row
+ * stride, so the kernels read g and x alike; a single row when a row is wider than the scratch), after being added
+ * into dres if there is one. The reduce pass writes dres (first_pass); the dx pass only recomputes what it reads. */
 static const float *res_grad(const bn_job *jb, size_t r, size_t nr, size_t c0, size_t cb, float *scratch,
                              int first_pass) {
   const size_t nc = jb->nc, off = r * nc + c0;

@@ -667,6 +667,15 @@ SC_TEST(eltwise, rejects_bad_arguments_without_touching_memory) {
          "bn_backward negative rows");
   REJECT(sc_batchnorm_backward(2, 2, o, (sc_grad_write)2, o + 4, o + 6, a, b, b, b, 1e-5f, b, NULL, 0),
          "bn_backward write mode 2");
+  REJECT(sc_batchnorm_add_relu_forward(2, 2, a, o, b, b, 1e-5f, b, b, o), "bn_add_relu output over the residual");
+  REJECT(sc_batchnorm_add_relu_forward(2, 2, a, NULL, b, b, 1e-5f, b, b, o), "bn_add_relu null residual");
+  REJECT(sc_batchnorm_add_relu_forward(2, 2, a, b, b, b, 0.0f, b, b, o), "bn_add_relu eps 0");
+  REJECT(sc_batchnorm_add_relu_backward(2, 2, o, SC_GRAD_SET, o + 4, (sc_grad_write)2, o, o + 2, a, b, b, b, b,
+                                        1e-5f, b),
+         "bn_add_relu_backward residual write mode 2");
+  REJECT(sc_batchnorm_add_relu_backward(2, 2, o, SC_GRAD_SET, o + 4, SC_GRAD_SET, o, o + 2, a, NULL, b, b, b,
+                                        1e-5f, b),
+         "bn_add_relu_backward null output");
   sc_pool2d_shape s = {.n = 1, .h = 2, .w = 2, .c = 2, .kh = 2, .kw = 2, .stride_h = 1, .stride_w = 1};
   int64_t oh = -7, ow = -7;
   SC_ASSERT(sc_pool2d_out_size(&s, &oh, &ow) == SC_OK && oh == 1 && ow == 1, "2x2 window on 2x2 input");
