@@ -114,8 +114,7 @@ static int add_value(sc_model *m, int64_t h, int64_t w, int64_t c) {
     return 0;
   }
   int id = (int)m->nvalues++;
-  m->values[id] = (value){.h = h, .w = w, .c = c,
-                          .needs_grad = 1, .producer = -1, .last_use = -1};
+  m->values[id] = (value){.h = h, .w = w, .c = c, .needs_grad = 1, .producer = -1, .last_use = -1};
   if (c > m->max_c) m->max_c = c;
   return id;
 }
