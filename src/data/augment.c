@@ -9,6 +9,7 @@
 
 #include "augment.h"
 #include "core/error.h"
+#include "core/mem.h"
 #include "dispatch/dispatch.h"
 
 sc_augment_options sc_augment_defaults(int size, int channels, float strength) {
@@ -194,7 +195,7 @@ sc_status sc_augment_apply(const sc_augment_options *o, const sc_view_params *p,
   need += ((size_t)B * 4 + 63) + ((size_t)B * sizeof(void *) + 63) + 64;
   if (s->cap < need) {
     free(s->mem);
-    s->mem = aligned_alloc(64, (need + 63) & ~(size_t)63);
+    s->mem = sc_alloc_lines(need);
     s->cap = s->mem ? need : 0;
     if (!s->mem) return sc_error(SC_ENOMEM, "augment: out of memory for %zu bytes of scratch", need);
   }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 #include "loader.h"
 
 enum { SLOT_FREE = 0, SLOT_FILLING, SLOT_READY };
@@ -173,7 +174,7 @@ sc_status sc_loader_create(const sc_dataset *ds, const sc_loader_options *o, sc_
     sc_batch *b = &l->slots[i].b;
     b->views = l->views, b->size = o->aug.size, b->channels = o->aug.channels;
     for (int v = 0; v < l->views; v++)
-      if (!(b->x[v] = aligned_alloc(64, (per * sizeof(float) + 63) & ~(size_t)63)))
+      if (!(b->x[v] = sc_alloc_lines(per * sizeof(float))))
         return sc_loader_destroy(l), sc_error(SC_ENOMEM, "loader: out of memory for %d batch buffers", l->nslots);
     b->labels = malloc(sizeof *b->labels * (size_t)o->batch_size);
     b->index = malloc(sizeof *b->index * (size_t)o->batch_size);

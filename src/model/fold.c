@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/mem.h"
 #include "../nn/nn.h"
 #include "../ops/conv2d.h"
 #include "fold.h"
@@ -236,9 +237,7 @@ sc_status sc_folded_plan(sc_folded *f, int64_t batch) {
   const size_t act = (size_t)batch * (size_t)f->max_act;
   float *s[NSLOTS] = {0}, *feat = malloc((size_t)batch * (size_t)f->feat_dim * sizeof(float));
   int ok = feat != NULL;
-  /* 64-byte aligned, so that tensors of 16k channels keep every pixel on its own cache lines */
-  for (int i = 0; i < NSLOTS; i++)
-    ok &= (s[i] = aligned_alloc(64, ((i == SLOT_INPUT ? in : act) * sizeof(float) + 63) & ~(size_t)63)) != NULL;
+  for (int i = 0; i < NSLOTS; i++) ok &= (s[i] = sc_alloc_lines((i == SLOT_INPUT ? in : act) * sizeof(float))) != NULL;
   if (!ok) {
     for (int i = 0; i < NSLOTS; i++) free(s[i]);
     free(feat);

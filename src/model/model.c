@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/mem.h"
 #include "../nn/nn.h"
 #include "../core/profile.h"
 #include "init.h"
@@ -419,8 +420,8 @@ static size_t place(const block *placed, size_t nplaced, size_t size, int lo, in
   return off;
 }
 
-/* A value's floats in an arena, rounded up to whole 64-byte lines: with 64-byte aligned arenas every tensor starts
- * on a cache line, and so does every pixel of 16 channels, so that no vector load of a kernel spans two lines. */
+/* A value's floats in an arena, rounded up to whole 64-byte lines: with the arenas on cache lines (sc_alloc_lines)
+ * every tensor starts on one, and so does every pixel of 16 channels, so that no vector load spans two lines. */
 static size_t arena_floats(const value *x, int64_t batch) {
   return ((size_t)batch * (size_t)(x->h * x->w * x->c) + 15) & ~(size_t)15;
 }
@@ -446,10 +447,9 @@ sc_status sc_model_plan(sc_model *m, int64_t batch) {
     if (x->goff + size > gact_n) gact_n = x->goff + size;
   }
   free(placed);
-  const size_t ab = (act_n ? act_n : 16) * sizeof(float), gb = (gact_n ? gact_n : 16) * sizeof(float);
-  float *act = aligned_alloc(64, ab), *gact = aligned_alloc(64, gb);
-  if (act) memset(act, 0, ab);
-  if (gact) memset(gact, 0, gb);
+  float *act = sc_alloc_lines(act_n * sizeof(float)), *gact = sc_alloc_lines(gact_n * sizeof(float));
+  if (act) memset(act, 0, act_n * sizeof(float));
+  if (gact) memset(gact, 0, gact_n * sizeof(float));
   if (!act || !gact) {
     free(act), free(gact);
     return sc_error(SC_ENOMEM, "model: cannot allocate %zu MB of activations for batch %lld",

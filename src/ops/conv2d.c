@@ -38,6 +38,7 @@
 #include <omp.h>
 
 #include "../core/error.h"
+#include "../core/mem.h"
 #include "../core/parallel.h"
 #include "../dispatch/dispatch.h"
 #include "conv2d.h"
@@ -54,8 +55,7 @@ static _Thread_local size_t scratch_cap;
 
 static float *scratch_get(size_t n) {
   if (n <= scratch_cap) return scratch_buf;
-  size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-  float *p = aligned_alloc(64, bytes);
+  float *p = sc_alloc_lines(n * sizeof(float));
   if (!p) return NULL;
   free(scratch_buf);
   scratch_buf = p;

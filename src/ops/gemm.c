@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/mem.h"
 #include "../dispatch/dispatch.h"
 #include "gemm.h"
 #include "simclr_ops.h"
@@ -171,10 +172,7 @@ typedef struct gemm_ws {
 static gemm_ws shared_ws;
 static pthread_mutex_t shared_ws_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static float *alloc_floats(size_t n) {
-  size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-  return aligned_alloc(64, bytes ? bytes : 64);
-}
+static float *alloc_floats(size_t n) { return sc_alloc_lines(n * sizeof(float)); }
 
 static sc_status ws_grow_b(gemm_ws *ws, int nbuf, size_t floats) {
   if (ws->b_cap >= floats && ws->b[0] && (nbuf < 2 || ws->b[1])) return SC_OK;

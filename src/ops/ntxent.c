@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/mem.h"
 #include "../core/parallel.h"
 #include "../dispatch/dispatch.h"
 #include "gemm.h"
@@ -45,15 +46,16 @@
 static _Thread_local void *scratch;
 static _Thread_local size_t scratch_bytes;
 
+/* the scratch is carved into parts that each start on a cache line */
 static size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 static void *scratch_get(size_t bytes) {
   if (bytes <= scratch_bytes) return scratch;
-  void *p = aligned_alloc(64, round64(bytes));
+  void *p = sc_alloc_lines(bytes);
   if (!p) return NULL;
   free(scratch);
   scratch = p;
-  scratch_bytes = round64(bytes);
+  scratch_bytes = bytes;
   return p;
 }
 
