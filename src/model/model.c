@@ -535,11 +535,11 @@ static sc_status layer_backward(sc_model *m, size_t i) {
   case L_BN: {
     sc_nn_bn_state st = bn_state(m, l);
     float *dbeta = l->b == NONE ? m->junk : m->grads + l->b;
-    const float *beta = l->b == NONE ? m->zeros : m->params + l->b;
     if (l->in2 >= 0)
       return sc_nn_batchnorm_add_relu_backward(rows, x->c, din, dxw, grad(m, l->in2), input_grad_write(m, i, l->in2),
                                                m->grads + l->w, dbeta, dout, val(m, l->out), in, &st,
                                                m->params + l->w, SC_NN_BN_EPS);
+    const float *beta = l->b == NONE ? m->zeros : m->params + l->b;
     return sc_nn_batchnorm_backward(rows, x->c, din, dxw, m->grads + l->w, dbeta, dout, in, &st, m->params + l->w,
                                     beta, l->relu, SC_NN_BN_EPS);
   }

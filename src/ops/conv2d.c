@@ -426,12 +426,7 @@ static int direct_threads(int64_t n) {
   return omp_in_parallel() ? 1 : (int)(nt < n ? nt : n > 0 ? n : 1);
 }
 
-/* The forward adds w x input into y (zeroed first). Backward-data at stride 1 is the forward of the flipped
- * kernel (flipped_geom), adding into dx; at larger strides it runs the forward's pairs the other way, a scatter
- * adding w^T x dy into dx (a tap's dx pixels are s pixels apart, which the kernels' strides express). Either zeroes
- * each image of dx first when dx is to be set rather than added into. wp holds the weights as [block of `lanes` of
- * what is written][tap][channel read][lanes]. */
-/* w (K x kh x kw x C) and how a pass wants it packed: [block of `lanes` of what is written][tap][channel
+/* w (K x kh x kw x C) and how a direct pass wants it packed: [block of `lanes` of what is written][tap][channel
  * read][lanes], the taps mirrored for a stride-1 backward-data (flip) */
 typedef struct weight_pack {
   const float *w;
@@ -452,6 +447,10 @@ static void pack_weights_part(const weight_pack *p, float *wp, int th, int nth) 
     }
 }
 
+/* A direct pass. The forward adds w x input into y (zeroed first). Backward-data at stride 1 is the forward of the
+ * flipped kernel (flipped_geom), adding into dx; at larger strides it runs the forward's pairs the other way, a
+ * scatter adding w^T x dy into dx (a tap's dx pixels are s pixels apart, which the kernels' strides express).
+ * Either zeroes each image of dx first when dx is to be set rather than added into. */
 typedef struct direct_conv {
   const sc_kernels *kern; /* its conv table, and the element-wise kernels of the epilogue */
   direct_geom g; /* gather: y (K channels) is written from x (C channels); scatter: the reverse */
