@@ -129,8 +129,10 @@ static void pack_src(const sc_kernels *kern, const sc_gemm_src *s, size_t r0, si
  * the FMAs, and no burst of prefetches fills the miss buffers at once. Other sources are not prefetched. */
 typedef struct prefetch_cursor {
   const float *base;
-  size_t ld, lines, pos, total; /* `lines` cache lines per outer step */
+  size_t ld, lines, pos, total; /* `lines` cache lines per outer step; pos counts the lines issued */
   size_t span;                  /* floats along an outer step */
+  const float *row;             /* the outer step of line `pos`, and pos's line within it (no division per line) */
+  size_t line;
   int to_l2;                    /* the data is used only after much else has passed through L1 */
 } prefetch_cursor;
 
@@ -147,15 +149,17 @@ static void prefetch_init(prefetch_cursor *c, const sc_gemm_src *s, size_t r0, s
     c->base = s->data + p0 * s->ld + r0, outer = kc, c->span = rn;
   c->lines = (c->span + 15) / 16 + 1; /* one more: a row that starts mid-line ends in a further line */
   c->total = outer * c->lines;
+  c->row = c->base;
 }
 
 static void prefetch_step(prefetch_cursor *c, size_t n) {
   for (size_t end = min_sz(c->pos + n, c->total); c->pos < end; c->pos++) {
-    const size_t row = c->pos / c->lines, off = min_sz((c->pos % c->lines) * 16, c->span - 1);
+    const float *at = c->row + min_sz(c->line * 16, c->span - 1);
     if (c->to_l2)
-      __builtin_prefetch(c->base + row * c->ld + off, 0, 2);
+      __builtin_prefetch(at, 0, 2);
     else
-      __builtin_prefetch(c->base + row * c->ld + off, 0, 3);
+      __builtin_prefetch(at, 0, 3);
+    if (++c->line == c->lines) c->line = 0, c->row += c->ld;
   }
 }
 
