@@ -19,6 +19,12 @@
 typedef void (*sc_f32_gemm_ukr_fn)(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,
                                    size_t ldc, int accumulate);
 
+/* The same product with A read in place: row i of the tile at a + i*lda (kc contiguous floats, any alignment),
+ * for all MR rows (m == MR: the driver packs the last, partial panel instead); everything else as above, and the
+ * result equal to the packed kernel's bit for bit. */
+typedef void (*sc_f32_gemm_ukr_rowa_fn)(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
+                                        float *c, size_t ldc, int accumulate);
+
 /* Packs rn <= w rows of a depth-contiguous operand into one panel of width w: dst[p*w + r] = scale * src[r*ld + p]
  * for r < rn, p < kc, and dst[p*w + r] = 0 for rn <= r < w. dst is 64-byte aligned; src may have any alignment.
  * Reads nothing outside the rn x kc block. */
@@ -36,6 +42,9 @@ typedef struct sc_gemm_config {
   const char *ukr_name;      /* e.g. "sc_f32_gemm_ukr_14x32__avx512" */
   sc_fma_peak_fn fma_peak;
   sc_f32_gemm_pack_t_fn pack_t; /* NULL: the driver's portable transposing packer */
+  /* optional: the microkernel reading A in place, for A whose panels would meet few panels of B; NULL if none */
+  sc_f32_gemm_ukr_rowa_fn ukr_rowa;
+  const char *ukr_rowa_name;
   /* other tiles of the same ISA, kept for measurement (tests and the benchmark run each one through the driver);
    * NULL-terminated, or NULL if there are none */
   const struct sc_gemm_config *const *alternatives;

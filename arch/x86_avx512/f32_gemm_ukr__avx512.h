@@ -16,6 +16,10 @@
  *   SC_UKR_ROWS(X, s)   X(s, i, acc registers of row i..., broadcast register) for i = 0 .. MR-1, where the NV
  *                       accumulators of row i are zmm(NV*i) .. zmm(NV*i + NV-1) (the stack tile relies on it);
  *                       with NV = 1 there is no broadcast register: the FMA broadcasts a[i] from memory itself
+ *   SC_UKR_ROW_A        (optional, NV = 2 and MR = 14 only) A is read in place rather than from a packed panel:
+ *                       the function takes lda after a, reads row i of the tile at a + i*lda (kc contiguous floats)
+ *                       and needs m == MR (arch/gemm.h, sc_f32_gemm_ukr_rowa_fn). Rows are addressed from two
+ *                       bases, a and a + 7*lda, with lda, 3*lda and 5*lda as scaled indices.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -44,8 +48,28 @@
 #define SC_LOAD_B(s)                                                \
   "vmovaps 128*" #s "(%[b]), %%zmm" SC_UKR_B0 "\n\t"                \
   "vmovaps 128*" #s "+64(%[b]), %%zmm" SC_UKR_B1 "\n\t"
+#ifdef SC_UKR_ROW_A
+/* a[i][s] of the rows read in place (see SC_UKR_ROW_A above) */
+#define SC_A_0(s) "4*" #s "(%[a])"
+#define SC_A_1(s) "4*" #s "(%[a],%[l1])"
+#define SC_A_2(s) "4*" #s "(%[a],%[l1],2)"
+#define SC_A_3(s) "4*" #s "(%[a],%[l3])"
+#define SC_A_4(s) "4*" #s "(%[a],%[l1],4)"
+#define SC_A_5(s) "4*" #s "(%[a],%[l5])"
+#define SC_A_6(s) "4*" #s "(%[a],%[l3],2)"
+#define SC_A_7(s) "4*" #s "(%[a7])"
+#define SC_A_8(s) "4*" #s "(%[a7],%[l1])"
+#define SC_A_9(s) "4*" #s "(%[a7],%[l1],2)"
+#define SC_A_10(s) "4*" #s "(%[a7],%[l3])"
+#define SC_A_11(s) "4*" #s "(%[a7],%[l1],4)"
+#define SC_A_12(s) "4*" #s "(%[a7],%[l5])"
+#define SC_A_13(s) "4*" #s "(%[a7],%[l3],2)"
+#define SC_A_AT(s, i) SC_A_##i(s)
+#else
+#define SC_A_AT(s, i) "4*(" SC_MRS "*" #s "+" #i ")(%[a])"
+#endif
 #define SC_FMA_ROW(s, i, r0, r1, bc)                                     \
-  "vbroadcastss 4*(" SC_MRS "*" #s "+" #i ")(%[a]), %%zmm" #bc "\n\t"   \
+  "vbroadcastss " SC_A_AT(s, i) ", %%zmm" #bc "\n\t"                     \
   "vfmadd231ps %%zmm" SC_UKR_B0 ", %%zmm" #bc ", %%zmm" #r0 "\n\t"      \
   "vfmadd231ps %%zmm" SC_UKR_B1 ", %%zmm" #bc ", %%zmm" #r1 "\n\t"
 #define SC_ZERO_ROW(s, i, r0, r1, bc)                   \
@@ -105,6 +129,9 @@
 #else
 #error "SC_UKR_NV must be 1, 2 or 4"
 #endif
+#if defined(SC_UKR_ROW_A) && (SC_UKR_NV != 2 || SC_UKR_MR != 14)
+#error "SC_UKR_ROW_A needs NV = 2 and MR = 14"
+#endif
 
 #define SC_STEP(s) SC_LOAD_B(s) SC_UKR_ROWS(SC_FMA_ROW, s)
 
@@ -115,8 +142,17 @@ static inline __mmask16 sc_lane_mask(size_t n, size_t v) {
   return r >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << r) - 1u);
 }
 
+#ifdef SC_UKR_ROW_A
+/* the A pointers step along the depth: by 4 floats in the unrolled loop, by 1 in the tail */
+#define SC_A_STEP(f) "add $4*" #f ", %[a]\n\tadd $4*" #f ", %[a7]\n\t"
+void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
+                 int accumulate) {
+  const float *a7 = a + 7 * lda;
+#else
+#define SC_A_STEP(f) "add $4*" #f "*" SC_MRS ", %[a]\n\t"
 void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c, size_t ldc,
                  int accumulate) {
+#endif
   float tile[SC_UKR_MR * SC_NR] __attribute__((aligned(64)));
   const size_t full = m == SC_UKR_MR && n == SC_NR;
   /* the tile's rows of C are needed at the end: start fetching them now, behind the FMAs */
@@ -137,7 +173,7 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
       ".p2align 5\n"
       "1:\n\t"
       SC_STEP(0) SC_STEP(1) SC_STEP(2) SC_STEP(3)
-      "add $4*4*" SC_MRS ", %[a]\n\t"
+      SC_A_STEP(4)
       "add $4*4*" SC_STR(SC_NR) ", %[b]\n\t"
       "dec %[k4]\n\t"
       "jnz 1b\n"
@@ -146,7 +182,7 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
       "jz 4f\n"
       "3:\n\t"
       SC_STEP(0)
-      "add $4*" SC_MRS ", %[a]\n\t"
+      SC_A_STEP(1)
       "add $4*" SC_STR(SC_NR) ", %[b]\n\t"
       "dec %[k1]\n\t"
       "jnz 3b\n"
@@ -165,7 +201,13 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
       "8:\n\t"
       "vzeroupper\n\t"
       : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [k1] "+r"(k1), [c] "+r"(cp)
-      : [ldc] "r"(ldc * sizeof(float)), [full] "r"(full), [acc] "r"(acc), [t] "r"(tile)
+#ifdef SC_UKR_ROW_A
+        , [a7] "+r"(a7)
+      : [l1] "r"(lda * sizeof(float)), [l3] "r"(3 * lda * sizeof(float)), [l5] "r"(5 * lda * sizeof(float)),
+#else
+      :
+#endif
+        [ldc] "r"(ldc * sizeof(float)), [full] "r"(full), [acc] "r"(acc), [t] "r"(tile)
       : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
         "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");

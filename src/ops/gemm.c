@@ -7,9 +7,10 @@
  *  - B resident: when all of op(B) packed fits the budget (a quarter of L3), it is packed once, by all threads
  *    together; then each thread walks its own row blocks (MC) and, inside, the depth blocks (KC), so a C block is
  *    finished while it is in cache and A is packed exactly once. This covers the convolution shapes with small
- *    N*K (forward, backward-data) and square sizes up to a few thousand. When a thread has few columns, A is
- *    packed one micro-panel at a time just before use, with the next one prefetched, because A then comes
- *    straight from DRAM and its reads must overlap the FMAs (ResNet stage 1 forward: N = 64).
+ *    N*K (forward, backward-data) and square sizes up to a few thousand. When a thread has few columns, packing
+ *    A would cost as much as the FMAs it feeds, and A then comes straight from DRAM: a matrix A (with alpha 1) is
+ *    read in place by the table's ukr_rowa, its next panel prefetched; otherwise A is packed one micro-panel at a
+ *    time just before use, the next one prefetched, so that its reads overlap the FMAs (ResNet stage 1: N = 64).
  *  - streaming: otherwise (huge K, as in backward-weights) the classic order NC -> KC -> MC. If several threads
  *    share a block of B they pack it together into one of two buffers (one barrier per block); if each thread has
  *    its own columns, it walks them in blocks of its own, packing each B panel just before its first use (again
@@ -363,8 +364,15 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
   if (p->resident) {
     /* With few columns per thread each A panel meets few B panels, so packing A (often straight from DRAM)
      * would rival the FMAs: pack it one micro-panel at a time, prefetching the next, so the reads overlap the
-     * microkernels running on the current one. */
+     * microkernels running on the current one; or not at all, where the table has a microkernel reading A's rows
+     * in place and there is no alpha to apply (65536x64x576, one core: 169 -> 211 GFLOP/s). */
     const int narrow = n1 - n0 <= SC_GEMM_NARROW_N;
+    const sc_f32_gemm_ukr_rowa_fn rowa = narrow && p->a->pack == pack_matrix && p->a->depth_contiguous &&
+                                                 p->alpha == 1.0f ? p->kern->gemm->ukr_rowa : NULL;
+    /* A and C larger than the L3 leave A in DRAM for the next call: prefetched, the reads overlap the FMAs (where
+     * A is in the L3 the prefetches only cost: 12544x64x256 243 -> 230 GFLOP/s with them, 65536x64x576 209 ->
+     * 219, 65536x256x64 211 -> 244; one core) */
+    const int rowa_prefetch = rowa && (p->m * p->k + p->m * p->n) * sizeof(float) > sc_cpu()->l3_bytes;
     /* One thread and wide C: B is packed panel by panel during the first row block, behind the FMAs, like A
      * above. Otherwise all threads pack all of B together first, taking groups of panels from a shared counter
      * (so a core slowed by other work packs less). */
@@ -396,6 +404,25 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
       const size_t mcc = min_sz(chunk, r_end - ic);
       next = ic + mcc;
       if (dynamic && p->scale_c) scale_block(p->c + ic * p->ldc, p->ldc, mcc, p->n, p->beta_orig);
+      /* A read in place: each whole micro-panel goes through all depth blocks in turn, so that its rows (one run
+       * of memory) are read start to end while its tiles of C stay in cache; a partial last panel is packed.
+       * Where A comes from DRAM, the next panel is prefetched a slice before each microkernel call. */
+      const size_t in_place = rowa ? mcc / mr * mr : 0;
+      for (size_t ir = 0; ir < in_place; ir += mr) {
+        prefetch_cursor pf = {0};
+        if (rowa_prefetch && ic + ir + mr < p->m)
+          prefetch_init(&pf, p->a, ic + ir + mr, min_sz(mr, p->m - ic - ir - mr), 0, p->k, 1);
+        const size_t pf_chunk = ceil_div(pf.total, ceil_div(p->k, p->kc) * ceil_div(n1 - n0, nr));
+        for (size_t pc = 0; pc < p->k; pc += p->kc) {
+          const size_t kc = min_sz(p->kc, p->k - pc);
+          const float *ap = p->a->data + (ic + ir) * p->a->ld + pc, *bp = bres + p->n_round * pc;
+          for (size_t jr = n0; jr < n1; jr += nr) {
+            prefetch_step(&pf, pf_chunk);
+            rowa(mr, min_sz(nr, n1 - jr), kc, ap, p->a->ld, bp + jr * kc, p->c + (ic + ir) * p->ldc + jr, p->ldc,
+                 pc > 0 || p->beta != 0.0f);
+          }
+        }
+      }
       for (size_t pc = 0; pc < p->k; pc += p->kc) {
         const size_t kc = min_sz(p->kc, p->k - pc);
         const int accumulate = pc > 0 || p->beta != 0.0f;
@@ -425,7 +452,7 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
           }
           continue;
         }
-        for (size_t ir = 0; ir < mcc; ir += mr) {
+        for (size_t ir = in_place; ir < mcc; ir += mr) {
           const size_t rn = min_sz(mr, mcc - ir);
           /* the next panel: further down this block, else the first of the next depth block or row block */
           prefetch_cursor pf = {0};

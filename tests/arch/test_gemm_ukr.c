@@ -2,7 +2,9 @@
  * directly through sc_kernels_for() on packed panels, against a plain loop. Covers kc = 0 (allowed by the
  * contract: the empty sum, so C becomes 0 or is left as it is), 1, small primes, the driver's block size and
  * around it; every m <= MR and n <= NR for small kc, the corners for larger kc; accumulate on and off; a large
- * ldc and a misaligned C. Also the transposing packers (the ISA's pack_t) against the definition.
+ * ldc and a misaligned C. Also the transposing packers (the ISA's pack_t) against the definition, and the
+ * microkernels that read A in place (ukr_rowa) against the same loop and the packed kernel, with A's last row
+ * ending at an unreadable page.
  *
  * Data are small integers, so every product and partial sum is exact in fp32 and results must match bit for bit
  * (tolerance zero). Non-accumulating calls start from NaN in C, which must not leak into the result; every
@@ -11,6 +13,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "testutil.h"
@@ -23,7 +28,24 @@ typedef struct ukr_case {
   size_t m, n, kc, ldc;
   int accumulate;
   uint64_t seed;
+  size_t lda; /* 0: the packed kernel; else ukr_rowa, A's rows lda floats apart */
 } ukr_case;
+
+/* MR rows of kc floats, lda apart, copied from the packed panel a, the last row ending where an unreadable page
+ * begins (a read past A faults; inline assembly is invisible to the address sanitizer). *map and *map_len are what
+ * to munmap. */
+static const float *rows_at_guard(const float *a, size_t mr, size_t kc, size_t lda, void **map, size_t *map_len) {
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = ((mr - 1) * lda + kc) * sizeof(float);
+  const size_t len = (bytes + page - 1) / page * page + page;
+  char *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  SC_ASSERT(base != MAP_FAILED, "mmap failed");
+  SC_ASSERT(mprotect(base + len - page, page, PROT_NONE) == 0, "mprotect failed");
+  float *rows = (float *)(base + len - page - bytes);
+  for (size_t i = 0; i < mr; i++)
+    for (size_t p = 0; p < kc; p++) rows[i * lda + p] = a[p * mr + i];
+  *map = base, *map_len = len;
+  return rows;
+}
 
 static void check_ukr(const ukr_case *t) {
   const size_t mr = t->g->mr, nr = t->g->nr, kc = t->kc, ldc = t->ldc, rows = mr + 2;
@@ -47,11 +69,20 @@ static void check_ukr(const ukr_case *t) {
       for (size_t p = 0; p < kc; p++) s += (double)a[p * mr + i] * (double)b[p * nr + j];
       ref0[i * ldc + j] = (float)s;
     }
-  t->g->ukr(t->m, t->n, kc, a, b, c0, ldc, t->accumulate);
+  if (t->lda) {
+    void *map;
+    size_t map_len;
+    const float *ar = rows_at_guard(a, mr, kc, t->lda, &map, &map_len);
+    t->g->ukr_rowa(t->m, t->n, kc, ar, t->lda, b, c0, ldc, t->accumulate);
+    munmap(map, map_len);
+  } else {
+    t->g->ukr(t->m, t->n, kc, a, b, c0, ldc, t->accumulate);
+  }
+  const char *name = t->lda ? t->g->ukr_rowa_name : t->g->ukr_name;
   for (size_t i = 0; i < rows * ldc; i++) {
     int same = c[i] == ref[i];
-    SC_ASSERT(same, "%s (isa %s) m=%zu n=%zu kc=%zu ldc=%zu accumulate=%d seed=%llu: C[%zd][%zu] = %g, want %g%s",
-              t->g->ukr_name, t->k->name, t->m, t->n, kc, ldc, t->accumulate, (unsigned long long)t->seed,
+    SC_ASSERT(same, "%s (isa %s) m=%zu n=%zu kc=%zu ldc=%zu lda=%zu accumulate=%d seed=%llu: C[%zd][%zu] = %g, "
+              "want %g%s", name, t->k->name, t->m, t->n, kc, ldc, t->lda, t->accumulate, (unsigned long long)t->seed,
               (ssize_t)(i / ldc) - 1, i % ldc, c[i], ref[i],
               ref[i] == sentinel ? " (outside the m x n corner: must be untouched)" : "");
   }
@@ -75,7 +106,7 @@ SC_ISA_TEST(gemm_ukr, every_corner_small_kc) {
     for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
       for (size_t m = 1; m <= cfgs[ci]->mr; m++)
         for (size_t n = 1; n <= cfgs[ci]->nr; n++) {
-          ukr_case t = {k, cfgs[ci], m, n, kcs[q], cfgs[ci]->nr + (seed % 5), (int)(seed & 1), seed};
+          ukr_case t = {k, cfgs[ci], m, n, kcs[q], cfgs[ci]->nr + (seed % 5), (int)(seed & 1), seed, 0};
           check_ukr(&t);
           seed++;
         }
@@ -93,7 +124,7 @@ SC_ISA_TEST(gemm_ukr, depths_around_blocks) {
       for (size_t i = 0; i < 3; i++)
         for (size_t j = 0; j < 4; j++)
           for (int acc = 0; acc < 2; acc++) {
-            ukr_case t = {k, g, ms[i], ns[j], kcs[q], g->nr + 1, acc, seed++};
+            ukr_case t = {k, g, ms[i], ns[j], kcs[q], g->nr + 1, acc, seed++, 0};
             check_ukr(&t);
           }
   }
@@ -104,11 +135,30 @@ SC_ISA_TEST(gemm_ukr, large_ldc) {
   size_t ncfg = configs_of(k, cfgs, 8);
   for (size_t ci = 0; ci < ncfg; ci++)
     for (int acc = 0; acc < 2; acc++) {
-      ukr_case full = {k, cfgs[ci], cfgs[ci]->mr, cfgs[ci]->nr, 37, 4099, acc, 77};
+      ukr_case full = {k, cfgs[ci], cfgs[ci]->mr, cfgs[ci]->nr, 37, 4099, acc, 77, 0};
       check_ukr(&full);
-      ukr_case part = {k, cfgs[ci], cfgs[ci]->mr - 1, cfgs[ci]->nr - 3, 37, 4099, acc, 78};
+      ukr_case part = {k, cfgs[ci], cfgs[ci]->mr - 1, cfgs[ci]->nr - 3, 37, 4099, acc, 78, 0};
       check_ukr(&part);
     }
+}
+
+SC_ISA_TEST(gemm_ukr, rows_read_in_place) {
+  const sc_gemm_config *g = k->gemm;
+  if (!g->ukr_rowa) SC_SKIP("%s has no microkernel reading A in place", k->name);
+  /* the contract's m == MR; every n, depths around the unrolling and the blocks, lda equal to kc or wider (rows
+   * then start off the 64-byte grid) */
+  const size_t kcs[] = {0, 1, 2, 3, 4, 5, 7, 16, 17, g->kc - 1, g->kc, 1000};
+  uint64_t seed = 2000;
+  for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
+    for (size_t n = 1; n <= g->nr; n += (kcs[q] <= 17 ? 1 : 7))
+      for (int acc = 0; acc < 2; acc++) {
+        ukr_case t = {k, g, g->mr, n, kcs[q], g->nr + (seed % 3), acc, seed, kcs[q] + (seed % 4)};
+        if (t.lda == 0) t.lda = 1;
+        check_ukr(&t);
+        seed++;
+      }
+  ukr_case wide = {k, g, g->mr, g->nr, 37, 4099, 1, 99, 4099};
+  check_ukr(&wide);
 }
 
 SC_ISA_TEST(gemm_ukr, transposing_packer) {
