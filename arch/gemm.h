@@ -25,6 +25,12 @@ typedef void (*sc_f32_gemm_ukr_fn)(size_t m, size_t n, size_t kc, const float *a
 typedef void (*sc_f32_gemm_ukr_rowa_fn)(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
                                         float *c, size_t ldc, int accumulate);
 
+/* The same product with B read in place: row p of the panel at b + p*ldb (NR floats, any alignment), for all NR
+ * columns (n == NR: the driver uses it only where every panel is whole); everything else as the packed kernel, and
+ * the result equal to its result bit for bit. */
+typedef void (*sc_f32_gemm_ukr_rowb_fn)(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb,
+                                        float *c, size_t ldc, int accumulate);
+
 /* Packs rn <= w rows of a depth-contiguous operand into one panel of width w: dst[p*w + r] = scale * src[r*ld + p]
  * for r < rn, p < kc, and dst[p*w + r] = 0 for rn <= r < w. dst is 64-byte aligned; src may have any alignment.
  * Reads nothing outside the rn x kc block. */
@@ -45,6 +51,9 @@ typedef struct sc_gemm_config {
   /* optional: the microkernel reading A in place, for A whose panels would meet few panels of B; NULL if none */
   sc_f32_gemm_ukr_rowa_fn ukr_rowa;
   const char *ukr_rowa_name;
+  /* optional: the microkernel reading B in place, for B whose panels would meet few panels of A; NULL if none */
+  sc_f32_gemm_ukr_rowb_fn ukr_rowb;
+  const char *ukr_rowb_name;
   /* other tiles of the same ISA, kept for measurement (tests and the benchmark run each one through the driver);
    * NULL-terminated, or NULL if there are none */
   const struct sc_gemm_config *const *alternatives;

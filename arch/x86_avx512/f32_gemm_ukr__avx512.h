@@ -20,6 +20,9 @@
  *                       the function takes lda after a, reads row i of the tile at a + i*lda (kc contiguous floats)
  *                       and needs m == MR (arch/gemm.h, sc_f32_gemm_ukr_rowa_fn). Rows are addressed from two
  *                       bases, a and a + 7*lda, with lda, 3*lda and 5*lda as scaled indices.
+ *   SC_UKR_ROW_B        (optional, NV = 4 only) B is read in place: the function takes ldb after b, reads row p of
+ *                       the panel at b + p*ldb (NR floats, any alignment) and needs n == NR
+ *                       (sc_f32_gemm_ukr_rowb_fn).
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -89,11 +92,21 @@
   "vmovaps %%zmm" #r0 ", 64*" #r0 "(%[t])\n\t"          \
   "vmovaps %%zmm" #r1 ", 64*" #r1 "(%[t])\n\t"
 #elif SC_UKR_NV == 4
+#ifdef SC_UKR_ROW_B
+/* one row of B in place, then the pointer moves to the next row */
+#define SC_LOAD_B(s)                                  \
+  "vmovups (%[b]), %%zmm" SC_UKR_B0 "\n\t"            \
+  "vmovups 64(%[b]), %%zmm" SC_UKR_B1 "\n\t"          \
+  "vmovups 128(%[b]), %%zmm" SC_UKR_B2 "\n\t"         \
+  "vmovups 192(%[b]), %%zmm" SC_UKR_B3 "\n\t"         \
+  "add %[ldb], %[b]\n\t"
+#else
 #define SC_LOAD_B(s)                                                \
   "vmovaps 256*" #s "(%[b]), %%zmm" SC_UKR_B0 "\n\t"                \
   "vmovaps 256*" #s "+64(%[b]), %%zmm" SC_UKR_B1 "\n\t"             \
   "vmovaps 256*" #s "+128(%[b]), %%zmm" SC_UKR_B2 "\n\t"            \
   "vmovaps 256*" #s "+192(%[b]), %%zmm" SC_UKR_B3 "\n\t"
+#endif
 #define SC_FMA_ROW(s, i, r0, r1, r2, r3, bc)                             \
   "vbroadcastss 4*(" SC_MRS "*" #s "+" #i ")(%[a]), %%zmm" #bc "\n\t"   \
   "vfmadd231ps %%zmm" SC_UKR_B0 ", %%zmm" #bc ", %%zmm" #r0 "\n\t"      \
@@ -132,6 +145,14 @@
 #if defined(SC_UKR_ROW_A) && (SC_UKR_NV != 2 || SC_UKR_MR != 14)
 #error "SC_UKR_ROW_A needs NV = 2 and MR = 14"
 #endif
+#if defined(SC_UKR_ROW_B) && (SC_UKR_NV != 4 || defined(SC_UKR_ROW_A))
+#error "SC_UKR_ROW_B needs NV = 4 (and A packed)"
+#endif
+#ifdef SC_UKR_ROW_B
+#define SC_B_STEP(f) "" /* SC_LOAD_B has moved b already */
+#else
+#define SC_B_STEP(f) "add $4*" #f "*" SC_STR(SC_NR) ", %[b]\n\t"
+#endif
 
 #define SC_STEP(s) SC_LOAD_B(s) SC_UKR_ROWS(SC_FMA_ROW, s)
 
@@ -148,6 +169,10 @@ static inline __mmask16 sc_lane_mask(size_t n, size_t v) {
 void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
                  int accumulate) {
   const float *a7 = a + 7 * lda;
+#elif defined(SC_UKR_ROW_B)
+#define SC_A_STEP(f) "add $4*" #f "*" SC_MRS ", %[a]\n\t"
+void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+                 int accumulate) {
 #else
 #define SC_A_STEP(f) "add $4*" #f "*" SC_MRS ", %[a]\n\t"
 void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c, size_t ldc,
@@ -174,7 +199,7 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
       "1:\n\t"
       SC_STEP(0) SC_STEP(1) SC_STEP(2) SC_STEP(3)
       SC_A_STEP(4)
-      "add $4*4*" SC_STR(SC_NR) ", %[b]\n\t"
+      SC_B_STEP(4)
       "dec %[k4]\n\t"
       "jnz 1b\n"
       "2:\n\t"
@@ -183,7 +208,7 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
       "3:\n\t"
       SC_STEP(0)
       SC_A_STEP(1)
-      "add $4*" SC_STR(SC_NR) ", %[b]\n\t"
+      SC_B_STEP(1)
       "dec %[k1]\n\t"
       "jnz 3b\n"
       "4:\n\t"
@@ -204,6 +229,8 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
 #ifdef SC_UKR_ROW_A
         , [a7] "+r"(a7)
       : [l1] "r"(lda * sizeof(float)), [l3] "r"(3 * lda * sizeof(float)), [l5] "r"(5 * lda * sizeof(float)),
+#elif defined(SC_UKR_ROW_B)
+      : [ldb] "r"(ldb * sizeof(float)),
 #else
       :
 #endif

@@ -9,7 +9,9 @@
  * So 14x32 is the default and 6x64 the tile for A stored transposed. With at most 16 columns (16-channel
  * convolutions) 28x16 takes over: the 32-wide tiles would spend half their FMAs on padding. The 14x32 tile also
  * has a twin reading A in place (ukr_rowa), for C of few columns, where packing A would cost as much as the FMAs:
- * NN 65536x64x576 169 -> 211 GFLOP/s, 12544x64x256 191 -> 249, 16384x128x576 215 -> 250 (one core, medians of 3).
+ * NN 65536x64x576 169 -> 211 GFLOP/s, 12544x64x256 191 -> 249, 16384x128x576 215 -> 250 (one core, medians of 3);
+ * and 6x64 a twin reading B in place (ukr_rowb), for few rows of C and A stored transposed (weight gradients):
+ * TN 64x576x65536 161 -> 204, 128x576x16384 189 -> 220.
  */
 #include <stddef.h>
 
@@ -25,6 +27,8 @@ void sc_f32_gemm_ukr_6x64__avx512(size_t m, size_t n, size_t kc, const float *a,
                                   size_t ldc, int accumulate);
 void sc_f32_gemm_ukr_rowa_14x32__avx512(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
                                         float *c, size_t ldc, int accumulate);
+void sc_f32_gemm_ukr_rowb_6x64__avx512(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb,
+                                       float *c, size_t ldc, int accumulate);
 void sc_f32_gemm_pack_t__avx512(size_t w, size_t rn, size_t kc, const float *src, size_t ld, float scale,
                                 float *dst);
 double sc_fma_peak__avx512(size_t iters);
@@ -37,7 +41,15 @@ double sc_fma_peak__avx512(size_t iters);
   }
 
 static const sc_gemm_config config_12x32 = SC_AVX512_CONFIG(12, 32, 504, 256, NULL);
-static const sc_gemm_config config_6x64 = SC_AVX512_CONFIG(6, 64, 504, 256, NULL);
+static const sc_gemm_config config_6x64 = {
+    .mr = 6, .nr = 64, .mc = 504, .kc = 256, .nc = 4096,
+    .ukr = sc_f32_gemm_ukr_6x64__avx512,
+    .ukr_name = "sc_f32_gemm_ukr_6x64__avx512",
+    .fma_peak = sc_fma_peak__avx512,
+    .pack_t = sc_f32_gemm_pack_t__avx512,
+    .ukr_rowb = sc_f32_gemm_ukr_rowb_6x64__avx512,
+    .ukr_rowb_name = "sc_f32_gemm_ukr_rowb_6x64__avx512",
+};
 static const sc_gemm_config config_28x16 = SC_AVX512_CONFIG(28, 16, 504, 256, NULL);
 static const sc_gemm_config *const alternatives[] = {&config_12x32, &config_6x64, &config_28x16, NULL};
 

@@ -472,6 +472,41 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
     return;
   }
 
+  /* Few rows of C per thread (the same test for every thread: the branches below hold barriers): each panel of B
+   * would meet few panels of A, so where the table has a microkernel reading B in place and every panel of B is
+   * whole, B is not packed at all, and no buffer of B is shared (TN 64x576x65536, one core: 161 -> 204 GFLOP/s,
+   * 128x576x16384 189 -> 220). */
+  const sc_f32_gemm_ukr_rowb_fn rowb = p->b->pack == pack_matrix && !p->b->depth_contiguous && p->n % nr == 0 &&
+                                               ceil_div(mt, (size_t)tm) * mr <= SC_GEMM_NARROW_N
+                                           ? p->kern->gemm->ukr_rowb
+                                           : NULL;
+  if (rowb) {
+    for (size_t pc = 0; pc < p->k; pc += p->kc) {
+      const size_t kc = min_sz(p->kc, p->k - pc);
+      const int accumulate = pc > 0 || p->beta != 0.0f;
+      for (size_t ic = m0; ic < m1; ic += mc) {
+        const size_t mcc = min_sz(mc, m1 - ic);
+        pack_src(p->kern, p->a, ic, mcc, pc, kc, mr, p->alpha, apack);
+        for (size_t jr = n0; jr < n1; jr += nr) {
+          /* the next panel of B (the next columns, else the next depth block) is staged in L2 meanwhile */
+          prefetch_cursor pf = {0};
+          if (jr + nr < n1)
+            prefetch_init(&pf, p->b, jr + nr, nr, pc, kc, 1);
+          else if (pc + kc < p->k)
+            prefetch_init(&pf, p->b, n0, nr, pc + kc, min_sz(p->kc, p->k - pc - kc), 1);
+          const size_t pf_chunk = ceil_div(pf.total, ceil_div(mcc, mr));
+          for (size_t ir = 0; ir < mcc; ir += mr) {
+            prefetch_step(&pf, pf_chunk);
+            rowb(min_sz(mr, mcc - ir), nr, kc, apack + ir * kc, p->b->data + pc * p->b->ld + jr, p->b->ld,
+                 p->c + (ic + ir) * p->ldc + jr, p->ldc, accumulate);
+          }
+        }
+      }
+    }
+    if (m0 < m1 && n0 < n1) sc_gemm_epilogue_apply(p->kern, p->ep, p->c, p->ldc, m0, m1 - m0, n0, n1);
+    return;
+  }
+
   /* Shared B (tm > 1): NC blocks of all of C's columns, packed by the grid's column of threads into the two
    * buffers in turn. Late B (one thread per column of the grid): each thread walks its own columns in blocks of its
    * share of NC, with a private region of the first buffer (slots of the largest kc), so that it waits for no other

@@ -3,7 +3,7 @@
  * contract: the empty sum, so C becomes 0 or is left as it is), 1, small primes, the driver's block size and
  * around it; every m <= MR and n <= NR for small kc, the corners for larger kc; accumulate on and off; a large
  * ldc and a misaligned C. Also the transposing packers (the ISA's pack_t) against the definition, and the
- * microkernels that read A in place (ukr_rowa) against the same loop and the packed kernel, with A's last row
+ * microkernels that read A or B in place (ukr_rowa, ukr_rowb) against the same loop, with the last row read
  * ending at an unreadable page.
  *
  * Data are small integers, so every product and partial sum is exact in fp32 and results must match bit for bit
@@ -28,23 +28,20 @@ typedef struct ukr_case {
   size_t m, n, kc, ldc;
   int accumulate;
   uint64_t seed;
-  size_t lda; /* 0: the packed kernel; else ukr_rowa, A's rows lda floats apart */
+  size_t lda; /* 0: A packed; else ukr_rowa, A's rows lda floats apart */
+  size_t ldb; /* 0: B packed; else ukr_rowb, B's rows ldb floats apart */
 } ukr_case;
 
-/* MR rows of kc floats, lda apart, copied from the packed panel a, the last row ending where an unreadable page
- * begins (a read past A faults; inline assembly is invisible to the address sanitizer). *map and *map_len are what
- * to munmap. */
-static const float *rows_at_guard(const float *a, size_t mr, size_t kc, size_t lda, void **map, size_t *map_len) {
-  const size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = ((mr - 1) * lda + kc) * sizeof(float);
-  const size_t len = (bytes + page - 1) / page * page + page;
-  char *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+/* nrows rows of len floats, ld apart, the last ending where an unreadable page begins (a read past them faults;
+ * inline assembly is invisible to the address sanitizer). *map and *map_len are what to munmap. */
+static float *guarded_rows(size_t nrows, size_t len, size_t ld, void **map, size_t *map_len) {
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = ((nrows ? nrows - 1 : 0) * ld + len) * sizeof(float);
+  const size_t map_bytes = (bytes + page - 1) / page * page + page;
+  char *base = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   SC_ASSERT(base != MAP_FAILED, "mmap failed");
-  SC_ASSERT(mprotect(base + len - page, page, PROT_NONE) == 0, "mprotect failed");
-  float *rows = (float *)(base + len - page - bytes);
-  for (size_t i = 0; i < mr; i++)
-    for (size_t p = 0; p < kc; p++) rows[i * lda + p] = a[p * mr + i];
-  *map = base, *map_len = len;
-  return rows;
+  SC_ASSERT(mprotect(base + map_bytes - page, page, PROT_NONE) == 0, "mprotect failed");
+  *map = base, *map_len = map_bytes;
+  return (float *)(base + map_bytes - page - bytes);
 }
 
 static void check_ukr(const ukr_case *t) {
@@ -69,20 +66,29 @@ static void check_ukr(const ukr_case *t) {
       for (size_t p = 0; p < kc; p++) s += (double)a[p * mr + i] * (double)b[p * nr + j];
       ref0[i * ldc + j] = (float)s;
     }
-  if (t->lda) {
-    void *map;
-    size_t map_len;
-    const float *ar = rows_at_guard(a, mr, kc, t->lda, &map, &map_len);
+  void *map;
+  size_t map_len;
+  if (t->lda) { /* A's rows in place: row i of the tile is column i of the packed panel */
+    float *ar = guarded_rows(mr, kc, t->lda, &map, &map_len);
+    for (size_t i = 0; i < mr; i++)
+      for (size_t p = 0; p < kc; p++) ar[i * t->lda + p] = a[p * mr + i];
     t->g->ukr_rowa(t->m, t->n, kc, ar, t->lda, b, c0, ldc, t->accumulate);
+    munmap(map, map_len);
+  } else if (t->ldb) { /* B's rows in place: row p is row p of the packed panel */
+    float *br = guarded_rows(kc, nr, t->ldb, &map, &map_len);
+    for (size_t p = 0; p < kc; p++)
+      for (size_t j = 0; j < nr; j++) br[p * t->ldb + j] = b[p * nr + j];
+    t->g->ukr_rowb(t->m, t->n, kc, a, br, t->ldb, c0, ldc, t->accumulate);
     munmap(map, map_len);
   } else {
     t->g->ukr(t->m, t->n, kc, a, b, c0, ldc, t->accumulate);
   }
-  const char *name = t->lda ? t->g->ukr_rowa_name : t->g->ukr_name;
+  const char *name = t->lda ? t->g->ukr_rowa_name : t->ldb ? t->g->ukr_rowb_name : t->g->ukr_name;
   for (size_t i = 0; i < rows * ldc; i++) {
     int same = c[i] == ref[i];
-    SC_ASSERT(same, "%s (isa %s) m=%zu n=%zu kc=%zu ldc=%zu lda=%zu accumulate=%d seed=%llu: C[%zd][%zu] = %g, "
-              "want %g%s", name, t->k->name, t->m, t->n, kc, ldc, t->lda, t->accumulate, (unsigned long long)t->seed,
+    SC_ASSERT(same, "%s (isa %s) m=%zu n=%zu kc=%zu ldc=%zu lda=%zu ldb=%zu accumulate=%d seed=%llu: C[%zd][%zu] = "
+              "%g, want %g%s", name, t->k->name, t->m, t->n, kc, ldc, t->lda, t->ldb, t->accumulate,
+              (unsigned long long)t->seed,
               (ssize_t)(i / ldc) - 1, i % ldc, c[i], ref[i],
               ref[i] == sentinel ? " (outside the m x n corner: must be untouched)" : "");
   }
@@ -106,7 +112,7 @@ SC_ISA_TEST(gemm_ukr, every_corner_small_kc) {
     for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
       for (size_t m = 1; m <= cfgs[ci]->mr; m++)
         for (size_t n = 1; n <= cfgs[ci]->nr; n++) {
-          ukr_case t = {k, cfgs[ci], m, n, kcs[q], cfgs[ci]->nr + (seed % 5), (int)(seed & 1), seed, 0};
+          ukr_case t = {k, cfgs[ci], m, n, kcs[q], cfgs[ci]->nr + (seed % 5), (int)(seed & 1), seed, 0, 0};
           check_ukr(&t);
           seed++;
         }
@@ -124,7 +130,7 @@ SC_ISA_TEST(gemm_ukr, depths_around_blocks) {
       for (size_t i = 0; i < 3; i++)
         for (size_t j = 0; j < 4; j++)
           for (int acc = 0; acc < 2; acc++) {
-            ukr_case t = {k, g, ms[i], ns[j], kcs[q], g->nr + 1, acc, seed++, 0};
+            ukr_case t = {k, g, ms[i], ns[j], kcs[q], g->nr + 1, acc, seed++, 0, 0};
             check_ukr(&t);
           }
   }
@@ -135,30 +141,60 @@ SC_ISA_TEST(gemm_ukr, large_ldc) {
   size_t ncfg = configs_of(k, cfgs, 8);
   for (size_t ci = 0; ci < ncfg; ci++)
     for (int acc = 0; acc < 2; acc++) {
-      ukr_case full = {k, cfgs[ci], cfgs[ci]->mr, cfgs[ci]->nr, 37, 4099, acc, 77, 0};
+      ukr_case full = {k, cfgs[ci], cfgs[ci]->mr, cfgs[ci]->nr, 37, 4099, acc, 77, 0, 0};
       check_ukr(&full);
-      ukr_case part = {k, cfgs[ci], cfgs[ci]->mr - 1, cfgs[ci]->nr - 3, 37, 4099, acc, 78, 0};
+      ukr_case part = {k, cfgs[ci], cfgs[ci]->mr - 1, cfgs[ci]->nr - 3, 37, 4099, acc, 78, 0, 0};
       check_ukr(&part);
     }
 }
 
-SC_ISA_TEST(gemm_ukr, rows_read_in_place) {
-  const sc_gemm_config *g = k->gemm;
-  if (!g->ukr_rowa) SC_SKIP("%s has no microkernel reading A in place", k->name);
-  /* the contract's m == MR; every n, depths around the unrolling and the blocks, lda equal to kc or wider (rows
-   * then start off the 64-byte grid) */
-  const size_t kcs[] = {0, 1, 2, 3, 4, 5, 7, 16, 17, g->kc - 1, g->kc, 1000};
-  uint64_t seed = 2000;
-  for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
-    for (size_t n = 1; n <= g->nr; n += (kcs[q] <= 17 ? 1 : 7))
-      for (int acc = 0; acc < 2; acc++) {
-        ukr_case t = {k, g, g->mr, n, kcs[q], g->nr + (seed % 3), acc, seed, kcs[q] + (seed % 4)};
-        if (t.lda == 0) t.lda = 1;
-        check_ukr(&t);
-        seed++;
-      }
-  ukr_case wide = {k, g, g->mr, g->nr, 37, 4099, 1, 99, 4099};
-  check_ukr(&wide);
+/* the tiles of the table, its alternatives and its special tiles that have a microkernel reading A or B in place */
+static size_t configs_in_place(const sc_kernels *k, const sc_gemm_config **out, size_t cap, int b_side) {
+  const sc_gemm_config *all[10];
+  size_t n = configs_of(k, all, 8), m = 0;
+  if (k->gemm->strided_a) all[n++] = k->gemm->strided_a;
+  if (k->gemm->narrow_n) all[n++] = k->gemm->narrow_n;
+  for (size_t i = 0; i < n && m < cap; i++) {
+    int dup = 0;
+    for (size_t j = 0; j < m; j++) dup |= out[j] == all[i];
+    if (!dup && (b_side ? all[i]->ukr_rowb != NULL : all[i]->ukr_rowa != NULL)) out[m++] = all[i];
+  }
+  return m;
+}
+
+/* every tile of the table with a microkernel reading A (b_side 0) or B (1) in place; returns how many */
+static size_t check_in_place(const sc_kernels *k, int b_side, uint64_t seed) {
+  const sc_gemm_config *cfgs[8];
+  const size_t ncfg = configs_in_place(k, cfgs, 8, b_side);
+  /* the contract's m == MR (A in place) or n == NR (B in place), the other side every size; depths around the
+   * unrolling and the blocks; rows exactly as long as used or longer (they then start off the 64-byte grid) */
+  for (size_t ci = 0; ci < ncfg; ci++) {
+    const sc_gemm_config *g = cfgs[ci];
+    const size_t kcs[] = {0, 1, 2, 3, 4, 5, 7, 16, 17, g->kc - 1, g->kc, 1000};
+    const size_t other = b_side ? g->mr : g->nr;
+    for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
+      for (size_t x = 1; x <= other; x += (kcs[q] <= 17 || other <= 8 ? 1 : 7))
+        for (int acc = 0; acc < 2; acc++) {
+          ukr_case t = {k, g, b_side ? x : g->mr, b_side ? g->nr : x, kcs[q], g->nr + (seed % 3), acc, seed, 0, 0};
+          if (b_side)
+            t.ldb = g->nr + (seed % 4);
+          else
+            t.lda = kcs[q] + (seed % 4) + (kcs[q] == 0);
+          check_ukr(&t);
+          seed++;
+        }
+    ukr_case wide = {k, g, g->mr, g->nr, 37, 4099, 1, seed, b_side ? 0 : 4099, b_side ? 4099 : 0};
+    check_ukr(&wide);
+  }
+  return ncfg;
+}
+
+SC_ISA_TEST(gemm_ukr, a_read_in_place) {
+  if (!check_in_place(k, 0, 2000)) SC_SKIP("%s has no microkernel reading A in place", k->name);
+}
+
+SC_ISA_TEST(gemm_ukr, b_read_in_place) {
+  if (!check_in_place(k, 1, 3000)) SC_SKIP("%s has no microkernel reading B in place", k->name);
 }
 
 SC_ISA_TEST(gemm_ukr, transposing_packer) {

@@ -116,15 +116,21 @@ SC_ISA_TEST(gemm, two_threads_tall_wide_deep) {
   check(k, SC_NO_TRANS, SC_NO_TRANS, 40, 2500, 1000, 1.0f, 0.0f, 1, 406);
   /* depth far beyond both sides of C: split between the threads (uneven slices, alpha and beta scaling) */
   check(k, SC_NO_TRANS, SC_NO_TRANS, 20, 33, 9001, -1.5f, 0.5f, 2, 405);
+  /* streamed B, A stored transposed, whole 64-column panels and few rows: B read in place where the table can
+   * (ukr_rowb), with the threads over C and, deeper, over slices of the depth */
+  check(k, SC_TRANS, SC_NO_TRANS, 100, 1088, 2000, 2.0f, 0.0f, 1, 407);
+  check(k, SC_TRANS, SC_NO_TRANS, 70, 128, 17000, 1.0f, 1.0f, 2, 408);
 }
 
 SC_ISA_TEST(gemm, one_thread_wide_and_deep) {
-  /* one thread: B packed panel by panel behind the FMAs (C wider than 256 columns), the narrow path, streaming */
+  /* one thread: B packed panel by panel behind the FMAs (C wider than 256 columns), the narrow path (A read in
+   * place where the table can: alpha 1, A not transposed), streaming */
   SC_ASSERT(sc_set_num_threads(1) == SC_OK, "set threads: %s", sc_last_error());
   check(k, SC_NO_TRANS, SC_NO_TRANS, 530, 300, 300, 1.0f, 0.0f, 1, 450);
   check(k, SC_NO_TRANS, SC_TRANS, 260, 333, 700, 2.0f, -1.0f, 0, 451);
   check(k, SC_NO_TRANS, SC_NO_TRANS, 700, 40, 520, 1.0f, 1.0f, 2, 452);
   check(k, SC_TRANS, SC_NO_TRANS, 8, 150, 17000, 1.0f, 1.0f, 0, 453);
+  check(k, SC_TRANS, SC_NO_TRANS, 70, 128, 17000, -1.0f, 1.0f, 2, 454); /* B read in place (ukr_rowb) */
 }
 
 SC_ISA_TEST(gemm, every_alternative_tile) {

@@ -70,6 +70,8 @@ int sc_cmd_info(int argc, char **argv) {
   printf("gemm:       %s, tile %zux%zu, blocking mc=%zu kc=%zu nc=%zu\n", k->gemm->ukr_name, k->gemm->mr, k->gemm->nr,
          k->gemm->mc, k->gemm->kc, k->gemm->nc);
   if (k->gemm->ukr_rowa) printf("            %s where A is read in place\n", k->gemm->ukr_rowa_name);
+  if (k->gemm->strided_a && k->gemm->strided_a->ukr_rowb)
+    printf("            %s where B is read in place\n", k->gemm->strided_a->ukr_rowb_name);
   printf("threads:    %d\n", sc_num_threads());
   return SC_EXIT_OK;
 }
