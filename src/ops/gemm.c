@@ -148,7 +148,10 @@ static void prefetch_init(prefetch_cursor *c, const sc_gemm_src *s, size_t r0, s
     c->base = s->data + r0 * s->ld + p0, outer = rn, c->span = kc;
   else /* kc rows, rn floats each */
     c->base = s->data + p0 * s->ld + r0, outer = kc, c->span = rn;
-  c->lines = (c->span + 15) / 16 + 1; /* one more: a row that starts mid-line ends in a further line */
+  /* lines per outer step: where every step starts at the same place in a line, exactly those it touches; else
+   * one more than whole lines, since a step that starts mid-line ends in a further one */
+  const size_t lead = (size_t)((uintptr_t)c->base / sizeof(float) % 16);
+  c->lines = c->ld % 16 == 0 ? (lead + c->span + 15) / 16 : (c->span + 15) / 16 + 1;
   c->total = outer * c->lines;
   c->row = c->base;
 }
