@@ -163,18 +163,21 @@ static inline __mmask16 sc_lane_mask(size_t n, size_t v) {
   return r >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << r) - 1u);
 }
 
+/* the A pointers step along f depth steps (4 in the unrolled loop, 1 in the tail) */
 #ifdef SC_UKR_ROW_A
-/* the A pointers step along the depth: by 4 floats in the unrolled loop, by 1 in the tail */
 #define SC_A_STEP(f) "add $4*" #f ", %[a]\n\tadd $4*" #f ", %[a7]\n\t"
+#else
+#define SC_A_STEP(f) "add $4*" #f "*" SC_MRS ", %[a]\n\t"
+#endif
+
+#if defined(SC_UKR_ROW_A)
 void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
                  int accumulate) {
   const float *a7 = a + 7 * lda;
 #elif defined(SC_UKR_ROW_B)
-#define SC_A_STEP(f) "add $4*" #f "*" SC_MRS ", %[a]\n\t"
 void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
                  int accumulate) {
 #else
-#define SC_A_STEP(f) "add $4*" #f "*" SC_MRS ", %[a]\n\t"
 void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c, size_t ldc,
                  int accumulate) {
 #endif
