@@ -245,7 +245,7 @@ __attribute__((constructor)) static void register_eltwise(void) {
       {"r50_layer4_8x7x7x2048", 8, 7, 7, 2048},
       {"demo_layer1_512x28x28x16", 512, 28, 28, 16},
   };
-  for (int i = 0; i < 4; i++) {
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     add_case("eltwise_memcpy", OP_MEMCPY, shapes[i].name, shapes[i].n, shapes[i].h, shapes[i].w, shapes[i].c);
     add_case("relu", OP_RELU, shapes[i].name, shapes[i].n, shapes[i].h, shapes[i].w, shapes[i].c);
     add_case("batchnorm_fwd_relu", OP_BN_FWD, shapes[i].name, shapes[i].n, shapes[i].h, shapes[i].w, shapes[i].c);

@@ -33,32 +33,24 @@ void sc_f32_gemm_pack_t__avx512(size_t w, size_t rn, size_t kc, const float *src
                                 float *dst);
 double sc_fma_peak__avx512(size_t iters);
 
-#define SC_AVX512_CONFIG(MR, NR, MC, KC, ALTS)                                                        \
-  {                                                                                                   \
-    .mr = MR, .nr = NR, .mc = MC, .kc = KC, .nc = 4096, .ukr = sc_f32_gemm_ukr_##MR##x##NR##__avx512, \
-    .ukr_name = "sc_f32_gemm_ukr_" #MR "x" #NR "__avx512", .fma_peak = sc_fma_peak__avx512,           \
-    .pack_t = sc_f32_gemm_pack_t__avx512, .alternatives = ALTS,                                       \
-  }
+/* The fields every tile of this table shares, named after its MR x NR; a tile adds its in-place twin, and the
+ * table its alternatives, after them. */
+#define SC_AVX512_TILE(MR, NR)                                                                                   \
+  .mr = MR, .nr = NR, .mc = 504, .kc = 256, .nc = 4096, .ukr = sc_f32_gemm_ukr_##MR##x##NR##__avx512,            \
+  .ukr_name = "sc_f32_gemm_ukr_" #MR "x" #NR "__avx512", .fma_peak = sc_fma_peak__avx512,                       \
+  .pack_t = sc_f32_gemm_pack_t__avx512
 
-static const sc_gemm_config config_12x32 = SC_AVX512_CONFIG(12, 32, 504, 256, NULL);
+static const sc_gemm_config config_12x32 = {SC_AVX512_TILE(12, 32)};
 static const sc_gemm_config config_6x64 = {
-    .mr = 6, .nr = 64, .mc = 504, .kc = 256, .nc = 4096,
-    .ukr = sc_f32_gemm_ukr_6x64__avx512,
-    .ukr_name = "sc_f32_gemm_ukr_6x64__avx512",
-    .fma_peak = sc_fma_peak__avx512,
-    .pack_t = sc_f32_gemm_pack_t__avx512,
+    SC_AVX512_TILE(6, 64),
     .ukr_rowb = sc_f32_gemm_ukr_rowb_6x64__avx512,
     .ukr_rowb_name = "sc_f32_gemm_ukr_rowb_6x64__avx512",
 };
-static const sc_gemm_config config_28x16 = SC_AVX512_CONFIG(28, 16, 504, 256, NULL);
+static const sc_gemm_config config_28x16 = {SC_AVX512_TILE(28, 16)};
 static const sc_gemm_config *const alternatives[] = {&config_12x32, &config_6x64, &config_28x16, NULL};
 
 const sc_gemm_config sc_gemm_config__avx512 = {
-    .mr = 14, .nr = 32, .mc = 504, .kc = 256, .nc = 4096,
-    .ukr = sc_f32_gemm_ukr_14x32__avx512,
-    .ukr_name = "sc_f32_gemm_ukr_14x32__avx512",
-    .fma_peak = sc_fma_peak__avx512,
-    .pack_t = sc_f32_gemm_pack_t__avx512,
+    SC_AVX512_TILE(14, 32),
     .ukr_rowa = sc_f32_gemm_ukr_rowa_14x32__avx512,
     .ukr_rowa_name = "sc_f32_gemm_ukr_rowa_14x32__avx512",
     .alternatives = alternatives,
