@@ -27,9 +27,11 @@ typedef void (*sc_f32_gemm_ukr_rowa_fn)(size_t m, size_t n, size_t kc, const flo
 
 /* The same product with B read in place: row p of the panel at b + p*ldb (NR floats, any alignment), for all NR
  * columns (n == NR: the driver uses it only where every panel is whole); everything else as the packed kernel, and
- * the result equal to its result bit for bit. */
+ * the result equal to its result bit for bit. Along the depth steps it also stages pf + p*ldb (p < kc) in L2, one
+ * cache line per step between the FMAs: the driver points pf at one line of each row of the next panel, so that
+ * the panel's first reads, from DRAM, overlap the FMAs without a burst of prefetches. pf is never dereferenced. */
 typedef void (*sc_f32_gemm_ukr_rowb_fn)(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb,
-                                        float *c, size_t ldc, int accumulate);
+                                        const float *pf, float *c, size_t ldc, int accumulate);
 
 /* Packs rn <= w rows of a depth-contiguous operand into one panel of width w: dst[p*w + r] = scale * src[r*ld + p]
  * for r < rn, p < kc, and dst[p*w + r] = 0 for rn <= r < w. dst is 64-byte aligned; src may have any alignment.

@@ -22,7 +22,7 @@
  *                       bases, a and a + 7*lda, with lda, 3*lda and 5*lda as scaled indices.
  *   SC_UKR_ROW_B        (optional, NV = 4 only) B is read in place: the function takes ldb after b, reads row p of
  *                       the panel at b + p*ldb (NR floats, any alignment) and needs n == NR
- *                       (sc_f32_gemm_ukr_rowb_fn).
+ *                       (sc_f32_gemm_ukr_rowb_fn); it takes pf after ldb and stages pf + p*ldb in L2 at step p.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -93,13 +93,15 @@
   "vmovaps %%zmm" #r1 ", 64*" #r1 "(%[t])\n\t"
 #elif SC_UKR_NV == 4
 #ifdef SC_UKR_ROW_B
-/* one row of B in place, then the pointer moves to the next row */
+/* one row of B in place and one line of the next panel to L2, then both pointers move to the next row */
 #define SC_LOAD_B(s)                                  \
   "vmovups (%[b]), %%zmm" SC_UKR_B0 "\n\t"            \
   "vmovups 64(%[b]), %%zmm" SC_UKR_B1 "\n\t"          \
   "vmovups 128(%[b]), %%zmm" SC_UKR_B2 "\n\t"         \
   "vmovups 192(%[b]), %%zmm" SC_UKR_B3 "\n\t"         \
-  "add %[ldb], %[b]\n\t"
+  "prefetcht1 (%[pf])\n\t"                           \
+  "add %[ldb], %[b]\n\t"                             \
+  "add %[ldb], %[pf]\n\t"
 #else
 #define SC_LOAD_B(s)                                                \
   "vmovaps 256*" #s "(%[b]), %%zmm" SC_UKR_B0 "\n\t"                \
@@ -175,8 +177,8 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, size_t lda, cons
                  int accumulate) {
   const float *a7 = a + 7 * lda;
 #elif defined(SC_UKR_ROW_B)
-void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
-                 int accumulate) {
+void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb, const float *pf,
+                 float *c, size_t ldc, int accumulate) {
 #else
 void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c, size_t ldc,
                  int accumulate) {
@@ -233,6 +235,7 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
         , [a7] "+r"(a7)
       : [l1] "r"(lda * sizeof(float)), [l3] "r"(3 * lda * sizeof(float)), [l5] "r"(5 * lda * sizeof(float)),
 #elif defined(SC_UKR_ROW_B)
+        , [pf] "+r"(pf)
       : [ldb] "r"(ldb * sizeof(float)),
 #else
       :
