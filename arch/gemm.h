@@ -21,15 +21,16 @@ typedef void (*sc_f32_gemm_ukr_fn)(size_t m, size_t n, size_t kc, const float *a
 
 /* The same product with A read in place: row i of the tile at a + i*lda (kc contiguous floats, any alignment),
  * for all MR rows (m == MR: the driver packs the last, partial panel instead); everything else as above, and the
- * result equal to the packed kernel's bit for bit. */
+ * result equal to the packed kernel's bit for bit. Along the depth steps it also stages kc consecutive cache lines
+ * from pf in L2 (pf + 16p at step p), one per step between the FMAs, so that the driver can have the next panel's
+ * rows fetched from DRAM while this one computes, without a burst of prefetches. pf is never dereferenced. */
 typedef void (*sc_f32_gemm_ukr_rowa_fn)(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
-                                        float *c, size_t ldc, int accumulate);
+                                        const float *pf, float *c, size_t ldc, int accumulate);
 
 /* The same product with B read in place: row p of the panel at b + p*ldb (NR floats, any alignment), for all NR
  * columns (n == NR: the driver uses it only where every panel is whole); everything else as the packed kernel, and
- * the result equal to its result bit for bit. Along the depth steps it also stages pf + p*ldb (p < kc) in L2, one
- * cache line per step between the FMAs: the driver points pf at one line of each row of the next panel, so that
- * the panel's first reads, from DRAM, overlap the FMAs without a burst of prefetches. pf is never dereferenced. */
+ * the result equal to its result bit for bit. Along the depth steps it stages pf + p*ldb in L2, as the kernel above
+ * stages its lines: the driver points pf at one line of each row of the next panel. */
 typedef void (*sc_f32_gemm_ukr_rowb_fn)(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb,
                                         const float *pf, float *c, size_t ldc, int accumulate);
 

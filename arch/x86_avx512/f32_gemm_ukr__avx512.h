@@ -19,7 +19,8 @@
  *   SC_UKR_ROW_A        (optional, NV = 2 and MR = 14 only) A is read in place rather than from a packed panel:
  *                       the function takes lda after a, reads row i of the tile at a + i*lda (kc contiguous floats)
  *                       and needs m == MR (arch/gemm.h, sc_f32_gemm_ukr_rowa_fn). Rows are addressed from two
- *                       bases, a and a + 7*lda, with lda, 3*lda and 5*lda as scaled indices.
+ *                       bases, a and a + 7*lda, with lda, 3*lda and 5*lda as scaled indices. It takes pf after b
+ *                       and stages the line at pf + 16p in L2 at step p.
  *   SC_UKR_ROW_B        (optional, NV = 4 only) B is read in place: the function takes ldb after b, reads row p of
  *                       the panel at b + p*ldb (NR floats, any alignment) and needs n == NR
  *                       (sc_f32_gemm_ukr_rowb_fn); it takes pf after ldb and stages pf + p*ldb in L2 at step p.
@@ -93,15 +94,13 @@
   "vmovaps %%zmm" #r1 ", 64*" #r1 "(%[t])\n\t"
 #elif SC_UKR_NV == 4
 #ifdef SC_UKR_ROW_B
-/* one row of B in place and one line of the next panel to L2, then both pointers move to the next row */
+/* one row of B in place, then the pointer moves to the next row */
 #define SC_LOAD_B(s)                                  \
   "vmovups (%[b]), %%zmm" SC_UKR_B0 "\n\t"            \
   "vmovups 64(%[b]), %%zmm" SC_UKR_B1 "\n\t"          \
   "vmovups 128(%[b]), %%zmm" SC_UKR_B2 "\n\t"         \
   "vmovups 192(%[b]), %%zmm" SC_UKR_B3 "\n\t"         \
-  "prefetcht1 (%[pf])\n\t"                           \
-  "add %[ldb], %[b]\n\t"                             \
-  "add %[ldb], %[pf]\n\t"
+  "add %[ldb], %[b]\n\t"
 #else
 #define SC_LOAD_B(s)                                                \
   "vmovaps 256*" #s "(%[b]), %%zmm" SC_UKR_B0 "\n\t"                \
@@ -156,7 +155,17 @@
 #define SC_B_STEP(f) "add $4*" #f "*" SC_STR(SC_NR) ", %[b]\n\t"
 #endif
 
-#define SC_STEP(s) SC_LOAD_B(s) SC_UKR_ROWS(SC_FMA_ROW, s)
+/* the in-place kernels stage one line in L2 per depth step: the next of kc consecutive lines (A in place), or the
+ * same place in the next row (B in place) */
+#if defined(SC_UKR_ROW_A)
+#define SC_STAGE "prefetcht1 (%[pf])\n\tadd $64, %[pf]\n\t"
+#elif defined(SC_UKR_ROW_B)
+#define SC_STAGE "prefetcht1 (%[pf])\n\tadd %[ldb], %[pf]\n\t"
+#else
+#define SC_STAGE ""
+#endif
+
+#define SC_STEP(s) SC_LOAD_B(s) SC_STAGE SC_UKR_ROWS(SC_FMA_ROW, s)
 
 /* lanes [16v, 16v+16) of a row that are below n */
 static inline __mmask16 sc_lane_mask(size_t n, size_t v) {
@@ -173,8 +182,8 @@ static inline __mmask16 sc_lane_mask(size_t n, size_t v) {
 #endif
 
 #if defined(SC_UKR_ROW_A)
-void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b, float *c, size_t ldc,
-                 int accumulate) {
+void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b, const float *pf,
+                 float *c, size_t ldc, int accumulate) {
   const float *a7 = a + 7 * lda;
 #elif defined(SC_UKR_ROW_B)
 void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb, const float *pf,
@@ -232,7 +241,7 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
       "vzeroupper\n\t"
       : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [k1] "+r"(k1), [c] "+r"(cp)
 #ifdef SC_UKR_ROW_A
-        , [a7] "+r"(a7)
+        , [a7] "+r"(a7), [pf] "+r"(pf)
       : [l1] "r"(lda * sizeof(float)), [l3] "r"(3 * lda * sizeof(float)), [l5] "r"(5 * lda * sizeof(float)),
 #elif defined(SC_UKR_ROW_B)
         , [pf] "+r"(pf)

@@ -377,10 +377,6 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
     const int narrow = n1 - n0 <= SC_GEMM_NARROW_N;
     const sc_f32_gemm_ukr_rowa_fn rowa = narrow && p->a->pack == pack_matrix && p->a->depth_contiguous &&
                                                  p->alpha == 1.0f ? p->kern->gemm->ukr_rowa : NULL;
-    /* A and C larger than the L3 leave A in DRAM for the next call: prefetched, the reads overlap the FMAs (where
-     * A is in the L3 the prefetches only cost: 12544x64x256 243 -> 230 GFLOP/s with them, 65536x64x576 209 ->
-     * 219, 65536x256x64 211 -> 244; one core) */
-    const int rowa_prefetch = rowa && (p->m * p->k + p->m * p->n) * sizeof(float) > sc_cpu()->l3_bytes;
     /* One thread and wide C: B is packed panel by panel during the first row block, behind the FMAs, like A
      * above. Otherwise all threads pack all of B together first, taking groups of panels from a shared counter
      * (so a core slowed by other work packs less). */
@@ -416,19 +412,24 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
       if (dynamic && p->scale_c) scale_block(p->c + ic * p->ldc, p->ldc, mcc, p->n, p->beta_orig);
       /* A read in place: each whole micro-panel goes through all depth blocks in turn, so that its rows (one run
        * of memory) are read start to end while its tiles of C stay in cache; a partial last panel is packed.
-       * Where A comes from DRAM, the next panel is prefetched a slice before each microkernel call. */
+       * The microkernels stage the next panel in L2 meanwhile: the span from its first row's start to its last
+       * row's end, kc lines a call, and again from its start once all are issued; after the last panel, lines
+       * of the packed B they read anyway. One core, 65536x64x576: 210 -> 227-240 GFLOP/s against the driver's
+       * bursts of prefetches between calls (only where A and C exceeded the L3, since the bursts cost more than
+       * they saved elsewhere); 12544x64x256, whose A is in the L3: 232 -> 248 against no prefetch. */
       const size_t in_place = rowa ? mcc / mr * mr : 0;
       for (size_t ir = 0; ir < in_place; ir += mr) {
-        prefetch_cursor pf = {0};
-        if (rowa_prefetch && ic + ir + mr < p->m)
-          prefetch_init(&pf, p->a, ic + ir + mr, min_sz(mr, p->m - ic - ir - mr), 0, p->k, 1);
-        const size_t pf_chunk = ceil_div(pf.total, ceil_div(p->k, p->kc) * ceil_div(n1 - n0, nr));
+        const size_t next_rows = ic + ir + mr < p->m ? min_sz(mr, p->m - ic - ir - mr) : 0;
+        const float *next = next_rows ? p->a->data + (ic + ir + mr) * p->a->ld : NULL;
+        const size_t span = next_rows ? ((next_rows - 1) * p->a->ld + p->k + 15) / 16 : 0;
+        size_t staged = 0; /* lines */
         for (size_t pc = 0; pc < p->k; pc += p->kc) {
           const size_t kc = min_sz(p->kc, p->k - pc);
           const float *ap = p->a->data + (ic + ir) * p->a->ld + pc, *bp = bres + p->n_round * pc;
           for (size_t jr = n0; jr < n1; jr += nr) {
-            prefetch_step(&pf, pf_chunk);
-            rowa(mr, min_sz(nr, n1 - jr), kc, ap, p->a->ld, bp + jr * kc, p->c + (ic + ir) * p->ldc + jr, p->ldc,
+            const float *pf = span ? next + staged % span * 16 : bp + jr * kc;
+            staged += kc;
+            rowa(mr, min_sz(nr, n1 - jr), kc, ap, p->a->ld, bp + jr * kc, pf, p->c + (ic + ir) * p->ldc + jr, p->ldc,
                  pc > 0 || p->beta != 0.0f);
           }
         }

@@ -72,7 +72,8 @@ static void check_ukr(const ukr_case *t) {
     float *ar = guarded_rows(mr, kc, t->lda, &map, &map_len);
     for (size_t i = 0; i < mr; i++)
       for (size_t p = 0; p < kc; p++) ar[i * t->lda + p] = a[p * mr + i];
-    t->g->ukr_rowa(t->m, t->n, kc, ar, t->lda, b, c0, ldc, t->accumulate);
+    /* the staging pointer starts on the guard page: it must never be read */
+    t->g->ukr_rowa(t->m, t->n, kc, ar, t->lda, b, ar + (mr - 1) * t->lda + kc, c0, ldc, t->accumulate);
     munmap(map, map_len);
   } else if (t->ldb) { /* B's rows in place: row p is row p of the packed panel */
     float *br = guarded_rows(kc, nr, t->ldb, &map, &map_len);
