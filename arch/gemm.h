@@ -29,10 +29,11 @@ typedef void (*sc_f32_gemm_ukr_rowa_fn)(size_t m, size_t n, size_t kc, const flo
 
 /* The same product with B read in place: row p of the panel at b + p*ldb (NR floats, any alignment), for all NR
  * columns (n == NR: the driver uses it only where every panel is whole); everything else as the packed kernel, and
- * the result equal to its result bit for bit. Along the depth steps it stages pf + p*ldb in L2, as the kernel above
- * stages its lines: the driver points pf at one line of each row of the next panel. */
+ * the result equal to its result bit for bit. Along the depth steps it stages pf + p*pf_ld in L2, as the kernel
+ * above stages its lines: the driver points pf at one line of each row of the next panel of B, or of the next
+ * block of A to pack. */
 typedef void (*sc_f32_gemm_ukr_rowb_fn)(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb,
-                                        const float *pf, float *c, size_t ldc, int accumulate);
+                                        const float *pf, size_t pf_ld, float *c, size_t ldc, int accumulate);
 
 /* Packs rn <= w rows of a depth-contiguous operand into one panel of width w: dst[p*w + r] = scale * src[r*ld + p]
  * for r < rn, p < kc, and dst[p*w + r] = 0 for rn <= r < w. dst is 64-byte aligned; src may have any alignment.

@@ -23,7 +23,8 @@
  *                       and stages the line at pf + 16p in L2 at step p.
  *   SC_UKR_ROW_B        (optional, NV = 4 only) B is read in place: the function takes ldb after b, reads row p of
  *                       the panel at b + p*ldb (NR floats, any alignment) and needs n == NR
- *                       (sc_f32_gemm_ukr_rowb_fn); it takes pf after ldb and stages pf + p*ldb in L2 at step p.
+ *                       (sc_f32_gemm_ukr_rowb_fn); it takes pf and pf_ld after ldb and stages pf + p*pf_ld in L2
+ *                       at step p.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -156,11 +157,11 @@
 #endif
 
 /* the in-place kernels stage one line in L2 per depth step: the next of kc consecutive lines (A in place), or the
- * same place in the next row (B in place) */
+ * line pf_ld floats further (B in place) */
 #if defined(SC_UKR_ROW_A)
 #define SC_STAGE "prefetcht1 (%[pf])\n\tadd $64, %[pf]\n\t"
 #elif defined(SC_UKR_ROW_B)
-#define SC_STAGE "prefetcht1 (%[pf])\n\tadd %[ldb], %[pf]\n\t"
+#define SC_STAGE "prefetcht1 (%[pf])\n\tadd %[pfl], %[pf]\n\t"
 #else
 #define SC_STAGE ""
 #endif
@@ -187,7 +188,7 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, size_t lda, cons
   const float *a7 = a + 7 * lda;
 #elif defined(SC_UKR_ROW_B)
 void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb, const float *pf,
-                 float *c, size_t ldc, int accumulate) {
+                 size_t pf_ld, float *c, size_t ldc, int accumulate) {
 #else
 void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c, size_t ldc,
                  int accumulate) {
@@ -245,7 +246,7 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
       : [l1] "r"(lda * sizeof(float)), [l3] "r"(3 * lda * sizeof(float)), [l5] "r"(5 * lda * sizeof(float)),
 #elif defined(SC_UKR_ROW_B)
         , [pf] "+r"(pf)
-      : [ldb] "r"(ldb * sizeof(float)),
+      : [ldb] "r"(ldb * sizeof(float)), [pfl] "r"(pf_ld * sizeof(float)),
 #else
       :
 #endif

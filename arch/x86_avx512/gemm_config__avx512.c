@@ -28,7 +28,7 @@ void sc_f32_gemm_ukr_6x64__avx512(size_t m, size_t n, size_t kc, const float *a,
 void sc_f32_gemm_ukr_rowa_14x32__avx512(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
                                         const float *pf, float *c, size_t ldc, int accumulate);
 void sc_f32_gemm_ukr_rowb_6x64__avx512(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb,
-                                       const float *pf, float *c, size_t ldc, int accumulate);
+                                       const float *pf, size_t pf_ld, float *c, size_t ldc, int accumulate);
 void sc_f32_gemm_pack_t__avx512(size_t w, size_t rn, size_t kc, const float *src, size_t ld, float scale,
                                 float *dst);
 double sc_fma_peak__avx512(size_t iters);

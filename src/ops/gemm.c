@@ -483,41 +483,57 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
     return;
   }
 
-  /* Few rows of C per thread (the same test for every thread: the branches below hold barriers): each panel of B
-   * would meet few panels of A, so where the table has a microkernel reading B in place and every panel of B is
-   * whole, B is not packed at all, and no buffer of B is shared (TN 64x576x65536, one core: 161 -> 204 GFLOP/s,
-   * 128x576x16384 189 -> 220). */
+  /* At most 256 rows of C per thread (the same test for every thread: the branches below hold barriers): each
+   * panel of B would meet few panels of A, so where the table has a microkernel reading B in place and every panel
+   * of B is whole, B is not packed at all, and no buffer of B is shared (TN 64x576x65536, one core: 161 -> 204
+   * GFLOP/s, 128x576x16384 189 -> 220). Counted in rows, not whole tiles: 256 rows take 258 of 6-row tiles. */
   const sc_f32_gemm_ukr_rowb_fn rowb = p->b->pack == pack_matrix && !p->b->depth_contiguous && p->n % nr == 0 &&
-                                               ceil_div(mt, (size_t)tm) * mr <= SC_GEMM_NARROW_N
+                                               ceil_div(p->m, (size_t)tm) <= SC_GEMM_NARROW_N
                                            ? p->kern->gemm->ukr_rowb
                                            : NULL;
   if (rowb) {
+    /* The microkernels stage one line per depth step (arch/gemm.h): tile t of a panel stages line t of each row of
+     * the next panel of B (the next columns, else the next depth block); where A is stored transposed (depth rows
+     * of M floats), the following tiles stage the lines of the next block of A to pack, until all are issued; the
+     * rest stage B's lines again, which measured faster than staging the row being read (64 rows: 215 -> 225
+     * GFLOP/s: a prefetch the core dropped is issued once more). A is staged only where its next block is at
+     * least as wide as the columns of B it will meet, so that its reads are the larger share (64x576x65536 lost 4%
+     * to it). TN, one core: 64x576x65536 209 -> 228 GFLOP/s against bursts of prefetches before each call; the 1x1
+     * backward-weights 256x64x50176 150 -> 181 and 64x64x200704 149 -> 195 against B's staging alone (two
+     * threads: 277 -> 356, 286 -> 352). */
+    const int stage_a = p->a->pack == pack_matrix && !p->a->depth_contiguous;
+    const size_t lda = p->a->ld, ldb = p->b->ld;
     for (size_t pc = 0; pc < p->k; pc += p->kc) {
       const size_t kc = min_sz(p->kc, p->k - pc);
       const int accumulate = pc > 0 || p->beta != 0.0f;
       for (size_t ic = m0; ic < m1; ic += mc) {
         const size_t mcc = min_sz(mc, m1 - ic);
         pack_src(p->kern, p->a, ic, mcc, pc, kc, mr, p->alpha, apack);
+        /* the next block of A to pack: the next rows of C, else the first ones of the next depth block */
+        const float *next_a = NULL;
+        size_t a_width = 0, a_lines = 0, a_staged = 0;
+        if (stage_a && ic + mcc < m1)
+          next_a = p->a->data + pc * lda + ic + mcc, a_width = min_sz(mc, m1 - ic - mcc);
+        else if (stage_a && pc + kc < p->k)
+          next_a = p->a->data + (pc + kc) * lda + m0, a_width = min_sz(mc, m1 - m0);
+        if (next_a && a_width >= n1 - n0) a_lines = lines_per_step(next_a, lda, a_width);
         const size_t ntiles = ceil_div(mcc, mr);
         for (size_t jr = n0; jr < n1; jr += nr) {
-          /* the next panel of B (the next columns, else the next depth block) is staged in L2 meanwhile: tile t
-           * stages line t of each of its rows, and where there are fewer
-           * tiles than lines, the rest go before the first tile (64x576x65536, one core: 209 -> 228 GFLOP/s) */
-          const float *b = p->b->data + pc * p->b->ld + jr, *next = b;
-          size_t next_kc = kc;
+          const float *b = p->b->data + pc * ldb + jr, *next = NULL;
+          size_t next_kc = kc, lines = 0;
           if (jr + nr < n1)
             next = b + nr;
           else if (pc + kc < p->k)
-            next = p->b->data + (pc + kc) * p->b->ld + n0, next_kc = min_sz(p->kc, p->k - pc - kc);
-          const size_t lines = lines_per_step(next, p->b->ld, nr);
-          for (size_t l = ntiles; l < lines && next != b; l++)
-            for (size_t q = 0; q < next_kc; q++)
-              __builtin_prefetch(next + q * p->b->ld + min_sz(l * 16, nr - 1), 0, 2);
+            next = p->b->data + (pc + kc) * ldb + n0, next_kc = min_sz(p->kc, p->k - pc - kc);
+          if (next) lines = lines_per_step(next, ldb, nr);
+          for (size_t l = ntiles; l < lines; l++) /* fewer tiles than lines: the rest now */
+            for (size_t q = 0; q < next_kc; q++) __builtin_prefetch(next + q * ldb + min_sz(l * 16, nr - 1), 0, 2);
           for (size_t ir = 0, t = 0; ir < mcc; ir += mr, t++) {
-            /* tiles past the lines stage them again, which measured faster than staging the row being read (64 rows:
-             * 215 -> 225 GFLOP/s): a prefetch the core dropped is issued once more */
-            const float *pf = next == b ? b : next + min_sz(t % lines * 16, nr - 1);
-            rowb(min_sz(mr, mcc - ir), nr, kc, apack + ir * kc, b, p->b->ld, pf, p->c + (ic + ir) * p->ldc + jr,
+            const float *pf = next ? next + min_sz(t % lines * 16, nr - 1) : b;
+            size_t pf_ld = ldb;
+            if (t >= lines && a_staged < a_lines)
+              pf = next_a + min_sz(a_staged++ * 16, a_width - 1), pf_ld = lda;
+            rowb(min_sz(mr, mcc - ir), nr, kc, apack + ir * kc, b, ldb, pf, pf_ld, p->c + (ic + ir) * p->ldc + jr,
                  p->ldc, accumulate);
           }
         }

@@ -80,7 +80,7 @@ static void check_ukr(const ukr_case *t) {
     for (size_t p = 0; p < kc; p++)
       for (size_t j = 0; j < nr; j++) br[p * t->ldb + j] = b[p * nr + j];
     /* the staging pointer runs past the last row, onto the guard page: it must never be read */
-    t->g->ukr_rowb(t->m, t->n, kc, a, br, t->ldb, br + kc * t->ldb, c0, ldc, t->accumulate);
+    t->g->ukr_rowb(t->m, t->n, kc, a, br, t->ldb, br + kc * t->ldb, t->ldb, c0, ldc, t->accumulate);
     munmap(map, map_len);
   } else {
     t->g->ukr(t->m, t->n, kc, a, b, c0, ldc, t->accumulate);

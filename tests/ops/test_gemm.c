@@ -120,6 +120,8 @@ SC_ISA_TEST(gemm, two_threads_tall_wide_deep) {
    * (ukr_rowb), with the threads over C and, deeper, over slices of the depth */
   check(k, SC_TRANS, SC_NO_TRANS, 100, 1088, 2000, 2.0f, 0.0f, 1, 407);
   check(k, SC_TRANS, SC_NO_TRANS, 70, 128, 17000, 1.0f, 1.0f, 2, 408);
+  /* 256 rows (258 in 6-row tiles) in each slice of the depth: B read in place, the next block of A staged */
+  check(k, SC_TRANS, SC_NO_TRANS, 256, 64, 8200, 1.0f, 0.0f, 1, 409);
 }
 
 SC_ISA_TEST(gemm, one_thread_wide_and_deep) {
