@@ -133,6 +133,7 @@ SC_ISA_TEST(gemm, one_thread_wide_and_deep) {
   check(k, SC_NO_TRANS, SC_NO_TRANS, 700, 40, 520, 1.0f, 1.0f, 2, 452);
   check(k, SC_TRANS, SC_NO_TRANS, 8, 150, 17000, 1.0f, 1.0f, 0, 453);
   check(k, SC_TRANS, SC_NO_TRANS, 70, 128, 17000, -1.0f, 1.0f, 2, 454); /* B read in place (ukr_rowb) */
+  check(k, SC_TRANS, SC_NO_TRANS, 130, 192, 700, 1.0f, 0.5f, 1, 455);    /* the same, though B would fit packed */
 }
 
 SC_ISA_TEST(gemm, every_alternative_tile) {
