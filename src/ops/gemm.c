@@ -253,8 +253,8 @@ typedef struct gemm_plan {
   atomic_size_t *next_bgroup; /* the shared counter of groups of B panels to pack (B resident) */
 } gemm_plan;
 
-/* a thread whose columns of C number at most this packs A one micro-panel at a time (see run_thread); a thread with at
- * most this many rows of C reads B in place where it can */
+/* a thread whose columns of C number at most this packs A one micro-panel at a time, and one whose rows number at
+ * most this reads B in place where it can (see run_thread) */
 #define SC_GEMM_NARROW_N 256
 
 /* Block sizes from the caches: a kc x NR panel of B fills about 2/3 of L1 (A's micro-panel and C stream past it),
@@ -356,7 +356,6 @@ static void macro_kernel(const gemm_plan *p, const float *apack, const float *bp
     }
   }
 }
-
 
 static void run_thread(const gemm_plan *pp, int t, int T) {
   int tm, tn;
