@@ -25,9 +25,11 @@ typedef void (*sc_f32_conv_tap_fn)(size_t rows, size_t cols, size_t cin, const f
 
 /* Weight gradient of one tap, accumulated over a rectangle of output pixels:
  *   dw[c*16 + j] += sum_{r < rows, i < cols} x[r*xrs + i*xps + c] * dy[r*dyrs + i*dyps + j]    for c < cn, j < 16.
- * cn <= the config's dw_block; dw is 64-byte aligned; x and dy need only float alignment. */
+ * cn <= the config's dw_block; dw is 64-byte aligned; x and dy need only float alignment. pf is a hint: a kernel
+ * may stage the consecutive cache lines pf, pf + 16, ... in L2, one per pixel between its FMAs, so that the driver
+ * can have the next image fetched while this one computes; it is never dereferenced. */
 typedef void (*sc_f32_conv_tap_dw_fn)(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,
-                                      const float *dy, size_t dyrs, size_t dyps, float *dw);
+                                      const float *dy, size_t dyrs, size_t dyps, float *dw, const float *pf);
 
 /* The same as sc_f32_conv_tap_fn with 64 output lanes: w[c*64 + j], out[... + j] for j < 64. */
 typedef sc_f32_conv_tap_fn sc_f32_conv_tap64_fn;

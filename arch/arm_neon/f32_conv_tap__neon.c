@@ -1,7 +1,8 @@
 /* f32_conv_tap__neon.c: the direct-convolution tap kernels (conv.h) with NEON: the 16 output channels are four
  * q registers, and every input channel is a lane broadcast from the activation tensor, so nothing is packed.
  *   tap:    6 pixels at a time (24 accumulators of the 32 registers), then 1.
- *   tap_dw: 4 input channels at a time (16 accumulators, one vector load of x per pixel, lane FMAs).
+ *   tap_dw: 4 input channels at a time (16 accumulators, one vector load of x per pixel, lane FMAs); one line of
+ *           pf prefetched per pixel.
  * Each output lane adds its products in the scalar kernel's order; FMA rounds once per product. */
 #include <arm_neon.h>
 
@@ -58,7 +59,7 @@ void sc_f32_conv_tap__neon(size_t rows, size_t cols, size_t cin, const float *in
 }
 
 void sc_f32_conv_tap_dw__neon(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,
-                              const float *dy, size_t dyrs, size_t dyps, float *dw) {
+                              const float *dy, size_t dyrs, size_t dyps, float *dw, const float *pf) {
   if (cn == 4) {
 #define LOAD(u)                                                                                                   \
   float32x4_t a0##u = vld1q_f32(dw + (u)*16), a1##u = vld1q_f32(dw + (u)*16 + 4),                                 \
@@ -75,6 +76,7 @@ void sc_f32_conv_tap_dw__neon(size_t rows, size_t cols, size_t cn, const float *
         const float *g = dy + r * dyrs + i * dyps;
         const float32x4_t xv = vld1q_f32(x + r * xrs + i * xps);
         const float32x4_t g0 = vld1q_f32(g), g1 = vld1q_f32(g + 4), g2 = vld1q_f32(g + 8), g3 = vld1q_f32(g + 12);
+        __builtin_prefetch(pf, 0, 2), pf += 16;
         FMA(0) FMA(1) FMA(2) FMA(3)
       }
     STORE(0) STORE(1) STORE(2) STORE(3)
@@ -83,7 +85,7 @@ void sc_f32_conv_tap_dw__neon(size_t rows, size_t cols, size_t cn, const float *
 #undef STORE
     return;
   }
-  for (size_t c = 0; c < cn; c++) { /* a ragged block: one channel at a time, two pixels in flight */
+  for (size_t c = 0; c < cn; c++) { /* a ragged block (stages nothing): one channel at a time, two pixels in flight */
     float32x4_t s0 = vld1q_f32(dw + c * 16), s1 = vld1q_f32(dw + c * 16 + 4);
     float32x4_t s2 = vld1q_f32(dw + c * 16 + 8), s3 = vld1q_f32(dw + c * 16 + 12);
     float32x4_t t0 = vdupq_n_f32(0.0f), t1 = t0, t2 = t0, t3 = t0;

@@ -35,7 +35,8 @@ void sc_f32_conv_row3__scalar(size_t rows, size_t cols, size_t cin, const float 
 }
 
 void sc_f32_conv_tap_dw__scalar(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,
-                                const float *dy, size_t dyrs, size_t dyps, float *dw) {
+                                const float *dy, size_t dyrs, size_t dyps, float *dw, const float *pf) {
+  (void)pf; /* the reference stages nothing */
   for (size_t c = 0; c < cn; c++)
     for (size_t j = 0; j < SC_CONV_LANES; j++) {
       float s = dw[c * SC_CONV_LANES + j];

@@ -1,7 +1,8 @@
 /* f32_conv_tap__avx2.c: the direct-convolution tap kernels (conv.h) with AVX2+FMA: the 16 output channels are two
  * ymm, and every input channel is broadcast straight from the activation tensor, so nothing is packed.
  *   tap:    6 pixels at a time (12 accumulators of the 16 registers), then 1.
- *   tap_dw: 4 input channels at a time (8 accumulators), across the whole pixel rectangle.
+ *   tap_dw: 4 input channels at a time (8 accumulators), across the whole pixel rectangle; one line of pf staged
+ *           in L2 per pixel.
  * Each output lane adds its products in the scalar kernel's order; FMA rounds once per product. */
 #include <immintrin.h>
 
@@ -49,7 +50,7 @@ void sc_f32_conv_tap__avx2(size_t rows, size_t cols, size_t cin, const float *in
 }
 
 void sc_f32_conv_tap_dw__avx2(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,
-                              const float *dy, size_t dyrs, size_t dyps, float *dw) {
+                              const float *dy, size_t dyrs, size_t dyps, float *dw, const float *pf) {
   if (cn == 4) {
 #define LOAD(u) __m256 l##u = _mm256_load_ps(dw + (u)*16), h##u = _mm256_load_ps(dw + (u)*16 + 8);
 #define FMA(u)                                                                                                    \
@@ -63,6 +64,7 @@ void sc_f32_conv_tap_dw__avx2(size_t rows, size_t cols, size_t cn, const float *
       for (size_t i = 0; i < cols; i++) {
         const float *a = x + r * xrs + i * xps, *g = dy + r * dyrs + i * dyps;
         const __m256 gl = _mm256_loadu_ps(g), gh = _mm256_loadu_ps(g + 8);
+        _mm_prefetch((const char *)pf, _MM_HINT_T1), pf += 16;
         FMA(0) FMA(1) FMA(2) FMA(3)
       }
     STORE(0) STORE(1) STORE(2) STORE(3)
@@ -71,7 +73,7 @@ void sc_f32_conv_tap_dw__avx2(size_t rows, size_t cols, size_t cn, const float *
 #undef STORE
     return;
   }
-  for (size_t c = 0; c < cn; c++) { /* a ragged block: one channel at a time, two pixels in flight */
+  for (size_t c = 0; c < cn; c++) { /* a ragged block (stages nothing): one channel at a time, two pixels in flight */
     __m256 l0 = _mm256_load_ps(dw + c * 16), h0 = _mm256_load_ps(dw + c * 16 + 8);
     __m256 l1 = _mm256_setzero_ps(), h1 = _mm256_setzero_ps();
     for (size_t r = 0; r < rows; r++) {

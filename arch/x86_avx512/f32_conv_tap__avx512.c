@@ -4,7 +4,8 @@
  *   tap:    12 pixels at a time, 12 accumulators in registers across the input channels, then 4, then 1.
  *   tap64:  64 output channels (4 zmm) for up to 4 pixels.
  *   row3:   three taps of a kernel row for up to 14 pixels; each broadcast input value feeds three FMAs.
- *   tap_dw: 16 input channels at a time, 16 accumulators in registers across the whole pixel rectangle.
+ *   tap_dw: 16 input channels at a time, 16 accumulators in registers across the whole pixel rectangle, and one
+ *           line of pf staged in L2 per pixel.
  * Each output lane adds its products in the same order as the scalar kernel; FMA rounds once per product where
  * the scalar kernel rounds twice, so results may differ from it in the last bits. */
 #include <immintrin.h>
@@ -165,7 +166,7 @@ void sc_f32_conv_row3__avx512(size_t rows, size_t cols, size_t cin, const float 
 }
 
 void sc_f32_conv_tap_dw__avx512(size_t rows, size_t cols, size_t cn, const float *x, size_t xrs, size_t xps,
-                                const float *dy, size_t dyrs, size_t dyps, float *dw) {
+                                const float *dy, size_t dyrs, size_t dyps, float *dw, const float *pf) {
   if (cn == 16) {
 #define LOAD(u) __m512 c##u = _mm512_load_ps(dw + (u)*16);
 #define FMA(u) c##u = _mm512_fmadd_ps(_mm512_set1_ps(a[u]), g, c##u);
@@ -175,6 +176,7 @@ void sc_f32_conv_tap_dw__avx512(size_t rows, size_t cols, size_t cn, const float
       for (size_t i = 0; i < cols; i++) {
         const float *a = x + r * xrs + i * xps;
         const __m512 g = _mm512_loadu_ps(dy + r * dyrs + i * dyps);
+        _mm_prefetch((const char *)pf, _MM_HINT_T1), pf += 16;
         REP16(FMA)
       }
     REP16(STORE)
@@ -183,7 +185,7 @@ void sc_f32_conv_tap_dw__avx512(size_t rows, size_t cols, size_t cn, const float
 #undef STORE
     return;
   }
-  for (size_t c = 0; c < cn; c++) { /* a ragged block: one channel at a time, four pixels in flight */
+  for (size_t c = 0; c < cn; c++) { /* a ragged block (stages nothing): one channel at a time, four pixels in flight */
     __m512 s0 = _mm512_load_ps(dw + c * 16), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps();
     __m512 s3 = _mm512_setzero_ps();
     for (size_t r = 0; r < rows; r++) {

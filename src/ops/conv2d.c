@@ -580,16 +580,27 @@ static void direct_dw_part(void *arg) {
   team_share(dd->threads, g->n, &th, &nth, &n0, &n1);
   float *acc = dd->part + th * dd->per_thread;
   memset(acc, 0, (size_t)dd->per_thread * sizeof(float));
+  /* While an image computes, the kernels stage the next one's x and dy in L2, a line per pixel, and again from
+   * the start once all are issued: the hardware prefetcher alone left the first pass over each small image waiting
+   * on memory (one core, AVX-512: 28x28x16-32s2 122 -> 170 GFLOP/s, 14x14x32-64s2 155 -> 221; the same lines
+   * issued in bursts between calls cost 28x28x16-16s1 a sixth, staged by the kernels nothing) */
+  const int64_t x_img = g->h * g->w * g->c, y_img = g->oh * g->ow * g->k;
+  const int64_t x_lines = (x_img + 15) / 16, lines = x_lines + (y_img + 15) / 16;
   for (int64_t n = n0; n < n1; n++) {
-    const float *x = dd->x + n * g->h * g->w * g->c, *dy = dd->dy + n * g->oh * g->ow * g->k;
+    const float *x = dd->x + n * x_img, *dy = dd->dy + n * y_img;
+    int64_t staged = 0;
     for (int64_t kb = 0; kb < blocks; kb++)
       for (int64_t t = 0; t < taps; t++) {
         tap_rect r;
         if (!tap_rect_of(g, t, &r)) continue;
-        for (int64_t c0 = 0; c0 < g->c; c0 += cb)
+        for (int64_t c0 = 0; c0 < g->c; c0 += cb) {
+          const int64_t at = staged % lines; /* the next image's x, then its dy; the last image stages its own x */
+          const float *pf = n + 1 >= n1 ? x : at < x_lines ? x + x_img + at * 16 : dy + y_img + (at - x_lines) * 16;
+          staged += (int64_t)(r.rows * r.cols);
           dd->kern->tap_dw(r.rows, r.cols, (size_t)(g->c - c0 < cb ? g->c - c0 : cb), x + r.x_off + c0, r.xrs, r.xps,
                            dy + r.y_off + kb * SC_CONV_LANES, r.yrs, r.yps,
-                           acc + ((kb * taps + t) * g->c + c0) * SC_CONV_LANES);
+                           acc + ((kb * taps + t) * g->c + c0) * SC_CONV_LANES, pf);
+        }
       }
   }
   if (nth > 1) {
