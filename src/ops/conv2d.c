@@ -600,8 +600,9 @@ static void direct_dw_part(void *arg) {
   memset(acc, 0, (size_t)dd->per_thread * sizeof(float));
   /* While an image computes, the kernels stage the next one's x and dy in L2, a line per pixel, and again from
    * the start once all are issued: the hardware prefetcher alone left the first pass over each small image waiting
-   * on memory (one core, AVX-512: 28x28x16-32s2 122 -> 170 GFLOP/s, 14x14x32-64s2 155 -> 221; the same lines
-   * issued in bursts between calls cost 28x28x16-16s1 a sixth, staged by the kernels nothing) */
+   * on memory (one core, AVX-512: 28x28x16-32s2 122 -> 224 GFLOP/s, 14x14x32-64s2 155 -> 218, 32x32x64-64s1
+   * 207 -> 227; the same lines issued in bursts between calls cost 28x28x16-16s1 a sixth, staged by the kernels
+   * nothing) */
   const int64_t x_img = g->h * g->w * g->c, y_img = g->oh * g->ow * g->k;
   const int64_t x_lines = (x_img + 15) / 16, lines = x_lines + (y_img + 15) / 16;
   for (int64_t n = n0; n < n1; n++) {
