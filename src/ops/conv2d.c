@@ -526,7 +526,7 @@ static void direct_conv_part(void *arg) {
    * forward 28x28x16-32s2 117 -> 150 GFLOP/s, 14x14x32-32s1 207 -> 235; backward-data 28x28x16-32s2 154 -> 169,
    * 14x14x32-32s1 207 -> 236; 32x32x64-64s1 and 7x7x64-64s1 unchanged). */
   const int64_t src_img = dc->scatter ? g->oh * g->ow * g->k : g->h * g->w * g->c, src_lines = (src_img + 15) / 16;
-  const int64_t chunk = (src_lines + blocks * (rows3 ? g->kh : taps) - 1) / (blocks * (rows3 ? g->kh : taps));
+  const int64_t calls = blocks * (rows3 ? g->kh : taps), chunk = (src_lines + calls - 1) / calls;
   for (int64_t n = n0; n < n1; n++) {
     float *x = dc->x + n * g->h * g->w * g->c, *y = dc->y + n * g->oh * g->ow * g->k;
     const float *next = (dc->scatter ? y : x) + src_img;

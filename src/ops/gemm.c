@@ -257,6 +257,13 @@ typedef struct gemm_plan {
  * most this reads B in place where it can (see run_thread) */
 #define SC_GEMM_NARROW_N 256
 
+/* Whether a thread with `rows` rows of C reads B in place (run_thread's streaming schedule): the table has the
+ * microkernel, B is a matrix whose rows run along N, every NR-column panel is whole, and the rows are few. */
+static int b_in_place(const gemm_plan *p, size_t rows) {
+  return p->kern->gemm->ukr_rowb && p->b->pack == pack_matrix && !p->b->depth_contiguous && p->n % p->nr == 0 &&
+         rows <= SC_GEMM_NARROW_N;
+}
+
 /* Block sizes from the caches: a kc x NR panel of B fills about 2/3 of L1 (A's micro-panel and C stream past it),
  * an MC x KC block of A half of L2, and resident or streamed B at most a quarter of L3. */
 static void choose_blocks(gemm_plan *p) {
@@ -277,9 +284,7 @@ static void choose_blocks(gemm_plan *p) {
   /* B is not kept packed where the streaming schedule would read it in place (run_thread), which measured faster
    * even where all of B fits the budget (TN, one core: 128x128x12544 163 -> 212 GFLOP/s, 64x256x3136 190 -> 234;
    * two threads 128x128x3136 308 -> 402) */
-  const int b_in_place = g->ukr_rowb && p->b->pack == pack_matrix && !p->b->depth_contiguous && p->n % p->nr == 0 &&
-                         p->m <= SC_GEMM_NARROW_N;
-  p->resident = !p->stream_b && !b_in_place && p->n_round * p->k * sizeof(float) <= b_budget;
+  p->resident = !p->stream_b && !b_in_place(p, p->m) && p->n_round * p->k * sizeof(float) <= b_budget;
   p->nc = p->resident ? p->n_round : round_up(ceil_div(p->n, ceil_div(p->n, nc_max)), p->nr);
 }
 
@@ -493,10 +498,7 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
    * panel of B would meet few panels of A, so where the table has a microkernel reading B in place and every panel
    * of B is whole, B is not packed at all, and no buffer of B is shared (TN 64x576x65536, one core: 161 -> 204
    * GFLOP/s, 128x576x16384 189 -> 220). Counted in rows, not whole tiles: 256 rows take 258 of 6-row tiles. */
-  const sc_f32_gemm_ukr_rowb_fn rowb = p->b->pack == pack_matrix && !p->b->depth_contiguous && p->n % nr == 0 &&
-                                               ceil_div(p->m, (size_t)tm) <= SC_GEMM_NARROW_N
-                                           ? p->kern->gemm->ukr_rowb
-                                           : NULL;
+  const sc_f32_gemm_ukr_rowb_fn rowb = b_in_place(p, ceil_div(p->m, (size_t)tm)) ? p->kern->gemm->ukr_rowb : NULL;
   if (rowb) {
     /* The microkernels stage one line per depth step (arch/gemm.h): tile t of a panel stages line t of each row of
      * the next panel of B (the next columns, else the next depth block); where A is stored transposed (depth rows
