@@ -1,6 +1,6 @@
 /* conv.h: per-ISA kernels of the direct convolution, which src/ops/conv2d.c uses for layers of few channels
  * (C and K up to a few dozen), where the implicit GEMM spends more time gathering and transposing its panels than
- * multiplying them.
+ * multiplying them; and the transforms of the Winograd convolution (src/ops/winograd.c), further below.
  *
  * The kernels work on one kernel tap (row3: three of one kernel row) at a time over a rectangle of pixels, in
  * which every pixel reads a real (unpadded) input pixel: the driver cuts each tap's rectangle to the pixels that
@@ -43,16 +43,42 @@ typedef sc_f32_conv_tap_fn sc_f32_conv_tap64_fn;
  * The same arguments as sc_f32_conv_tap_fn. */
 typedef sc_f32_conv_tap_fn sc_f32_conv_row3_fn;
 
+/* Winograd F(2x2, 3x3) transforms, for 3x3 stride-1 convolutions of many channels (src/ops/winograd.c). A 4x4
+ * patch d of input pixels becomes 16 values per channel, V = B^T d B; multiplied (a GEMM over the channels per
+ * element e = 4*row + col) by the weights transformed likewise, they give M, whose 2x2 block of outputs is
+ * Y = A^T M A:
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]        A^T = [1 1 1 0; 0 1 -1 -1]
+ * in exactly this order per channel (no FMA, no reassociation), so that every ISA gives the scalar result bit
+ * for bit:
+ *   in:  t[0] = d[0] - d[2], t[1] = d[1] + d[2], t[2] = d[2] - d[1], t[3] = d[1] - d[3]  (rows of d, per column)
+ *        V[r][0] = t[r][0] - t[r][2], V[r][1] = t[r][1] + t[r][2], V[r][2] = t[r][2] - t[r][1],
+ *        V[r][3] = t[r][1] - t[r][3]
+ *   out: s[0] = (M[0] + M[1]) + M[2], s[1] = (M[1] - M[2]) - M[3]                          (rows of M, per column)
+ *        Y[r][0] = (s[r][0] + s[r][1]) + s[r][2], Y[r][1] = (s[r][1] - s[r][2]) - s[r][3]
+ * Channels are contiguous and are the vector lanes; pointers need only float alignment. */
+
+/* v[e*vs + c] = V[e] of channel c for c < cn, e < 16, from d[i][j] = in[i*rs + j*ps + c] (i, j < 4). */
+typedef void (*sc_f32_wino_in_fn)(size_t cn, const float *in, size_t rs, size_t ps, float *v, size_t vs);
+
+/* out[i*rs + j*ps + c] = Y[i][j] of channel c (+= when accumulate) for i < rows, j < cols (rows, cols <= 2),
+ * c < cn, from M[e] = m[e*ms + c]. Nothing outside those rows, columns and channels is written. */
+typedef void (*sc_f32_wino_out_fn)(size_t cn, const float *m, size_t ms, float *out, size_t rs, size_t ps,
+                                   size_t rows, size_t cols, int accumulate);
+
 typedef struct sc_conv_config {
   sc_f32_conv_tap_fn tap;
   sc_f32_conv_tap_dw_fn tap_dw;
   sc_f32_conv_tap64_fn tap64; /* optional (NULL: not offered): outputs in blocks of 64, inputs of 64 or more */
   sc_f32_conv_row3_fn row3;   /* optional (NULL: not offered): 3-wide kernels at stride 1, 16-lane blocks */
+  sc_f32_wino_in_fn wino_in;   /* optional (NULL: the Winograd path is not offered) */
+  sc_f32_wino_out_fn wino_out; /* set with wino_in */
   size_t dw_block; /* input channels per tap_dw call (its accumulators are dw_block x 16) */
   const char *tap_name; /* e.g. "sc_f32_conv_tap__avx512" */
   const char *tap_dw_name;
   const char *tap64_name;
   const char *row3_name;
+  const char *wino_in_name;
+  const char *wino_out_name;
 } sc_conv_config;
 
 #endif

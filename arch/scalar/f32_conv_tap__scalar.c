@@ -46,6 +46,10 @@ void sc_f32_conv_tap_dw__scalar(size_t rows, size_t cols, size_t cn, const float
     }
 }
 
+void sc_f32_wino_in__scalar(size_t cn, const float *in, size_t rs, size_t ps, float *v, size_t vs);
+void sc_f32_wino_out__scalar(size_t cn, const float *m, size_t ms, float *out, size_t rs, size_t ps, size_t rows,
+                             size_t cols, int accumulate);
+
 const sc_conv_config sc_conv_config__scalar = {
     .tap = sc_f32_conv_tap__scalar,
     .tap_dw = sc_f32_conv_tap_dw__scalar,
@@ -56,4 +60,8 @@ const sc_conv_config sc_conv_config__scalar = {
     .tap_dw_name = "sc_f32_conv_tap_dw__scalar",
     .tap64_name = "sc_f32_conv_tap64__scalar",
     .row3_name = "sc_f32_conv_row3__scalar",
+    .wino_in = sc_f32_wino_in__scalar,
+    .wino_out = sc_f32_wino_out__scalar,
+    .wino_in_name = "sc_f32_wino_in__scalar",
+    .wino_out_name = "sc_f32_wino_out__scalar",
 };

@@ -1,5 +1,6 @@
 /* conv2d.c: 2-D convolution on NHWC tensors (forward, backward-data, backward-weights), either on the kernel
- * table's direct tap kernels (arch/conv.h) or as implicit GEMM on the engine's GEMM driver (gemm.h), and the
+ * table's direct tap kernels (arch/conv.h), by Winograd's F(2x2, 3x3) (winograd.c: 3x3 stride-1 layers of 64 or
+ * more channels, forward and backward-data) or as implicit GEMM on the engine's GEMM driver (gemm.h), and the
  * validation of the public sc_conv2d_* arguments.
  *
  * Nothing here materialises an im2col matrix: the packers below gather GEMM panels straight from the NHWC
@@ -45,6 +46,7 @@
 #include "eltwise_util.h"
 #include "gemm.h"
 #include "simclr_ops.h"
+#include "winograd.h"
 
 /* ---- grow-only scratch ------------------------------------------------------------------------------------- */
 
@@ -694,6 +696,7 @@ sc_status sc_conv2d_forward_ep(const sc_conv2d_shape *s, const float *x, const f
     sc_gemm_src a = sc_gemm_src_matrix(x, (size_t)s->c, 1);
     return sc_gemm_run_ep(kern, m, n, depth, &a, &b, 1.0f, 0.0f, y, n, e);
   }
+  if (sc_wino_applies(kern, s, s->c, s->k)) return sc_wino_forward("sc_conv2d_forward", kern, s, x, w, y, e);
   const int64_t lanes = direct_lanes(kern, s, s->c, s->k, 0);
   if (lanes) return direct_conv_run("sc_conv2d_forward", kern, s, &d, w, (float *)x, y, lanes, 0, SC_GRAD_SET, e);
   SC_TRY(check_panel_width("sc_conv2d_forward", kern));
@@ -769,6 +772,8 @@ sc_status sc_conv2d_backward_data(const sc_conv2d_shape *s, float *dx, sc_grad_w
   }
   const int64_t sy = s->stride_h, sx = s->stride_w;
   const int unit_stride = sy == 1 && sx == 1;
+  if (sc_wino_applies(kern, s, s->k, s->c))
+    return sc_wino_backward_data("sc_conv2d_backward_data", kern, s, dx, !set, dy, w);
   const int64_t lanes = direct_lanes(kern, s, s->k, s->c, 1);
   if (lanes) return direct_conv_run("sc_conv2d_backward_data", kern, s, &d, w, dx, (float *)dy, lanes, 1, dxw, NULL);
   SC_TRY(check_panel_width("sc_conv2d_backward_data", kern));

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ops/conv2d.h"
+#include "ops/winograd.h"
 #include "simclr_ops.h"
 #include "test.h"
 #include "testutil.h"
@@ -240,6 +241,115 @@ SC_ISA_TEST(conv2d, direct_shapes_exact) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_all_passes(k, &cases[i], 1, 300 + i);
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) check_all_passes(k, &more[i], 1, 399 + i);
   }
+}
+
+/* ---- the Winograd path (src/ops/winograd.c) ------------------------------------------------------------------ */
+
+/* Shapes that take it wherever the table offers the transforms: several blocks of tile rows and an odd width
+ * (30x29), blocks that span images (4x4), channel counts off the vector and the GEMM tile (67, 70, 130), more input
+ * channels than one depth block of the GEMM (300), paddings 0 and 2 (backward-data then pads 2 and 0), an image of
+ * one tile. */
+#define WINO_SHAPE(N, H, W, C, K, P) \
+  {.n = N, .h = H, .w = W, .c = C, .k = K, .kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1, .pad_h = P, .pad_w = P}
+static const sc_conv2d_shape wino_cases[] = {
+    WINO_SHAPE(2, 30, 29, 64, 70, 1), WINO_SHAPE(3, 4, 4, 130, 96, 1), WINO_SHAPE(1, 6, 8, 300, 67, 1),
+    WINO_SHAPE(2, 10, 12, 64, 64, 0), WINO_SHAPE(2, 6, 8, 64, 80, 2),  WINO_SHAPE(2, 2, 2, 64, 64, 1),
+};
+enum { NWINO = sizeof wino_cases / sizeof wino_cases[0] };
+
+/* Exact data (every transform is exact on small integers: the weights' halves and quarters included), all passes,
+ * one thread and two. The shapes must take the path where the table has it, or this checks something else. */
+SC_ISA_TEST(conv2d, winograd_shapes_exact) {
+  for (int i = 0; i < NWINO; i++)
+    SC_ASSERT(!k->conv || !k->conv->wino_in ||
+                  (sc_wino_applies(k, &wino_cases[i], wino_cases[i].c, wino_cases[i].k) &&
+                   sc_wino_applies(k, &wino_cases[i], wino_cases[i].k, wino_cases[i].c)),
+              "isa=%s " SHAPE_FMT ": does not take the Winograd path", k->name, SHAPE_ARGS(&wino_cases[i]));
+  for (int threads = 1; threads <= 2; threads++) {
+    SC_ASSERT(sc_set_num_threads(threads) == SC_OK, "set threads: %s", sc_last_error());
+    for (int i = 0; i < NWINO; i++) check_all_passes(k, &wino_cases[i], 1, 500 + (uint64_t)i);
+  }
+}
+
+/* The rounding bound of F(2x2, 3x3). Each output is a fixed tree of adds over products of a transformed input
+ * value (V, 2 adds deep) and a transformed weight (U, 4 operations deep; the halvings are exact), summed over the
+ * D channels read and transformed back (4 adds), then added to what was there: at most D + 12 roundings on any
+ * path, so the error is at most gamma_{D+16} times the same tree evaluated on absolute values. That tree is at most
+ * 4 * sum over channels of (sum of |d| over the tile's 4x4 input patch) * (sum of |g| over the 3x3 kernel): the
+ * largest coefficient any |d_ij| |g_kl| gets from |A^T| (|G| |g| |G^T| o |B^T| |d| |B|) |A| is 4 (computed over
+ * the 2x2 outputs of a tile). The direct convolution's bound covers 9 of those 144 products, so this one is looser,
+ * as the method is; a misplaced term (of order 1) still exceeds it by far. in: the pass's input (x, or dy),
+ * out_c: its output channels; mag[i] gets the bound's magnitude for output element i. */
+static void wino_magnitude(const sc_conv2d_shape *s, int backward_data, const float *in, const float *w,
+                           double *mag) {
+  dims d = dims_of(s);
+  const int64_t ih = backward_data ? d.oh : s->h, iw = backward_data ? d.ow : s->w;
+  const int64_t oh = backward_data ? s->h : d.oh, ow = backward_data ? s->w : d.ow;
+  const int64_t cin = backward_data ? s->k : s->c, cout = backward_data ? s->c : s->k;
+  const int64_t py = backward_data ? 2 - s->pad_h : s->pad_h, px = backward_data ? 2 - s->pad_w : s->pad_w;
+  for (int64_t n = 0; n < s->n; n++)
+    for (int64_t oy = 0; oy < oh; oy++)
+      for (int64_t ox = 0; ox < ow; ox++)
+        for (int64_t o = 0; o < cout; o++) {
+          double sum = 0;
+          for (int64_t i = 0; i < cin; i++) {
+            double sd = 0, sg = 0;
+            for (int64_t a = 0; a < 4; a++)
+              for (int64_t b = 0; b < 4; b++) {
+                const int64_t y = oy / 2 * 2 - py + a, x = ox / 2 * 2 - px + b;
+                if (y >= 0 && y < ih && x >= 0 && x < iw) sd += fabs(in[((n * ih + y) * iw + x) * cin + i]);
+              }
+            for (int64_t t = 0; t < 9; t++)
+              sg += fabs(backward_data ? w[(i * 9 + t) * s->c + o] : w[(o * 9 + t) * s->c + i]);
+            sum += sd * sg;
+          }
+          mag[((n * oh + oy) * ow + ox) * cout + o] += 4 * sum;
+        }
+}
+
+/* Uniform data in [-1, 1) against the direct loops in double, within that bound: the forward, and backward-data
+ * adding into random values and setting. */
+SC_ISA_TEST(conv2d, winograd_shapes_float) {
+  SC_ASSERT(sc_set_num_threads(2) == SC_OK, "set threads: %s", sc_last_error());
+  for (int ci = 0; ci < NWINO; ci++)
+    for (int pass = 0; pass < 3; pass++) {
+      const sc_conv2d_shape *s = &wino_cases[ci];
+      const int data = pass > 0, set = pass != 1;
+      dims d = dims_of(s);
+      sc_test_rng r = {900 + (uint64_t)(ci * 3 + pass)};
+      float *x = sc_test_alloc((size_t)d.xn, 1), *w = sc_test_alloc((size_t)d.wn, 2);
+      float *y = sc_test_alloc((size_t)d.yn, 3);
+      const size_t most = (size_t)(d.xn + d.yn);
+      double *ref = malloc(sizeof(double) * most), *mag = malloc(sizeof(double) * most);
+      double *wmag = malloc(sizeof(double) * most);
+      SC_ASSERT(ref && mag && wmag, "out of memory");
+      sc_test_fill(&r, x, (size_t)d.xn, -1, 1), sc_test_fill(&r, w, (size_t)d.wn, -1, 1);
+      sc_test_fill(&r, y, (size_t)d.yn, -1, 1);
+      float *out = data ? x : y;
+      const int64_t count = data ? d.xn : d.yn, depth = data ? s->k : s->c;
+      for (int64_t i = 0; i < count; i++) ref[i] = set ? 0.0 : out[i], wmag[i] = fabs(ref[i]);
+      if (set)
+        for (int64_t i = 0; i < count; i++) out[i] = NAN;
+      sc_status st;
+      if (data) {
+        ref_backward_data(s, y, w, ref, mag);
+        wino_magnitude(s, 1, y, w, wmag);
+        st = sc_conv2d_backward_data(s, x, set ? SC_GRAD_SET : SC_GRAD_ADD, y, w);
+      } else {
+        ref_forward(s, x, w, ref, mag);
+        wino_magnitude(s, 0, x, w, wmag);
+        st = sc_conv2d_forward(s, x, w, y);
+      }
+      SC_ASSERT(st == SC_OK, "isa=%s " SHAPE_FMT ": %s", k->name, SHAPE_ARGS(s), sc_last_error());
+      const double nu = (double)(depth + 16) * (FLT_EPSILON / 2), gamma = nu / (1 - nu);
+      for (int64_t i = 0; i < count; i++)
+        SC_ASSERT(fabs((double)out[i] - ref[i]) <= gamma * wmag[i] + FLT_MIN,
+                  "isa=%s %s " SHAPE_FMT ": element %lld is %.9g, want %.9g (bound %.3g)", k->name,
+                  pass == 0 ? "forward" : set ? "backward_data (set)" : "backward_data", SHAPE_ARGS(s),
+                  (long long)i, out[i], ref[i], gamma * wmag[i]);
+      sc_test_free(x), sc_test_free(w), sc_test_free(y);
+      free(ref), free(mag), free(wmag);
+    }
 }
 
 /* Backward-weights of many pixels and few weights (outputs not in blocks of 16, so not the direct kernels), on

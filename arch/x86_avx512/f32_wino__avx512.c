@@ -1,0 +1,56 @@
+/* f32_wino__avx512.c: the Winograd F(2x2, 3x3) transforms (conv.h) with AVX-512F, 16 channels per vector and a
+ * masked vector for the last few. The adds and subtracts are the scalar kernel's, lane by lane. */
+#include <immintrin.h>
+
+#include "conv.h"
+#include "f32_tail__avx512.h"
+
+static inline void wino_in16(const float *in, size_t rs, size_t ps, float *v, size_t vs, __mmask16 k, int full) {
+  __m512 t[4][4];
+  for (size_t j = 0; j < 4; j++) {
+    const __m512 d0 = sc_avx512_ld(in + j * ps, k, full), d1 = sc_avx512_ld(in + rs + j * ps, k, full);
+    const __m512 d2 = sc_avx512_ld(in + 2 * rs + j * ps, k, full), d3 = sc_avx512_ld(in + 3 * rs + j * ps, k, full);
+    t[0][j] = _mm512_sub_ps(d0, d2);
+    t[1][j] = _mm512_add_ps(d1, d2);
+    t[2][j] = _mm512_sub_ps(d2, d1);
+    t[3][j] = _mm512_sub_ps(d1, d3);
+  }
+  for (size_t r = 0; r < 4; r++) {
+    sc_avx512_st(v + (4 * r + 0) * vs, k, full, _mm512_sub_ps(t[r][0], t[r][2]));
+    sc_avx512_st(v + (4 * r + 1) * vs, k, full, _mm512_add_ps(t[r][1], t[r][2]));
+    sc_avx512_st(v + (4 * r + 2) * vs, k, full, _mm512_sub_ps(t[r][2], t[r][1]));
+    sc_avx512_st(v + (4 * r + 3) * vs, k, full, _mm512_sub_ps(t[r][1], t[r][3]));
+  }
+}
+
+void sc_f32_wino_in__avx512(size_t cn, const float *in, size_t rs, size_t ps, float *v, size_t vs) {
+  size_t c = 0;
+  for (; c + 16 <= cn; c += 16) wino_in16(in + c, rs, ps, v + c, vs, 0xffff, 1);
+  if (c < cn) wino_in16(in + c, rs, ps, v + c, vs, sc_avx512_mask(cn - c), 0);
+}
+
+static inline void wino_out16(const float *m, size_t ms, float *out, size_t rs, size_t ps, size_t rows,
+                              size_t cols, int accumulate, __mmask16 k, int full) {
+  __m512 s[2][4];
+  for (size_t j = 0; j < 4; j++) {
+    const __m512 m0 = sc_avx512_ld(m + j * ms, k, full), m1 = sc_avx512_ld(m + (4 + j) * ms, k, full);
+    const __m512 m2 = sc_avx512_ld(m + (8 + j) * ms, k, full), m3 = sc_avx512_ld(m + (12 + j) * ms, k, full);
+    s[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+    s[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+  }
+  for (size_t i = 0; i < rows; i++) {
+    __m512 y[2] = {_mm512_add_ps(_mm512_add_ps(s[i][0], s[i][1]), s[i][2]),
+                   _mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3])};
+    for (size_t j = 0; j < cols; j++) {
+      float *o = out + i * rs + j * ps;
+      sc_avx512_st(o, k, full, accumulate ? _mm512_add_ps(sc_avx512_ld(o, k, full), y[j]) : y[j]);
+    }
+  }
+}
+
+void sc_f32_wino_out__avx512(size_t cn, const float *m, size_t ms, float *out, size_t rs, size_t ps, size_t rows,
+                             size_t cols, int accumulate) {
+  size_t c = 0;
+  for (; c + 16 <= cn; c += 16) wino_out16(m + c, ms, out + c, rs, ps, rows, cols, accumulate, 0xffff, 1);
+  if (c < cn) wino_out16(m + c, ms, out + c, rs, ps, rows, cols, accumulate, sc_avx512_mask(cn - c), 0);
+}

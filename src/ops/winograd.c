@@ -1,0 +1,291 @@
+/* winograd.c: 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2016), for
+ * layers of many channels, where the direct kernels and the implicit GEMM already run near the FMA peak and only
+ * fewer multiplications can make them faster: each 2x2 block of outputs takes 16 products per channel pair where
+ * the direct convolution takes 36, so 2.25x fewer FMAs, for the price of transforming activations and weights.
+ *
+ * Output pixels are cut into 2x2 tiles, tile (ty, tx) reading the 4x4 input patch from (2ty - pad, 2tx - pad)
+ * (zeros outside the image). Per tile and channel, the kernel table's transforms (arch/conv.h) make V = B^T d B
+ * (16 values) and, at the end, Y = A^T M A (2x2 outputs); in between, 16 independent GEMMs over the channels,
+ * M[e][tile][o] = sum_i V[e][tile][i] * U[e][i][o], with U = G g G^T the transformed 3x3 kernels. The GEMMs run
+ * on the table's GEMM microkernel: U is packed once per call into its B panels, V is packed block by block into
+ * its A panels.
+ *
+ * Threads take blocks of whole tile rows (so a block's output pixels are one run of memory, and the epilogue
+ * applies to it at once); a block's V and M stay in the thread's cache between the transforms and the GEMMs, where
+ * materialising them for the whole layer would stream four times the activations through memory. Nothing depends
+ * on the thread count or the block size but the order of work: every output is the same sum in the same order.
+ *
+ * Backward-data at stride 1 is the forward of the flipped, transposed kernel (the same weights read through other
+ * strides), adding into dx or setting it. The error is that of a few more roundings per output than the direct
+ * convolution (the transforms add at most 9 terms in each of V, U and Y), well inside what the tests allow.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "../core/error.h"
+#include "../core/mem.h"
+#include "../core/parallel.h"
+#include "winograd.h"
+
+/* ---- the geometry of one pass ------------------------------------------------------------------------------- */
+
+/* in: N x ih x iw x cin; out: N x oh x ow x cout, oh = ih + 2*py - 2; weights g(o, i, ky, kx) at
+ * w + o*so + i*si + ky*sy + kx*sx (negative strides read a flipped kernel). */
+typedef struct wino_pass {
+  const sc_kernels *kern;
+  int64_t n, ih, iw, cin, oh, ow, cout, py, px;
+  const float *w;
+  int64_t so, si, sy, sx;
+  const float *in;
+  float *out;
+  int accumulate;
+  const sc_gemm_epilogue *ep;
+  /* derived */
+  int64_t th, tw;    /* tiles per image, down and across */
+  int64_t rows_blk;  /* tile rows per block */
+  size_t nb, kc;     /* NR-wide panels of U per element; depth per microkernel call */
+  float *u;          /* packed U: element e, panel j: u + (e*nb + j)*cin*nr, row p at + p*nr */
+  int threads;
+  int failed;        /* a worker could not have its buffers */
+} wino_pass;
+
+/* ---- weights ------------------------------------------------------------------------------------------------ */
+
+/* U = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], of len kernels side by side: kernel l reads
+ * g(ky, kx) at g[l + ky*sy + kx*sx] and writes element e at u[e*us + l]. Contiguous in l both ways, so that the
+ * compiler vectorises it. */
+static void transform_kernels(size_t len, const float *g, int64_t sy, int64_t sx, float *u, size_t us) {
+  for (size_t l = 0; l < len; l++) {
+    float t[4][3];
+    for (int64_t x = 0; x < 3; x++) {
+      const float g0 = g[l + x * sx], g1 = g[l + sy + x * sx], g2 = g[l + 2 * sy + x * sx];
+      t[0][x] = g0;
+      t[1][x] = 0.5f * ((g0 + g1) + g2);
+      t[2][x] = 0.5f * ((g0 - g1) + g2);
+      t[3][x] = g2;
+    }
+    for (size_t r = 0; r < 4; r++) {
+      u[(4 * r + 0) * us + l] = t[r][0];
+      u[(4 * r + 1) * us + l] = 0.5f * ((t[r][0] + t[r][1]) + t[r][2]);
+      u[(4 * r + 2) * us + l] = 0.5f * ((t[r][0] - t[r][1]) + t[r][2]);
+      u[(4 * r + 3) * us + l] = t[r][2];
+    }
+  }
+}
+
+/* This thread's share of U, whole panels of NR output channels, transformed along whichever of the input and
+ * output channels is contiguous in w (si == 1: the forward; so == 1: backward-data) into tmp, a few lines of the
+ * thread's own (16 x cin x NR floats, or 16 x cout), then laid out as the GEMM's B panels while still in cache. */
+static void transform_weights_part(const wino_pass *p, float *tmp, int th, int nth) {
+  const size_t nr = p->kern->gemm->nr, cin = (size_t)p->cin, cout = (size_t)p->cout, nb = p->nb;
+  const size_t j0 = nb * (size_t)th / (size_t)nth, j1 = nb * (size_t)(th + 1) / (size_t)nth;
+  if (p->si == 1) {
+    /* per panel: tmp[o][e][i] for its NR output channels, then each element's panel is a transpose */
+    for (size_t j = j0; j < j1; j++) {
+      const size_t rn = cout - j * nr < nr ? cout - j * nr : nr;
+      for (size_t o = 0; o < rn; o++)
+        transform_kernels(cin, p->w + (int64_t)(j * nr + o) * p->so, p->sy, p->sx, tmp + o * 16 * cin, cin);
+      for (size_t e = 0; e < 16; e++)
+        sc_gemm_pack_rows_t(nr, rn, cin, tmp + e * cin, 16 * cin, 1.0f, p->u + (e * nb + j) * cin * nr);
+    }
+    return;
+  }
+  /* per input channel: tmp[e][o] for this thread's output channels, then each panel row is a copy */
+  const size_t o0 = j0 * nr, o1 = j1 * nr < cout ? j1 * nr : cout;
+  for (size_t i = 0; i < cin; i++) {
+    transform_kernels(o1 - o0, p->w + (int64_t)i * p->si + (int64_t)o0, p->sy, p->sx, tmp, o1 - o0);
+    for (size_t e = 0; e < 16; e++)
+      for (size_t j = j0; j < j1; j++) {
+        const size_t rn = cout - j * nr < nr ? cout - j * nr : nr;
+        float *dst = p->u + ((e * nb + j) * cin + i) * nr;
+        memcpy(dst, tmp + e * (o1 - o0) + (j - j0) * nr, rn * sizeof(float));
+        memset(dst + rn, 0, (nr - rn) * sizeof(float));
+      }
+  }
+}
+
+/* ---- per-thread buffers ------------------------------------------------------------------------------------- */
+
+/* V and M of one block, its packed A panels and one zero-padded patch: grow-only, one set per thread (the pool's
+ * threads live across calls, so a training step does not allocate after its first). */
+static _Thread_local float *work_buf;
+static _Thread_local size_t work_cap;
+
+static float *work_get(size_t n) {
+  if (n <= work_cap) return work_buf;
+  float *p = sc_alloc_lines(n * sizeof(float));
+  if (!p) return NULL;
+  free(work_buf);
+  work_buf = p;
+  work_cap = n;
+  return p;
+}
+
+/* U, on the calling thread */
+static _Thread_local float *u_buf;
+static _Thread_local size_t u_cap;
+
+static float *u_get(size_t n) {
+  if (n <= u_cap) return u_buf;
+  float *p = sc_alloc_lines(n * sizeof(float));
+  if (!p) return NULL;
+  free(u_buf);
+  u_buf = p;
+  u_cap = n;
+  return p;
+}
+
+static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+/* ---- one block of tile rows --------------------------------------------------------------------------------- */
+
+static void run_block(const wino_pass *p, int64_t q0, int64_t q1, float *buf) {
+  const sc_conv_config *cv = p->kern->conv;
+  const sc_gemm_config *gc = p->kern->gemm;
+  const size_t mr = gc->mr, nr = gc->nr, cin = (size_t)p->cin, cout = (size_t)p->cout;
+  const size_t tiles = (size_t)((q1 - q0) * p->tw), panels = (tiles + mr - 1) / mr;
+  float *v = buf, *m = v + 16 * tiles * cin, *ap = m + 16 * tiles * cout, *patch = ap + panels * mr * p->kc;
+
+  /* V of every tile of the block, element e at v + e*tiles*cin */
+  for (size_t t = 0; t < tiles; t++) {
+    const int64_t q = q0 + (int64_t)t / p->tw, tx = (int64_t)t % p->tw, img = q / p->th, ty = q % p->th;
+    const int64_t y0 = 2 * ty - p->py, x0 = 2 * tx - p->px;
+    const float *src = p->in + ((img * p->ih + y0) * p->iw + x0) * p->cin;
+    size_t rs = (size_t)(p->iw * p->cin);
+    if (y0 < 0 || x0 < 0 || y0 + 4 > p->ih || x0 + 4 > p->iw) {
+      for (int64_t i = 0; i < 4; i++)
+        for (int64_t j = 0; j < 4; j++) {
+          float *d = patch + (i * 4 + j) * p->cin;
+          if (y0 + i < 0 || y0 + i >= p->ih || x0 + j < 0 || x0 + j >= p->iw)
+            memset(d, 0, cin * sizeof(float));
+          else
+            memcpy(d, p->in + ((img * p->ih + y0 + i) * p->iw + x0 + j) * p->cin, cin * sizeof(float));
+        }
+      src = patch, rs = 4 * cin;
+    }
+    cv->wino_in(cin, src, rs, cin, v + t * cin, tiles * cin);
+  }
+
+  /* the 16 GEMMs, depth block by depth block: A panels packed once, then every panel of U meets all of them */
+  for (size_t e = 0; e < 16; e++) {
+    const float *ve = v + e * tiles * cin;
+    float *me = m + e * tiles * cout;
+    for (size_t p0 = 0; p0 < cin; p0 += p->kc) {
+      const size_t kc = cin - p0 < p->kc ? cin - p0 : p->kc;
+      for (size_t i = 0; i < panels; i++) {
+        const size_t rn = tiles - i * mr < mr ? tiles - i * mr : mr;
+        sc_gemm_pack_rows_t(mr, rn, kc, ve + i * mr * cin + p0, cin, 1.0f, ap + i * mr * kc);
+      }
+      for (size_t j = 0; j < p->nb; j++) {
+        const float *b = p->u + ((e * p->nb + j) * cin + p0) * nr;
+        const size_t n = cout - j * nr < nr ? cout - j * nr : nr;
+        for (size_t i = 0; i < panels; i++) {
+          const size_t rn = tiles - i * mr < mr ? tiles - i * mr : mr;
+          gc->ukr(rn, n, kc, ap + i * mr * kc, b, me + i * mr * cout + j * nr, cout, p0 > 0);
+        }
+      }
+    }
+  }
+
+  /* outputs: Y of every tile, then the epilogue on the block's pixels, one run of rows */
+  for (size_t t = 0; t < tiles; t++) {
+    const int64_t q = q0 + (int64_t)t / p->tw, tx = (int64_t)t % p->tw, img = q / p->th, ty = q % p->th;
+    const int64_t y0 = 2 * ty, x0 = 2 * tx;
+    const size_t rows = p->oh - y0 < 2 ? 1 : 2, cols = p->ow - x0 < 2 ? 1 : 2;
+    cv->wino_out(cout, m + t * cout, tiles * cout, p->out + ((img * p->oh + y0) * p->ow + x0) * p->cout,
+                 (size_t)(p->ow * p->cout), cout, rows, cols, p->accumulate);
+  }
+  if (p->ep) {
+    const int64_t first = (q0 / p->th * p->oh + 2 * (q0 % p->th)) * p->ow;
+    const int64_t end = q1 / p->th * p->oh * p->ow + (q1 % p->th ? 2 * (q1 % p->th) * p->ow : 0);
+    sc_gemm_epilogue_apply(p->kern, p->ep, p->out, cout, (size_t)first, (size_t)(end - first), 0, cout);
+  }
+}
+
+static void wino_part(void *arg) {
+  wino_pass *p = arg;
+  const int nth = p->threads > 1 ? omp_get_num_threads() : 1, th = p->threads > 1 ? omp_get_thread_num() : 0;
+  const size_t mr = p->kern->gemm->mr, tiles = (size_t)(p->rows_blk * p->tw);
+  const size_t nr = p->kern->gemm->nr, cin = (size_t)p->cin, cout = (size_t)p->cout;
+  const size_t blk = 16 * tiles * (cin + cout) + round_up(tiles, mr) * p->kc + 16 * cin;
+  const size_t wt = 16 * (cin * nr > cout ? cin * nr : cout);
+  float *buf = work_get(blk > wt ? blk : wt);
+  if (!buf) {
+#pragma omp atomic write
+    p->failed = 1;
+  }
+  if (buf) transform_weights_part(p, buf, th, nth);
+  if (nth > 1) {
+#pragma omp barrier
+  }
+  int failed;
+#pragma omp atomic read
+  failed = p->failed;
+  if (failed) return;
+  const int64_t rows = p->n * p->th, blocks = (rows + p->rows_blk - 1) / p->rows_blk;
+  for (int64_t b = blocks * th / nth; b < blocks * (th + 1) / nth; b++) {
+    const int64_t q0 = b * p->rows_blk, q1 = q0 + p->rows_blk < rows ? q0 + p->rows_blk : rows;
+    run_block(p, q0, q1, buf);
+  }
+}
+
+/* ---- entry points ------------------------------------------------------------------------------------------- */
+
+/* Where it was measured faster than the direct kernels (one core, AVX-512, GFLOP/s counted as the direct
+ * convolution's FLOPs, forward / backward-data): 32x32x64-64 258 -> 343 / 250 -> 343, 16x16x128-128 264 -> 430 /
+ * 266 -> 418, 8x8x256-256 269 -> 460 / 264 -> 440, 4x4x512-512 272 -> 365 / 237 -> 348, 4x4x128-128 310 -> 404 /
+ * 305 -> 397. Not with fewer than 64 channels (14x14x32-32: level; 28x28x16-16: half as fast: the transforms
+ * outweigh the GEMMs), nor where a tenth or more of the tiles' outputs fall outside the image (7x7x64-64:
+ * 280 -> 253; the direct kernels also skip the padding, which the tiles compute). */
+int sc_wino_applies(const sc_kernels *kern, const sc_conv2d_shape *s, int64_t cin, int64_t cout) {
+  if (!kern->conv || !kern->conv->wino_in || !kern->conv->wino_out || s->kh != 3 || s->kw != 3 ||
+      s->stride_h != 1 || s->stride_w != 1 || s->pad_h > 2 || s->pad_w > 2 || cin < 64 || cout < 64)
+    return 0;
+  const int64_t oh = s->h + 2 * s->pad_h - 2, ow = s->w + 2 * s->pad_w - 2;
+  return oh > 0 && ow > 0 && 10 * oh * ow >= 9 * 4 * ((oh + 1) / 2) * ((ow + 1) / 2);
+}
+
+static sc_status wino_run(const char *fn, wino_pass *p) {
+  const size_t nr = p->kern->gemm->nr;
+  p->th = (p->oh + 1) / 2, p->tw = (p->ow + 1) / 2;
+  p->nb = ((size_t)p->cout + nr - 1) / nr;
+  p->kc = p->kern->gemm->kc;
+  /* Blocks of (cin + cout) / 4 tiles, at least 64 and at most 256: the block's V and M stay in L2 for 64
+   * channels; with more, U (16 x cin x cout) is the larger stream, and each pass over it must serve more tiles.
+   * One core, 4x4x512-512 forward: 315 GFLOP/s with 64 tiles, 346 with 128, 365 with 256, 363 with 512;
+   * 8x8x256-256: 442, 460, 457, 404; 32x32x64-64: 343 with 64, 324 with 256. */
+  const int64_t quarter = (p->cin + p->cout) / 4, want = quarter < 64 ? 64 : quarter > 256 ? 256 : quarter;
+  p->rows_blk = want / p->tw > 0 ? want / p->tw : 1;
+  const size_t un = 16 * p->nb * nr * (size_t)p->cin;
+  p->u = u_get(un);
+  if (!p->u) return sc_error(SC_ENOMEM, "%s: cannot allocate %zu floats of Winograd weights", fn, un);
+  const int64_t nt = sc_num_threads(), rows = p->n * p->th;
+  p->threads = omp_in_parallel() ? 1 : (int)(nt < rows ? nt : rows);
+  p->failed = 0;
+  sc_parallel(p->threads, wino_part, p);
+  if (p->failed) return sc_error(SC_ENOMEM, "%s: cannot allocate the Winograd work buffers", fn);
+  return SC_OK;
+}
+
+sc_status sc_wino_forward(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s, const float *x,
+                          const float *w, float *y, const sc_gemm_epilogue *e) {
+  const int64_t c = s->c;
+  wino_pass p = {.kern = kern, .n = s->n, .ih = s->h, .iw = s->w, .cin = c, .oh = s->h + 2 * s->pad_h - 2,
+                 .ow = s->w + 2 * s->pad_w - 2, .cout = s->k, .py = s->pad_h, .px = s->pad_w, .w = w,
+                 .so = 9 * c, .si = 1, .sy = 3 * c, .sx = c, .in = x, .out = y, .accumulate = 0, .ep = e};
+  return wino_run(fn, &p);
+}
+
+sc_status sc_wino_backward_data(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s, float *dx,
+                                int accumulate, const float *dy, const float *w) {
+  const int64_t c = s->c;
+  wino_pass p = {.kern = kern, .n = s->n, .ih = s->h + 2 * s->pad_h - 2, .iw = s->w + 2 * s->pad_w - 2,
+                 .cin = s->k, .oh = s->h, .ow = s->w, .cout = c, .py = 2 - s->pad_h, .px = 2 - s->pad_w,
+                 .w = w + 8 * c, .so = 1, .si = 9 * c, .sy = -3 * c, .sx = -c, .in = dy, .out = dx,
+                 .accumulate = accumulate, .ep = NULL};
+  return wino_run(fn, &p);
+}

@@ -1,0 +1,21 @@
+/* winograd.h (src/ops): 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3), which src/ops/conv2d.c uses for
+ * layers of many channels (winograd.c says how). Arguments are validated by the caller. */
+#ifndef SC_OPS_WINOGRAD_H
+#define SC_OPS_WINOGRAD_H
+
+#include "gemm.h"
+#include "simclr_ops.h"
+
+/* 1 if the table has the transforms and s is a convolution this path takes, reading cin channels and writing
+ * cout (C and K for the forward, K and C for backward-data). */
+int sc_wino_applies(const sc_kernels *kern, const sc_conv2d_shape *s, int64_t cin, int64_t cout);
+
+/* y = conv(x, w) (overwritten), then the epilogue e (NULL: none) on y's rows. fn names the caller in errors. */
+sc_status sc_wino_forward(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s, const float *x,
+                          const float *w, float *y, const sc_gemm_epilogue *e);
+
+/* dx = (or += when accumulate) conv_transpose(dy, w). */
+sc_status sc_wino_backward_data(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s, float *dx,
+                                int accumulate, const float *dy, const float *w);
+
+#endif
