@@ -265,6 +265,9 @@ static sc_status wino_run(const char *fn, wino_pass *p) {
   if (!p->u) return sc_error(SC_ENOMEM, "%s: cannot allocate %zu floats of Winograd weights", fn, un);
   const int64_t nt = sc_num_threads(), rows = p->n * p->th;
   p->threads = omp_in_parallel() ? 1 : (int)(nt < rows ? nt : rows);
+  /* every thread gets a block at least (4x4x512-512 on two threads, batch 64, was one block of 128 tile rows) */
+  const int64_t share = (rows + p->threads - 1) / p->threads;
+  if (p->rows_blk > share) p->rows_blk = share;
   p->failed = 0;
   sc_parallel(p->threads, wino_part, p);
   if (p->failed) return sc_error(SC_ENOMEM, "%s: cannot allocate the Winograd work buffers", fn);
