@@ -13,4 +13,18 @@ static inline void *sc_alloc_lines(size_t bytes) {
   return aligned_alloc(64, bytes ? (bytes + 63) & ~(size_t)63 : 64);
 }
 
+/* A grow-only buffer of floats (*buf, holding *cap): returns it once it holds n, reallocating (contents dropped)
+ * only when it must; NULL when out of memory, the old buffer kept. The drivers' per-thread scratch, so that calls
+ * of a repeated shape do not allocate. */
+static inline float *sc_grow_floats(float **buf, size_t *cap, size_t n) {
+  if (n <= *cap) return *buf;
+  if (n > SIZE_MAX / sizeof(float)) return NULL;
+  float *p = (float *)sc_alloc_lines(n * sizeof(float));
+  if (!p) return NULL;
+  free(*buf);
+  *buf = p;
+  *cap = n;
+  return p;
+}
+
 #endif

@@ -55,15 +55,7 @@
 static _Thread_local float *scratch_buf;
 static _Thread_local size_t scratch_cap;
 
-static float *scratch_get(size_t n) {
-  if (n <= scratch_cap) return scratch_buf;
-  float *p = sc_alloc_lines(n * sizeof(float));
-  if (!p) return NULL;
-  free(scratch_buf);
-  scratch_buf = p;
-  scratch_cap = n;
-  return p;
-}
+static float *scratch_get(size_t n) { return sc_grow_floats(&scratch_buf, &scratch_cap, n); }
 
 /* ---- packers ----------------------------------------------------------------------------------------------- */
 

@@ -115,29 +115,9 @@ static void transform_weights_part(const wino_pass *p, float *tmp, int th, int n
 static _Thread_local float *work_buf;
 static _Thread_local size_t work_cap;
 
-static float *work_get(size_t n) {
-  if (n <= work_cap) return work_buf;
-  float *p = sc_alloc_lines(n * sizeof(float));
-  if (!p) return NULL;
-  free(work_buf);
-  work_buf = p;
-  work_cap = n;
-  return p;
-}
-
 /* U, on the calling thread */
 static _Thread_local float *u_buf;
 static _Thread_local size_t u_cap;
-
-static float *u_get(size_t n) {
-  if (n <= u_cap) return u_buf;
-  float *p = sc_alloc_lines(n * sizeof(float));
-  if (!p) return NULL;
-  free(u_buf);
-  u_buf = p;
-  u_cap = n;
-  return p;
-}
 
 static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
@@ -213,7 +193,7 @@ static void wino_part(void *arg) {
   const size_t nr = p->kern->gemm->nr, cin = (size_t)p->cin, cout = (size_t)p->cout;
   const size_t blk = 16 * tiles * (cin + cout) + round_up(tiles, mr) * p->kc + 16 * cin;
   const size_t wt = 16 * (cin * nr > cout ? cin * nr : cout);
-  float *buf = work_get(blk > wt ? blk : wt);
+  float *buf = sc_grow_floats(&work_buf, &work_cap, blk > wt ? blk : wt);
   if (!buf) {
 #pragma omp atomic write
     p->failed = 1;
@@ -261,7 +241,7 @@ static sc_status wino_run(const char *fn, wino_pass *p) {
   const int64_t quarter = (p->cin + p->cout) / 4, want = quarter < 64 ? 64 : quarter > 256 ? 256 : quarter;
   p->rows_blk = want / p->tw > 0 ? want / p->tw : 1;
   const size_t un = 16 * p->nb * nr * (size_t)p->cin;
-  p->u = u_get(un);
+  p->u = sc_grow_floats(&u_buf, &u_cap, un);
   if (!p->u) return sc_error(SC_ENOMEM, "%s: cannot allocate %zu floats of Winograd weights", fn, un);
   const int64_t nt = sc_num_threads(), rows = p->n * p->th;
   p->threads = omp_in_parallel() ? 1 : (int)(nt < rows ? nt : rows);
