@@ -134,9 +134,12 @@ static void run_block(const wino_pass *p, int64_t q0, int64_t q1, float *buf) {
   for (size_t t = 0; t < tiles; t++) {
     const int64_t q = q0 + (int64_t)t / p->tw, tx = (int64_t)t % p->tw, img = q / p->th, ty = q % p->th;
     const int64_t y0 = 2 * ty - p->py, x0 = 2 * tx - p->px;
-    const float *src = p->in + ((img * p->ih + y0) * p->iw + x0) * p->cin;
-    size_t rs = (size_t)(p->iw * p->cin);
-    if (y0 < 0 || x0 < 0 || y0 + 4 > p->ih || x0 + 4 > p->iw) {
+    const float *src = patch;
+    size_t rs = 4 * cin;
+    if (y0 >= 0 && x0 >= 0 && y0 + 4 <= p->ih && x0 + 4 <= p->iw) {
+      src = p->in + ((img * p->ih + y0) * p->iw + x0) * p->cin, rs = (size_t)(p->iw * p->cin);
+    } else {
+      /* a tile at the border reads a copy of its patch with zeros outside the image */
       for (int64_t i = 0; i < 4; i++)
         for (int64_t j = 0; j < 4; j++) {
           float *d = patch + (i * 4 + j) * p->cin;
@@ -145,7 +148,6 @@ static void run_block(const wino_pass *p, int64_t q0, int64_t q1, float *buf) {
           else
             memcpy(d, p->in + ((img * p->ih + y0 + i) * p->iw + x0 + j) * p->cin, cin * sizeof(float));
         }
-      src = patch, rs = 4 * cin;
     }
     cv->wino_in(cin, src, rs, cin, v + t * cin, tiles * cin);
   }
