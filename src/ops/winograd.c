@@ -221,14 +221,19 @@ static void wino_part(void *arg) {
  * convolution's FLOPs, forward / backward-data): 32x32x64-64 258 -> 343 / 250 -> 343, 16x16x128-128 264 -> 430 /
  * 266 -> 418, 8x8x256-256 269 -> 460 / 264 -> 440, 4x4x512-512 272 -> 365 / 237 -> 348, 4x4x128-128 310 -> 404 /
  * 305 -> 397. Not with fewer than 64 channels (14x14x32-32: level; 28x28x16-16: half as fast: the transforms
- * outweigh the GEMMs), nor where a tenth or more of the tiles' outputs fall outside the image (7x7x64-64:
- * 280 -> 253; the direct kernels also skip the padding, which the tiles compute). */
+ * outweigh the GEMMs). Tiles that reach past the image compute outputs nobody reads (a 7x7 image: 64 for 49), and
+ * the direct kernels also skip the padding the tiles compute: with fewer than 128 channels a tenth of waste is
+ * the most allowed (7x7x64-64: 280 -> 253), with 128 or more a quarter (7x7x128-128 at batch 64: 280 -> 313 /
+ * 270 -> 300; 7x7x256-256 256 -> 345 / 249 -> 349; 7x7x512-512 259 -> 325 / 240 -> 326, at batch 16 235 -> 266 /
+ * 233 -> 249). */
 int sc_wino_applies(const sc_kernels *kern, const sc_conv2d_shape *s, int64_t cin, int64_t cout) {
   if (!kern->conv || !kern->conv->wino_in || !kern->conv->wino_out || s->kh != 3 || s->kw != 3 ||
       s->stride_h != 1 || s->stride_w != 1 || s->pad_h > 2 || s->pad_w > 2 || cin < 64 || cout < 64)
     return 0;
   const int64_t oh = s->h + 2 * s->pad_h - 2, ow = s->w + 2 * s->pad_w - 2;
-  return oh > 0 && ow > 0 && 10 * oh * ow >= 9 * 4 * ((oh + 1) / 2) * ((ow + 1) / 2);
+  const int64_t used = oh * ow, computed = 4 * ((oh + 1) / 2) * ((ow + 1) / 2);
+  if (oh <= 0 || ow <= 0) return 0;
+  return cin >= 128 && cout >= 128 ? 4 * used >= 3 * computed : 10 * used >= 9 * computed;
 }
 
 static sc_status wino_run(const char *fn, wino_pass *p) {

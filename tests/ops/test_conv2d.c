@@ -248,12 +248,13 @@ SC_ISA_TEST(conv2d, direct_shapes_exact) {
 /* Shapes that take it wherever the table offers the transforms: several blocks of tile rows and an odd width
  * (30x29), blocks that span images (4x4), channel counts off the vector and the GEMM tile (67, 70, 130), more input
  * channels than one depth block of the GEMM (300), paddings 0 and 2 (backward-data then pads 2 and 0), an image of
- * one tile. */
+ * one tile, a 7x7 image (tiles past its edge, taken with 128 or more channels). */
 #define WINO_SHAPE(N, H, W, C, K, P) \
   {.n = N, .h = H, .w = W, .c = C, .k = K, .kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1, .pad_h = P, .pad_w = P}
 static const sc_conv2d_shape wino_cases[] = {
     WINO_SHAPE(2, 30, 29, 64, 70, 1), WINO_SHAPE(3, 4, 4, 130, 96, 1), WINO_SHAPE(1, 6, 8, 300, 67, 1),
     WINO_SHAPE(2, 10, 12, 64, 64, 0), WINO_SHAPE(2, 6, 8, 64, 80, 2),  WINO_SHAPE(2, 2, 2, 64, 64, 1),
+    WINO_SHAPE(3, 7, 7, 128, 144, 1),
 };
 enum { NWINO = sizeof wino_cases / sizeof wino_cases[0] };
 
