@@ -417,7 +417,8 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
     /* The shared blocks are cut in whole tiles, block b ending at tile ceil(mt * (b+1) / blocks): sizes differ by
      * one tile at most, larger first, so threads taking them in turn get equal counts of microkernel calls.
      * Cutting every block at `chunk` rows instead left the last one short: 1024 rows on two threads were blocks
-     * of 19, 19, 19 and 17 tiles, 38 calls against 36. */
+     * of 19, 19, 19 and 17 tiles, 38 calls against 36. No block exceeds `chunk` rows (the A buffer's size), since
+     * mt <= blocks * chunk / mr. */
     const size_t blocks = dynamic ? ceil_div(p->m, chunk) : 0;
     size_t next = dynamic ? 0 : m0;
     for (;;) {
