@@ -1,9 +1,12 @@
 /* f32_wino__neon.c: the Winograd F(2x2, 3x3) transforms (conv.h) with NEON, 4 channels per vector; the last
- * few channels take the same adds and subtracts one at a time (NEON has no masked loads), as the scalar kernel
- * does them. */
+ * few channels go to the scalar kernel (NEON has no masked loads), whose adds and subtracts are the same. */
 #include <arm_neon.h>
 
 #include "conv.h"
+
+void sc_f32_wino_in__scalar(size_t cn, const float *in, size_t rs, size_t ps, float *v, size_t vs);
+void sc_f32_wino_out__scalar(size_t cn, const float *m, size_t ms, float *out, size_t rs, size_t ps, size_t rows,
+                             size_t cols, int accumulate);
 
 void sc_f32_wino_in__neon(size_t cn, const float *in, size_t rs, size_t ps, float *v, size_t vs) {
   size_t c = 0;
@@ -25,22 +28,7 @@ void sc_f32_wino_in__neon(size_t cn, const float *in, size_t rs, size_t ps, floa
       vst1q_f32(v + (4 * r + 3) * vs + c, vsubq_f32(t[r][1], t[r][3]));
     }
   }
-  for (; c < cn; c++) {
-    float t[4][4];
-    for (size_t j = 0; j < 4; j++) {
-      const float *p = in + j * ps + c;
-      t[0][j] = p[0] - p[2 * rs];
-      t[1][j] = p[rs] + p[2 * rs];
-      t[2][j] = p[2 * rs] - p[rs];
-      t[3][j] = p[rs] - p[3 * rs];
-    }
-    for (size_t r = 0; r < 4; r++) {
-      v[(4 * r + 0) * vs + c] = t[r][0] - t[r][2];
-      v[(4 * r + 1) * vs + c] = t[r][1] + t[r][2];
-      v[(4 * r + 2) * vs + c] = t[r][2] - t[r][1];
-      v[(4 * r + 3) * vs + c] = t[r][1] - t[r][3];
-    }
-  }
+  if (c < cn) sc_f32_wino_in__scalar(cn - c, in + c, rs, ps, v + c, vs);
 }
 
 void sc_f32_wino_out__neon(size_t cn, const float *m, size_t ms, float *out, size_t rs, size_t ps, size_t rows,
@@ -64,19 +52,5 @@ void sc_f32_wino_out__neon(size_t cn, const float *m, size_t ms, float *out, siz
       }
     }
   }
-  for (; c < cn; c++) {
-    float s[2][4];
-    for (size_t j = 0; j < 4; j++) {
-      const float *p = m + j * ms + c;
-      s[0][j] = (p[0] + p[4 * ms]) + p[8 * ms];
-      s[1][j] = (p[4 * ms] - p[8 * ms]) - p[12 * ms];
-    }
-    for (size_t i = 0; i < rows; i++) {
-      const float y[2] = {(s[i][0] + s[i][1]) + s[i][2], (s[i][1] - s[i][2]) - s[i][3]};
-      for (size_t j = 0; j < cols; j++) {
-        float *o = out + i * rs + j * ps + c;
-        *o = accumulate ? *o + y[j] : y[j];
-      }
-    }
-  }
+  if (c < cn) sc_f32_wino_out__scalar(cn - c, m + c, ms, out + c, rs, ps, rows, cols, accumulate);
 }

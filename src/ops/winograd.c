@@ -120,8 +120,6 @@ static _Thread_local size_t work_cap;
 static _Thread_local float *u_buf;
 static _Thread_local size_t u_cap;
 
-static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
-
 /* ---- one block of tile rows --------------------------------------------------------------------------------- */
 
 static void run_block(const wino_pass *p, int64_t q0, int64_t q1, float *buf) {
@@ -194,14 +192,16 @@ static void wino_part(void *arg) {
   const int nth = p->threads > 1 ? omp_get_num_threads() : 1, th = p->threads > 1 ? omp_get_thread_num() : 0;
   const size_t mr = p->kern->gemm->mr, tiles = (size_t)(p->rows_blk * p->tw);
   const size_t nr = p->kern->gemm->nr, cin = (size_t)p->cin, cout = (size_t)p->cout;
-  const size_t blk = 16 * tiles * (cin + cout) + round_up(tiles, mr) * p->kc + 16 * cin;
+  /* run_block's layout: V, M, the packed A panels, one patch */
+  const size_t blk = 16 * tiles * (cin + cout) + (tiles + mr - 1) / mr * mr * p->kc + 16 * cin;
   const size_t wt = 16 * (cin * nr > cout ? cin * nr : cout);
   float *buf = sc_grow_floats(&work_buf, &work_cap, blk > wt ? blk : wt);
-  if (!buf) {
+  if (buf) {
+    transform_weights_part(p, buf, th, nth);
+  } else {
 #pragma omp atomic write
     p->failed = 1;
   }
-  if (buf) transform_weights_part(p, buf, th, nth);
   if (nth > 1) {
 #pragma omp barrier
   }
