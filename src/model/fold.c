@@ -2,10 +2,11 @@
  * configuration by torchvision tensor names (the same names model.c records), so it needs nothing but the model's
  * public tensor table; each convolution and the BN after it become one op with folded weights and a bias. Four
  * work buffers of the largest activation hold every intermediate value: a block reads its input from one and writes
- * its branches to the other three. After each convolution one pass adds the bias and applies the ReLU (the
- * residual add, where there is one, comes before it): a block's end costs two passes over its output instead of the
- * model's three (BN, add, ReLU). The forward calls the src/ops operators only; it must not hold loops of its own
- * over pixels, and it must not write to the model.
+ * its branches to two others; its last convolution adds into the shortcut (the block input, or the projection's
+ * output), which becomes the block's output. Each convolution adds the bias and applies the ReLU to each block of
+ * its output while it is in cache (sc_conv2d_forward_ep), so a block's end costs no pass over memory of its own,
+ * where the model makes three (BN, add, ReLU). The forward calls the src/ops operators only; it must not hold loops
+ * of its own over pixels, and it must not write to the model.
  */
 #include <math.h>
 #include <stdio.h>
@@ -123,18 +124,18 @@ static int block(builder *b, const char *p, int x, int64_t stride, int bottlenec
   const int64_t in_c = b->c, in_h = b->h, in_w = b->w;
   snprintf(cn, sizeof cn, "%s.downsample.0.weight", p);
   const int down = sc_model_find(b->m, cn) != NULL;
-  int s1 = free_slot(x, -1, -1), s2 = free_slot(x, s1, -1), s3 = free_slot(x, s1, s2), y, last;
+  int s1 = free_slot(x, -1, -1), s2 = free_slot(x, s1, -1), s3 = free_slot(x, s1, s2), y;
   if (!bottleneck) {
     snprintf(cn, sizeof cn, "%s.conv1", p), snprintf(bn, sizeof bn, "%s.bn1", p);
     conv_bn(b, cn, bn, x, s1, stride, 1, 1);
-    y = s1, last = s3;
+    y = s1;
     snprintf(cn, sizeof cn, "%s.conv2", p), snprintf(bn, sizeof bn, "%s.bn2", p);
   } else {
     snprintf(cn, sizeof cn, "%s.conv1", p), snprintf(bn, sizeof bn, "%s.bn1", p);
     conv_bn(b, cn, bn, x, s1, 1, 0, 1);
     snprintf(cn, sizeof cn, "%s.conv2", p), snprintf(bn, sizeof bn, "%s.bn2", p);
     conv_bn(b, cn, bn, s1, s2, stride, 1, 1);
-    y = s2, last = s1;
+    y = s2;
     snprintf(cn, sizeof cn, "%s.conv3", p), snprintf(bn, sizeof bn, "%s.bn3", p);
   }
   int idn = x;
@@ -148,9 +149,11 @@ static int block(builder *b, const char *p, int x, int64_t stride, int bottlenec
     conv_bn(b, dn, dbn, x, idn, stride, 0, 0);
     b->h = mh, b->w = mw, b->c = mc;
   }
-  fop *o = conv_bn(b, cn, bn, y, last, 1, bottleneck ? 0 : 1, 1);
+  /* the last convolution adds into the shortcut's slot, which nothing reads afterwards (the block input, or the
+   * projection's output): sc_conv2d_forward_ep then reads the residual with its loads of the output */
+  fop *o = conv_bn(b, cn, bn, y, idn, 1, bottleneck ? 0 : 1, 1);
   if (o) o->res = idn;
-  return last;
+  return idn;
 }
 
 static void build(builder *b) {

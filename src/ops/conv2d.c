@@ -683,20 +683,30 @@ sc_status sc_conv2d_forward_ep(const sc_conv2d_shape *s, const float *x, const f
     return sc_error(SC_EINVAL, "sc_conv2d_forward: null tensor pointer");
   if (d.y_elems == 0) return SC_OK;
   const size_t m = (size_t)d.pixels, n = (size_t)s->k, depth = (size_t)d.depth;
+  /* a residual in y itself: add into y, and leave the residual out of the epilogue */
+  const int in_place = e && e->residual == y;
+  if (in_place && e->ldr != n)
+    return sc_error(SC_EINVAL, "sc_conv2d_forward: a residual in the output must have its row stride");
+  const sc_gemm_epilogue rest = {.bias = e ? e->bias : NULL, .relu = e ? e->relu : 0};
+  if (in_place) e = &rest;
+  const float beta = in_place ? 1.0f : 0.0f;
   sc_gemm_src b = sc_gemm_src_matrix(w, depth, 1);
   if (is_pointwise(s)) {
     sc_gemm_src a = sc_gemm_src_matrix(x, (size_t)s->c, 1);
-    return sc_gemm_run_ep(kern, m, n, depth, &a, &b, 1.0f, 0.0f, y, n, e);
+    return sc_gemm_run_ep(kern, m, n, depth, &a, &b, 1.0f, beta, y, n, e);
   }
-  if (sc_wino_applies(kern, s, s->c, s->k)) return sc_wino_forward("sc_conv2d_forward", kern, s, x, w, y, e);
+  if (sc_wino_applies(kern, s, s->c, s->k))
+    return sc_wino_forward("sc_conv2d_forward", kern, s, x, w, y, in_place, e);
   const int64_t lanes = direct_lanes(kern, s, s->c, s->k, 0);
-  if (lanes) return direct_conv_run("sc_conv2d_forward", kern, s, &d, w, (float *)x, y, lanes, 0, SC_GRAD_SET, e);
+  if (lanes)
+    return direct_conv_run("sc_conv2d_forward", kern, s, &d, w, (float *)x, y, lanes, 0,
+                           in_place ? SC_GRAD_ADD : SC_GRAD_SET, e);
   SC_TRY(check_panel_width("sc_conv2d_forward", kern));
   conv_gather g = {.src = x, .nimg = s->n, .sh = s->h, .sw = s->w, .ch = s->c, .gh = d.oh, .gw = d.ow, .row_off = 0,
                    .my = s->stride_h, .mx = s->stride_w, .by = -s->pad_h, .bx = -s->pad_w,
                    .ty_step = 1, .tx_step = 1, .ntx = s->kw};
   sc_gemm_src a = {.pack = pack_gather_rows, .ctx = &g};
-  return sc_gemm_run_ep(kern, m, n, depth, &a, &b, 1.0f, 0.0f, y, n, e);
+  return sc_gemm_run_ep(kern, m, n, depth, &a, &b, 1.0f, beta, y, n, e);
 }
 
 /* ---- backward-data ----------------------------------------------------------------------------------------- */

@@ -10,7 +10,11 @@
 /* sc_conv2d_forward, then the epilogue e (NULL: none) on y, whose rows are the N*OH*OW output pixels and whose
  * columns are the K channels (e->ldr is the residual's row stride). Each block of y gets it while still in cache:
  * an image at a time on the direct kernels, a block of rows at a time on the GEMM. The result equals the forward
- * followed by sc_add, sc_bias_add_forward and sc_relu_forward, bit for bit. */
+ * followed by sc_add, sc_bias_add_forward and sc_relu_forward, bit for bit.
+ * The residual may be y itself (e->ldr = K): y holds the residual on entry and the convolution adds into it, so the
+ * microkernels read it with their loads of y instead of a pass of its own (a 1x1 56x56x64-256 layer at batch 16 on
+ * two threads spent 30% of its time on that pass). Only the rounding differs from the separate add: the residual
+ * joins the first block of the sum over the depth instead of the whole sum. */
 sc_status sc_conv2d_forward_ep(const sc_conv2d_shape *s, const float *x, const float *w, float *y,
                                const sc_gemm_epilogue *e);
 

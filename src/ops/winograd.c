@@ -263,11 +263,11 @@ static sc_status wino_run(const char *fn, wino_pass *p) {
 }
 
 sc_status sc_wino_forward(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s, const float *x,
-                          const float *w, float *y, const sc_gemm_epilogue *e) {
+                          const float *w, float *y, int accumulate, const sc_gemm_epilogue *e) {
   const int64_t c = s->c;
   wino_pass p = {.kern = kern, .n = s->n, .ih = s->h, .iw = s->w, .cin = c, .oh = s->h + 2 * s->pad_h - 2,
                  .ow = s->w + 2 * s->pad_w - 2, .cout = s->k, .py = s->pad_h, .px = s->pad_w, .w = w,
-                 .so = 9 * c, .si = 1, .sy = 3 * c, .sx = c, .in = x, .out = y, .accumulate = 0, .ep = e};
+                 .so = 9 * c, .si = 1, .sy = 3 * c, .sx = c, .in = x, .out = y, .accumulate = accumulate, .ep = e};
   return wino_run(fn, &p);
 }
 

@@ -10,9 +10,10 @@
  * cout (C and K for the forward, K and C for backward-data). */
 int sc_wino_applies(const sc_kernels *kern, const sc_conv2d_shape *s, int64_t cin, int64_t cout);
 
-/* y = conv(x, w) (overwritten), then the epilogue e (NULL: none) on y's rows. fn names the caller in errors. */
+/* y = (or += when accumulate) conv(x, w), then the epilogue e (NULL: none) on y's rows. fn names the caller in
+ * errors. */
 sc_status sc_wino_forward(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s, const float *x,
-                          const float *w, float *y, const sc_gemm_epilogue *e);
+                          const float *w, float *y, int accumulate, const sc_gemm_epilogue *e);
 
 /* dx = (or += when accumulate) conv_transpose(dy, w). */
 sc_status sc_wino_backward_data(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s, float *dx,
