@@ -634,6 +634,10 @@ static void direct_dw_part(void *arg) {
  * not a plain 1x1, and at least one image per thread (threads take whole images).
  *  - 16 outputs per call (tap): up to 32 channels each way. The forward and backward-data re-read each output
  *    block once per tap, which pays only while rows are long and channels few (28x28x16-16s1: 1.7x faster).
+ *    Strided backward-data (the scatter) reads up to 64, where the GEMM would be only C <= 32 columns wide. Batch
+ *    256, two threads: 28x28x32-64s2 9.4 -> 5.9 ms, its 1x1 projection 2.4 -> 1.1, 32x32x32-64s2 13.6 -> 7.0
+ *    (one thread: 18.2 -> 11.9, 4.3 -> 2.3, 23.6 -> 14.0). Batch 512, 14x14x32-64s2 (7x7 outputs) 5.7 -> 4.9 ms
+ *    on two threads but 8.6 -> 9.8 on one, so one thread keeps the GEMM below 8x8 outputs.
  *    With 3-wide kernels at stride 1 along rows (gathers only: the forward, and backward-data at stride 1), the
  *    table's row3 takes a kernel row at a time where it has one, so that each input value loaded feeds three
  *    output pixels: 28x28x16-16s1 forward 12.1 -> 9.2 ms and backward-data 11.6 -> 8.3 ms, 14x14x32-32s1
@@ -657,7 +661,11 @@ static int direct_ok(const sc_kernels *kern, const sc_conv2d_shape *s) {
 static int64_t direct_lanes(const sc_kernels *kern, const sc_conv2d_shape *s, int64_t cin, int64_t cout,
                             int backward_data) {
   if (!direct_ok(kern, s)) return 0;
-  if (cout % SC_CONV_LANES == 0 && cin <= 32 && cout <= 32) return SC_CONV_LANES;
+  int64_t oh = 0, ow = 0;
+  sc_conv2d_out_size(s, &oh, &ow);
+  const int scatter = backward_data && (s->stride_h > 1 || s->stride_w > 1);
+  const int64_t max_cin = scatter && (oh * ow >= 64 || sc_num_threads() > 1) ? 64 : 32;
+  if (cout % SC_CONV_LANES == 0 && cin <= max_cin && cout <= 32) return SC_CONV_LANES;
   if (kern->conv->tap64 && cout % 64 == 0 && cin >= 64 && (!backward_data || cin * cout <= 256 * 256)) return 64;
   return 0;
 }

@@ -224,6 +224,8 @@ SC_ISA_TEST(conv2d, direct_shapes_exact) {
       shape(3, 28, 28, 16, 16, 3, 3, 1, 1), shape(2, 28, 28, 16, 32, 3, 3, 2, 1), shape(3, 14, 13, 32, 32, 3, 3, 1, 1),
       shape(1, 9, 11, 3, 16, 7, 7, 2, 3),   shape(2, 6, 6, 17, 16, 3, 3, 1, 0),   shape(1, 3, 3, 16, 16, 3, 3, 1, 3),
       shape(2, 6, 6, 64, 128, 3, 3, 2, 1),  shape(3, 4, 4, 32, 16, 3, 3, 1, 1),
+      /* strided backward-data reading up to 64 channels (the demo model's layer3.0 and its projection; 50) */
+      shape(2, 14, 14, 32, 64, 3, 3, 2, 1), shape(2, 14, 13, 32, 64, 1, 1, 2, 0), shape(2, 9, 9, 16, 50, 3, 3, 2, 1),
       /* outputs in blocks of 64 from 64 or more channels (tap64 where the table has it) */
       shape(3, 7, 7, 64, 64, 3, 3, 1, 1),   shape(2, 4, 4, 128, 64, 3, 3, 1, 1),  shape(2, 7, 7, 64, 128, 3, 3, 2, 1),
       shape(2, 3, 5, 67, 64, 3, 3, 1, 1),   shape(3, 12, 13, 64, 64, 3, 3, 1, 1),
