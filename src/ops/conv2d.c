@@ -1,6 +1,6 @@
 /* conv2d.c: 2-D convolution on NHWC tensors (forward, backward-data, backward-weights), either on the kernel
  * table's direct tap kernels (arch/conv.h), by Winograd's F(2x2, 3x3) (winograd.c: 3x3 stride-1 layers of 64 or
- * more channels, forward and backward-data) or as implicit GEMM on the engine's GEMM driver (gemm.h), and the
+ * more channels, all three passes) or as implicit GEMM on the engine's GEMM driver (gemm.h), and the
  * validation of the public sc_conv2d_* arguments.
  *
  * Nothing here materialises an im2col matrix: the packers below gather GEMM panels straight from the NHWC
@@ -854,6 +854,8 @@ sc_status sc_conv2d_backward_weights(const sc_conv2d_shape *s, float *dw, const 
     sc_gemm_src b = sc_gemm_src_matrix(x, (size_t)s->c, 0);
     return sc_gemm_run(kern, K, depth, P, &a, &b, 1.0f, 1.0f, dw, depth);
   }
+  if (sc_wino_applies(kern, s, s->c, s->k))
+    return sc_wino_backward_weights("sc_conv2d_backward_weights", kern, s, dw, dy, x);
   if (direct_dw_fits(kern, s)) {
     const int64_t per = d.w_elems;
     const int nt = direct_threads(s->n);

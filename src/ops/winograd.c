@@ -16,9 +16,11 @@
  * on the thread count or the block size but the order of work: every output is the same sum in the same order.
  *
  * Backward-data at stride 1 is the forward of the flipped, transposed kernel (the same weights read through other
- * strides), adding into dx or setting it. The rounding error is bounded as the direct convolution's is, but over
- * larger magnitudes: every input of a tile's 4x4 patch meets every weight of the kernel in the transformed sums
- * (tests/ops/test_conv2d.c derives the bound the tests hold it to).
+ * strides), adding into dx or setting it. Backward-weights differentiates the same sums with respect to U (below):
+ * 16 GEMMs whose depth runs over the tiles, into accumulators of each thread's own. The rounding error is bounded
+ * as the direct convolution's is, but over larger magnitudes: every input of a tile's 4x4 patch meets every weight
+ * of the kernel (every output gradient of its 2x2 block, for backward-weights) in the transformed sums
+ * (tests/ops/test_conv2d.c derives the bounds the tests hold it to).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -120,6 +122,28 @@ static _Thread_local size_t work_cap;
 static _Thread_local float *u_buf;
 static _Thread_local size_t u_cap;
 
+/* ---- input patches ----------------------------------------------------------------------------------------- */
+
+/* The 4x4 patch of pixels from (y0, x0) of image img of in (N x ih x iw x c): a pointer into the image and its row
+ * stride in *rs, or, at the border, a copy in patch (16 x c floats) with zeros outside the image. */
+static const float *tile_patch(const float *in, int64_t ih, int64_t iw, int64_t c, int64_t img, int64_t y0,
+                               int64_t x0, float *patch, size_t *rs) {
+  if (y0 >= 0 && x0 >= 0 && y0 + 4 <= ih && x0 + 4 <= iw) {
+    *rs = (size_t)(iw * c);
+    return in + ((img * ih + y0) * iw + x0) * c;
+  }
+  for (int64_t i = 0; i < 4; i++)
+    for (int64_t j = 0; j < 4; j++) {
+      float *d = patch + (i * 4 + j) * c;
+      if (y0 + i < 0 || y0 + i >= ih || x0 + j < 0 || x0 + j >= iw)
+        memset(d, 0, (size_t)c * sizeof(float));
+      else
+        memcpy(d, in + ((img * ih + y0 + i) * iw + x0 + j) * c, (size_t)c * sizeof(float));
+    }
+  *rs = 4 * (size_t)c;
+  return patch;
+}
+
 /* ---- one block of tile rows --------------------------------------------------------------------------------- */
 
 static void run_block(const wino_pass *p, int64_t q0, int64_t q1, float *buf) {
@@ -132,22 +156,8 @@ static void run_block(const wino_pass *p, int64_t q0, int64_t q1, float *buf) {
   /* V of every tile of the block, element e at v + e*tiles*cin */
   for (size_t t = 0; t < tiles; t++) {
     const int64_t q = q0 + (int64_t)t / p->tw, tx = (int64_t)t % p->tw, img = q / p->th, ty = q % p->th;
-    const int64_t y0 = 2 * ty - p->py, x0 = 2 * tx - p->px;
-    const float *src = patch;
-    size_t rs = 4 * cin;
-    if (y0 >= 0 && x0 >= 0 && y0 + 4 <= p->ih && x0 + 4 <= p->iw) {
-      src = p->in + ((img * p->ih + y0) * p->iw + x0) * p->cin, rs = (size_t)(p->iw * p->cin);
-    } else {
-      /* a tile at the border reads a copy of its patch with zeros outside the image */
-      for (int64_t i = 0; i < 4; i++)
-        for (int64_t j = 0; j < 4; j++) {
-          float *d = patch + (i * 4 + j) * p->cin;
-          if (y0 + i < 0 || y0 + i >= p->ih || x0 + j < 0 || x0 + j >= p->iw)
-            memset(d, 0, cin * sizeof(float));
-          else
-            memcpy(d, p->in + ((img * p->ih + y0 + i) * p->iw + x0 + j) * p->cin, cin * sizeof(float));
-        }
-    }
+    size_t rs;
+    const float *src = tile_patch(p->in, p->ih, p->iw, p->cin, img, 2 * ty - p->py, 2 * tx - p->px, patch, &rs);
     cv->wino_in(cin, src, rs, cin, v + t * cin, tiles * cin);
   }
 
@@ -226,7 +236,9 @@ static void wino_part(void *arg) {
  * the direct kernels also skip the padding the tiles compute: with fewer than 128 channels a tenth of waste is
  * the most allowed (7x7x64-64: 280 -> 253), with 128 or more a quarter (7x7x128-128 at batch 64: 280 -> 313 /
  * 270 -> 300; 7x7x256-256 256 -> 345 / 249 -> 349; 7x7x512-512 259 -> 325 / 240 -> 326, at batch 16 235 -> 266 /
- * 233 -> 249). */
+ * 233 -> 249). Backward-weights, against the direct kernels or the implicit GEMM, batch 64: 32x32x64-64 205 -> 285,
+ * 16x16x128-128 216 -> 350, 8x8x256-256 215 -> 419, 4x4x512-512 249 -> 405, 7x7x128-128 235 -> 271, 7x7x256-256
+ * 222 -> 328, 7x7x512-512 246 -> 355; 4x4x128-128 at batch 512 235 -> 329. */
 int sc_wino_applies(const sc_kernels *kern, const sc_conv2d_shape *s, int64_t cin, int64_t cout) {
   if (!kern->conv || !kern->conv->wino_in || !kern->conv->wino_out || s->kh != 3 || s->kw != 3 ||
       s->stride_h != 1 || s->stride_w != 1 || s->pad_h > 2 || s->pad_w > 2 || cin < 64 || cout < 64)
@@ -279,4 +291,178 @@ sc_status sc_wino_backward_data(const char *fn, const sc_kernels *kern, const sc
                  .w = w + 8 * c, .so = 1, .si = 9 * c, .sy = -3 * c, .sx = -c, .in = dy, .out = dx,
                  .accumulate = accumulate, .ep = NULL};
   return wino_run(fn, &p);
+}
+
+/* ---- backward-weights --------------------------------------------------------------------------------------- */
+
+/* The forward is linear in U = G g G^T, so the gradient of U[e] for output channel k and input channel c is the sum
+ * over tiles of DY[e][k] * V[e][c], with V = B^T d B as above and DY = A dY A^T, the tile's 2x2 block of output
+ * gradients (zeros past the output's edge) spread to 4x4; that of g is then G^T dU G. Per element e the sum over
+ * tiles is a GEMM whose depth is the tiles: DY makes its A panels (rows: output channels), V its B panels (columns:
+ * input channels), both written in panel order by the transforms. Each thread sums its blocks of tiles into 16 x K x
+ * C accumulators of its own; then the threads split the output channels, add the accumulators in thread order and
+ * transform the sums into dw. */
+typedef struct wino_dw_pass {
+  const sc_kernels *kern;
+  int64_t n, ih, iw, c, oh, ow, k, py, px;
+  const float *x, *dy;
+  float *dw;
+  int64_t th, tw, tiles, blk; /* tiles per image down and across; all tiles; tiles per block */
+  size_t kp, cp;              /* MR-high panels of output channels, NR-wide panels of input channels */
+  float **acc;                /* per thread: element e's sums at acc[t] + e*K*C, row k, column c */
+  int *used;                  /* per thread: 1 once its accumulators hold a sum */
+  int threads, failed;
+} wino_dw_pass;
+
+/* DY = A dY A^T, A^T = [1 1 1 0; 0 1 -1 -1], of kn <= MR output channels of one tile, from its 2x2 block of
+ * gradients a b over c d (kn floats each; zeros stand in for those past the output's edge), written to the tile's
+ * row of each element's A panel, out[e*es + r]; rows kn..MR-1 get zeros. */
+static void transform_dy(size_t kn, size_t mr, const float *restrict a, const float *restrict b,
+                         const float *restrict c, const float *restrict d, float *restrict out, size_t es) {
+  /* row i of A dY (u, v) = (a, b), (a + c, b + d), (a - c, b - d), (-c, -d); then (u, u + v, u - v, -v) */
+#define SC_DY_ROW(i, U, V)                                                                                            \
+  for (size_t r = 0; r < kn; r++) {                                                                                   \
+    const float u = (U), v = (V);                                                                                     \
+    out[(4 * i + 0) * es + r] = u, out[(4 * i + 1) * es + r] = u + v;                                                 \
+    out[(4 * i + 2) * es + r] = u - v, out[(4 * i + 3) * es + r] = -v;                                                \
+  }
+  SC_DY_ROW(0, a[r], b[r])
+  SC_DY_ROW(1, a[r] + c[r], b[r] + d[r])
+  SC_DY_ROW(2, a[r] - c[r], b[r] - d[r])
+  SC_DY_ROW(3, -c[r], -d[r])
+#undef SC_DY_ROW
+  for (size_t e = 0; e < 16 && kn < mr; e++) memset(out + e * es + kn, 0, (mr - kn) * sizeof(float));
+}
+
+/* One output channel's weights, dw[(3 ky + kx) cn + c] += (G^T M G)[ky][kx] for c < cn, from M[e] = m[e*ms + c];
+ * G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1]. */
+static void transform_dw(size_t cn, const float *m, size_t ms, float *dw) {
+  for (size_t c = 0; c < cn; c++) {
+    float t[3][4];
+    for (int s = 0; s < 4; s++) {
+      const float m0 = m[s * ms + c], m1 = m[(4 + s) * ms + c], m2 = m[(8 + s) * ms + c], m3 = m[(12 + s) * ms + c];
+      t[0][s] = m0 + 0.5f * (m1 + m2);
+      t[1][s] = 0.5f * (m1 - m2);
+      t[2][s] = 0.5f * (m1 + m2) + m3;
+    }
+    for (int r = 0; r < 3; r++) {
+      dw[(3 * r + 0) * cn + c] += t[r][0] + 0.5f * (t[r][1] + t[r][2]);
+      dw[(3 * r + 1) * cn + c] += 0.5f * (t[r][1] - t[r][2]);
+      dw[(3 * r + 2) * cn + c] += 0.5f * (t[r][1] + t[r][2]) + t[r][3];
+    }
+  }
+}
+
+/* The block's layout in a thread's buffer after its accumulators: the A panels (16 x kp x blk x MR), the B panels
+ * (16 x cp x blk x NR), one patch (16 x C), a row of K zeros. */
+static size_t dw_block_floats(const wino_dw_pass *p) {
+  const size_t mr = p->kern->gemm->mr, nr = p->kern->gemm->nr, blk = (size_t)p->blk;
+  return 16 * blk * (p->kp * mr + p->cp * nr) + 16 * (size_t)p->c + (size_t)p->k;
+}
+
+static void dw_block(const wino_dw_pass *p, float *acc, float *buf, int64_t t0, int64_t t1, int accumulate) {
+  const sc_conv_config *cv = p->kern->conv;
+  const sc_gemm_config *gc = p->kern->gemm;
+  const size_t mr = gc->mr, nr = gc->nr, K = (size_t)p->k, C = (size_t)p->c, blk = (size_t)p->blk;
+  const size_t bt = (size_t)(t1 - t0), aes = p->kp * blk * mr, bes = p->cp * blk * nr;
+  float *ap = buf, *bp = ap + 16 * aes, *patch = bp + 16 * bes, *zeros = patch + 16 * C;
+  memset(zeros, 0, K * sizeof(float));
+  const int64_t per_img = p->th * p->tw;
+  for (size_t t = 0; t < bt; t++) {
+    const int64_t q = t0 + (int64_t)t, img = q / per_img, ty = q % per_img / p->tw, tx = q % p->tw;
+    size_t rs;
+    const float *src = tile_patch(p->x, p->ih, p->iw, p->c, img, 2 * ty - p->py, 2 * tx - p->px, patch, &rs);
+    for (size_t j = 0; j < p->cp; j++) {
+      const size_t cn = C - j * nr < nr ? C - j * nr : nr;
+      float *v = bp + (j * blk + t) * nr;
+      cv->wino_in(cn, src + j * nr, rs, C, v, bes);
+      for (size_t e = 0; e < 16 && cn < nr; e++) memset(v + e * bes + cn, 0, (nr - cn) * sizeof(float));
+    }
+    const float *a = p->dy + ((img * p->oh + 2 * ty) * p->ow + 2 * tx) * p->k;
+    const int down = 2 * ty + 1 < p->oh, right = 2 * tx + 1 < p->ow;
+    const float *b = right ? a + K : zeros, *c = down ? a + (size_t)p->ow * K : zeros;
+    const float *d = down && right ? c + K : zeros;
+    for (size_t i = 0; i < p->kp; i++) {
+      const size_t kn = K - i * mr < mr ? K - i * mr : mr, o = i * mr;
+      transform_dy(kn, mr, a + o, b == zeros ? b : b + o, c == zeros ? c : c + o, d == zeros ? d : d + o,
+                   ap + (i * blk + t) * mr, aes);
+    }
+  }
+  for (size_t e = 0; e < 16; e++)
+    for (size_t j = 0; j < p->cp; j++) {
+      const size_t cn = C - j * nr < nr ? C - j * nr : nr;
+      const float *b = bp + e * bes + j * blk * nr;
+      for (size_t i = 0; i < p->kp; i++) {
+        const size_t kn = K - i * mr < mr ? K - i * mr : mr;
+        gc->ukr(kn, cn, bt, ap + e * aes + i * blk * mr, b, acc + e * K * C + i * mr * C + j * nr, C, accumulate);
+      }
+    }
+}
+
+static void wino_dw_part(void *arg) {
+  wino_dw_pass *p = arg;
+  const int nth = p->threads > 1 ? omp_get_num_threads() : 1, th = p->threads > 1 ? omp_get_thread_num() : 0;
+  const size_t K = (size_t)p->k, C = (size_t)p->c, sums = 16 * K * C;
+  float *buf = sc_grow_floats(&work_buf, &work_cap, sums + dw_block_floats(p));
+  p->acc[th] = buf, p->used[th] = 0;
+  if (!buf) {
+#pragma omp atomic write
+    p->failed = 1;
+  } else {
+    const int64_t blocks = (p->tiles + p->blk - 1) / p->blk;
+    for (int64_t b = blocks * th / nth; b < blocks * (th + 1) / nth; b++) {
+      const int64_t t0 = b * p->blk, t1 = t0 + p->blk < p->tiles ? t0 + p->blk : p->tiles;
+      dw_block(p, buf, buf + sums, t0, t1, p->used[th]);
+      p->used[th] = 1;
+    }
+  }
+  if (nth > 1) {
+#pragma omp barrier
+  }
+  int failed;
+#pragma omp atomic read
+  failed = p->failed;
+  if (failed) return;
+  /* this thread's output channels: the sums of every thread, in thread order, into its own block area, then dw */
+  float *m = buf + sums;
+  for (size_t k = K * (size_t)th / (size_t)nth; k < K * (size_t)(th + 1) / (size_t)nth; k++) {
+    int first = 1;
+    for (int u = 0; u < nth; u++) {
+      if (!p->used[u]) continue;
+      for (size_t e = 0; e < 16; e++) {
+        const float *src = p->acc[u] + e * K * C + k * C;
+        float *dst = m + e * C;
+        if (first)
+          memcpy(dst, src, C * sizeof(float));
+        else
+          for (size_t c = 0; c < C; c++) dst[c] += src[c];
+      }
+      first = 0;
+    }
+    if (!first) transform_dw(C, m, C, p->dw + k * 9 * C);
+  }
+}
+
+sc_status sc_wino_backward_weights(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s, float *dw,
+                                   const float *dy, const float *x) {
+  const size_t mr = kern->gemm->mr, nr = kern->gemm->nr;
+  wino_dw_pass p = {.kern = kern, .n = s->n, .ih = s->h, .iw = s->w, .c = s->c, .oh = s->h + 2 * s->pad_h - 2,
+                    .ow = s->w + 2 * s->pad_w - 2, .k = s->k, .py = s->pad_h, .px = s->pad_w, .x = x, .dy = dy,
+                    .dw = dw};
+  p.th = (p.oh + 1) / 2, p.tw = (p.ow + 1) / 2, p.tiles = p.n * p.th * p.tw;
+  p.kp = ((size_t)p.k + mr - 1) / mr, p.cp = ((size_t)p.c + nr - 1) / nr;
+  /* Blocks of 64 tiles. Two threads, GFLOP/s counted as the direct convolution's, blocks of 32 / 64 / 128 / 256:
+   * 32x32x64-64 at batch 256 516 / 489 / 506 / 441, 16x16x128-128 637 / 638 / 644 / 316, 8x8x256-256 - / 809 /
+   * 798 / -, 4x4x512-512 715 / 783 / 763 / 699. */
+  p.blk = 64;
+  const int64_t nt = sc_num_threads();
+  p.threads = omp_in_parallel() ? 1 : (int)(nt < p.tiles ? nt : p.tiles);
+  const int64_t share = (p.tiles + p.threads - 1) / p.threads;
+  if (p.blk > share) p.blk = share;
+  p.acc = malloc(sizeof *p.acc * (size_t)p.threads), p.used = malloc(sizeof *p.used * (size_t)p.threads);
+  if (p.acc && p.used) sc_parallel(p.threads, wino_dw_part, &p);
+  const int failed = !p.acc || !p.used || p.failed;
+  free(p.acc), free(p.used);
+  if (failed) return sc_error(SC_ENOMEM, "%s: cannot allocate the Winograd work buffers", fn);
+  return SC_OK;
 }

@@ -7,13 +7,17 @@
 #include "simclr_ops.h"
 
 /* 1 if the table has the transforms and s is a convolution this path takes, reading cin channels and writing
- * cout (C and K for the forward, K and C for backward-data). */
+ * cout (C and K for the forward and backward-weights, K and C for backward-data). */
 int sc_wino_applies(const sc_kernels *kern, const sc_conv2d_shape *s, int64_t cin, int64_t cout);
 
 /* y = (or += when accumulate) conv(x, w), then the epilogue e (NULL: none) on y's rows. fn names the caller in
  * errors. */
 sc_status sc_wino_forward(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s, const float *x,
                           const float *w, float *y, int accumulate, const sc_gemm_epilogue *e);
+
+/* dw += the weight gradient (K x 3 x 3 x C) of the forward, from dy and x. */
+sc_status sc_wino_backward_weights(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s, float *dw,
+                                   const float *dy, const float *x);
 
 /* dx = (or += when accumulate) conv_transpose(dy, w). */
 sc_status sc_wino_backward_data(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s, float *dx,

@@ -355,9 +355,72 @@ SC_ISA_TEST(conv2d, winograd_shapes_float) {
     }
 }
 
-/* Backward-weights of many pixels and few weights (outputs not in blocks of 16, so not the direct kernels), on
- * two threads: the GEMM splits its depth (the pixels) between the threads and adds their slices of dw, reading the
- * gathered im2col operand from an offset. */
+/* The rounding bound of backward-weights by F(2x2, 3x3): dw = G^T [sum over tiles of (A dY A^T) o (B^T d B)] G. Each
+ * of the 16 transformed gradients of a tile is at most the sum of |dy| over its 2x2 block (A's entries are 0 and
+ * +-1), each transformed input at most the sum of |x| over its 4x4 patch, and G^T . G gives any element of the sum a
+ * weight of at most 2 x 2; so the tree on absolute values is at most 4 * sum over tiles of those two sums' product.
+ * On any path: 2 roundings in each transform, 1 product, one add per tile and per thread, 5 in G^T M G and the
+ * add into dw: with T tiles, gamma_{T+16}. mag gets that magnitude for each of the K x 9 x C weights. */
+static void wino_dw_magnitude(const sc_conv2d_shape *s, const float *dy, const float *x, double *mag) {
+  dims d = dims_of(s);
+  const int64_t th = (d.oh + 1) / 2, tw = (d.ow + 1) / 2, K = s->k, C = s->c;
+  double *sy = malloc(sizeof(double) * (size_t)K), *sx = malloc(sizeof(double) * (size_t)C);
+  SC_ASSERT(sy && sx, "out of memory");
+  for (int64_t n = 0; n < s->n; n++)
+    for (int64_t ty = 0; ty < th; ty++)
+      for (int64_t tx = 0; tx < tw; tx++) {
+        for (int64_t k = 0; k < K; k++) {
+          sy[k] = 0;
+          for (int64_t a = 2 * ty; a < 2 * ty + 2 && a < d.oh; a++)
+            for (int64_t b = 2 * tx; b < 2 * tx + 2 && b < d.ow; b++)
+              sy[k] += fabs(dy[((n * d.oh + a) * d.ow + b) * K + k]);
+        }
+        for (int64_t c = 0; c < C; c++) {
+          sx[c] = 0;
+          for (int64_t a = 2 * ty - s->pad_h; a < 2 * ty - s->pad_h + 4; a++)
+            for (int64_t b = 2 * tx - s->pad_w; b < 2 * tx - s->pad_w + 4; b++)
+              if (a >= 0 && a < s->h && b >= 0 && b < s->w) sx[c] += fabs(x[((n * s->h + a) * s->w + b) * C + c]);
+        }
+        for (int64_t k = 0; k < K; k++)
+          for (int64_t t = 0; t < 9; t++)
+            for (int64_t c = 0; c < C; c++) mag[(k * 9 + t) * C + c] += 4 * sy[k] * sx[c];
+      }
+  free(sy), free(sx);
+}
+
+/* Backward-weights on uniform data in [-1, 1), adding into random values, against the direct loops in double
+ * within that bound, on one thread and two. */
+SC_ISA_TEST(conv2d, winograd_backward_weights_float) {
+  for (int threads = 1; threads <= 2; threads++) {
+    SC_ASSERT(sc_set_num_threads(threads) == SC_OK, "set threads: %s", sc_last_error());
+    for (int ci = 0; ci < NWINO; ci++) {
+      const sc_conv2d_shape *s = &wino_cases[ci];
+      dims d = dims_of(s);
+      sc_test_rng r = {950 + (uint64_t)(ci * 2 + threads)};
+      float *x = sc_test_alloc((size_t)d.xn, 1), *w = sc_test_alloc((size_t)d.wn, 2);
+      float *y = sc_test_alloc((size_t)d.yn, 3);
+      double *ref = malloc(sizeof(double) * (size_t)d.wn), *mag = malloc(sizeof(double) * (size_t)d.wn);
+      double *wmag = malloc(sizeof(double) * (size_t)d.wn);
+      SC_ASSERT(ref && mag && wmag, "out of memory");
+      sc_test_fill(&r, x, (size_t)d.xn, -1, 1), sc_test_fill(&r, w, (size_t)d.wn, -1, 1);
+      sc_test_fill(&r, y, (size_t)d.yn, -1, 1);
+      for (int64_t i = 0; i < d.wn; i++) ref[i] = w[i], mag[i] = 0, wmag[i] = fabs(w[i]);
+      ref_backward_weights(s, y, x, ref, mag);
+      wino_dw_magnitude(s, y, x, wmag);
+      SC_ASSERT(sc_conv2d_backward_weights(s, w, y, x) == SC_OK, "isa=%s " SHAPE_FMT ": %s", k->name,
+                SHAPE_ARGS(s), sc_last_error());
+      const int64_t tiles = s->n * ((d.oh + 1) / 2) * ((d.ow + 1) / 2);
+      const double nu = (double)(tiles + 16) * (FLT_EPSILON / 2), gamma = nu / (1 - nu);
+      for (int64_t i = 0; i < d.wn; i++)
+        SC_ASSERT(fabs((double)w[i] - ref[i]) <= gamma * wmag[i] + FLT_MIN,
+                  "isa=%s threads=%d backward_weights " SHAPE_FMT ": element %lld is %.9g, want %.9g (bound %.3g)",
+                  k->name, threads, SHAPE_ARGS(s), (long long)i, w[i], ref[i], gamma * wmag[i]);
+      sc_test_free(x), sc_test_free(w), sc_test_free(y);
+      free(ref), free(mag), free(wmag);
+    }
+  }
+}
+
 /* The forward's epilogue (inference: + residual, + bias, ReLU) against the forward followed by the separate
  * operators, bit for bit, on each path that applies it: the 16-lane and 64-lane direct kernels (per image), the
  * pointwise and gathering GEMM (per row block, B resident), a 1x1 layer whose weights outgrow the resident budget
@@ -412,6 +475,9 @@ SC_ISA_TEST(conv2d, forward_epilogue_matches_separate_passes) {
   }
 }
 
+/* Backward-weights of many pixels and few weights (outputs not in blocks of 16, so not the direct kernels), on
+ * two threads: the GEMM splits its depth (the pixels) between the threads and adds their slices of dw, reading the
+ * gathered im2col operand from an offset. */
 SC_ISA_TEST(conv2d, split_depth_backward_weights) {
   SC_ASSERT(sc_set_num_threads(2) == SC_OK, "set threads: %s", sc_last_error());
   const sc_conv2d_shape cases[] = {shape(12, 28, 28, 1, 8, 3, 3, 1, 1), shape(11, 28, 28, 16, 24, 3, 3, 1, 1),
