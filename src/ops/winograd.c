@@ -122,6 +122,25 @@ static _Thread_local size_t work_cap;
 static _Thread_local float *u_buf;
 static _Thread_local size_t u_cap;
 
+/* backward-weights' accumulators of every thread of the team, on the calling thread */
+static _Thread_local float *acc_buf;
+static _Thread_local size_t acc_cap;
+
+/* Each thread of a team says whether it has its buffers (ok); after a barrier, all learn whether one lacks them. */
+static int any_failed(int *failed, int ok, int nth) {
+  if (!ok) {
+#pragma omp atomic write
+    *failed = 1;
+  }
+  if (nth > 1) {
+#pragma omp barrier
+  }
+  int f;
+#pragma omp atomic read
+  f = *failed;
+  return f;
+}
+
 /* ---- input patches ----------------------------------------------------------------------------------------- */
 
 /* The 4x4 patch of pixels from (y0, x0) of image img of in (N x ih x iw x c): a pointer into the image and its row
@@ -206,19 +225,8 @@ static void wino_part(void *arg) {
   const size_t blk = 16 * tiles * (cin + cout) + (tiles + mr - 1) / mr * mr * p->kc + 16 * cin;
   const size_t wt = 16 * (cin * nr > cout ? cin * nr : cout);
   float *buf = sc_grow_floats(&work_buf, &work_cap, blk > wt ? blk : wt);
-  if (buf) {
-    transform_weights_part(p, buf, th, nth);
-  } else {
-#pragma omp atomic write
-    p->failed = 1;
-  }
-  if (nth > 1) {
-#pragma omp barrier
-  }
-  int failed;
-#pragma omp atomic read
-  failed = p->failed;
-  if (failed) return;
+  if (buf) transform_weights_part(p, buf, th, nth);
+  if (any_failed(&p->failed, buf != NULL, nth)) return;
   const int64_t rows = p->n * p->th, blocks = (rows + p->rows_blk - 1) / p->rows_blk;
   for (int64_t b = blocks * th / nth; b < blocks * (th + 1) / nth; b++) {
     const int64_t q0 = b * p->rows_blk, q1 = q0 + p->rows_blk < rows ? q0 + p->rows_blk : rows;
@@ -309,8 +317,7 @@ typedef struct wino_dw_pass {
   float *dw;
   int64_t th, tw, tiles, blk; /* tiles per image down and across; all tiles; tiles per block */
   size_t kp, cp;              /* MR-high panels of output channels, NR-wide panels of input channels */
-  float **acc;                /* per thread: element e's sums at acc[t] + e*K*C, row k, column c */
-  int *used;                  /* per thread: 1 once its accumulators hold a sum */
+  float *acc;                 /* thread t's sums of element e at acc + (16 t + e) K C, row k, column c */
   int threads, failed;
 } wino_dw_pass;
 
@@ -353,8 +360,8 @@ static void transform_dw(size_t cn, const float *m, size_t ms, float *dw) {
   }
 }
 
-/* The block's layout in a thread's buffer after its accumulators: the A panels (16 x kp x blk x MR), the B panels
- * (16 x cp x blk x NR), one patch (16 x C), a row of K zeros. */
+/* The block's layout in a thread's buffer: the A panels (16 x kp x blk x MR), the B panels (16 x cp x blk x NR), one
+ * patch (16 x C), a row of K zeros. */
 static size_t dw_block_floats(const wino_dw_pass *p) {
   const size_t mr = p->kern->gemm->mr, nr = p->kern->gemm->nr, blk = (size_t)p->blk;
   return 16 * blk * (p->kp * mr + p->cp * nr) + 16 * (size_t)p->c + (size_t)p->k;
@@ -403,34 +410,22 @@ static void wino_dw_part(void *arg) {
   wino_dw_pass *p = arg;
   const int nth = p->threads > 1 ? omp_get_num_threads() : 1, th = p->threads > 1 ? omp_get_thread_num() : 0;
   const size_t K = (size_t)p->k, C = (size_t)p->c, sums = 16 * K * C;
-  float *buf = sc_grow_floats(&work_buf, &work_cap, sums + dw_block_floats(p));
-  p->acc[th] = buf, p->used[th] = 0;
-  if (!buf) {
-#pragma omp atomic write
-    p->failed = 1;
-  } else {
-    const int64_t blocks = (p->tiles + p->blk - 1) / p->blk;
-    for (int64_t b = blocks * th / nth; b < blocks * (th + 1) / nth; b++) {
-      const int64_t t0 = b * p->blk, t1 = t0 + p->blk < p->tiles ? t0 + p->blk : p->tiles;
-      dw_block(p, buf, buf + sums, t0, t1, p->used[th]);
-      p->used[th] = 1;
-    }
+  float *buf = sc_grow_floats(&work_buf, &work_cap, dw_block_floats(p));
+  const int64_t blocks = (p->tiles + p->blk - 1) / p->blk;
+  for (int64_t b = blocks * th / nth; buf && b < blocks * (th + 1) / nth; b++) {
+    const int64_t t0 = b * p->blk, t1 = t0 + p->blk < p->tiles ? t0 + p->blk : p->tiles;
+    dw_block(p, p->acc + (size_t)th * sums, buf, t0, t1, b > blocks * th / nth);
   }
-  if (nth > 1) {
-#pragma omp barrier
-  }
-  int failed;
-#pragma omp atomic read
-  failed = p->failed;
-  if (failed) return;
-  /* this thread's output channels: the sums of every thread, in thread order, into its own block area, then dw */
-  float *m = buf + sums;
+  if (any_failed(&p->failed, buf != NULL, nth)) return;
+  /* this thread's output channels: the sums of every thread that had blocks, in thread order, into its own block
+   * area, then dw */
+  float *m = buf;
   for (size_t k = K * (size_t)th / (size_t)nth; k < K * (size_t)(th + 1) / (size_t)nth; k++) {
     int first = 1;
     for (int u = 0; u < nth; u++) {
-      if (!p->used[u]) continue;
+      if (blocks * u / nth == blocks * (u + 1) / nth) continue;
       for (size_t e = 0; e < 16; e++) {
-        const float *src = p->acc[u] + e * K * C + k * C;
+        const float *src = p->acc + (size_t)u * sums + e * K * C + k * C;
         float *dst = m + e * C;
         if (first)
           memcpy(dst, src, C * sizeof(float));
@@ -459,10 +454,10 @@ sc_status sc_wino_backward_weights(const char *fn, const sc_kernels *kern, const
   p.threads = omp_in_parallel() ? 1 : (int)(nt < p.tiles ? nt : p.tiles);
   const int64_t share = (p.tiles + p.threads - 1) / p.threads;
   if (p.blk > share) p.blk = share;
-  p.acc = malloc(sizeof *p.acc * (size_t)p.threads), p.used = malloc(sizeof *p.used * (size_t)p.threads);
-  if (p.acc && p.used) sc_parallel(p.threads, wino_dw_part, &p);
-  const int failed = !p.acc || !p.used || p.failed;
-  free(p.acc), free(p.used);
-  if (failed) return sc_error(SC_ENOMEM, "%s: cannot allocate the Winograd work buffers", fn);
+  const size_t an = (size_t)p.threads * 16 * (size_t)p.k * (size_t)p.c;
+  p.acc = sc_grow_floats(&acc_buf, &acc_cap, an);
+  if (!p.acc) return sc_error(SC_ENOMEM, "%s: cannot allocate %zu floats of Winograd sums", fn, an);
+  sc_parallel(p.threads, wino_dw_part, &p);
+  if (p.failed) return sc_error(SC_ENOMEM, "%s: cannot allocate the Winograd work buffers", fn);
   return SC_OK;
 }
