@@ -2,7 +2,7 @@
  * configuration by torchvision tensor names (the same names model.c records), so it needs nothing but the model's
  * public tensor table; each convolution and the BN after it become one op with folded weights and a bias. Four
  * work buffers of the largest activation hold every intermediate value: a block reads its input from one and writes
- * its branches to two others; its last convolution adds into the shortcut (the block input, or the projection's
+ * its branches to the others (a bottleneck with a projection uses all three); its last convolution adds into the shortcut (the block input, or the projection's
  * output), which becomes the block's output. Each convolution adds the bias and applies the ReLU to each block of
  * its output while it is in cache (sc_conv2d_forward_ep), so a block's end costs no pass over memory of its own,
  * where the model makes three (BN, add, ReLU). The forward calls the src/ops operators only; it must not hold loops

@@ -126,6 +126,17 @@ static _Thread_local size_t u_cap;
 static _Thread_local float *acc_buf;
 static _Thread_local size_t acc_cap;
 
+/* The team for `units` units of work in blocks of *per_block: sc_num_threads() threads, one inside a parallel region,
+ * never more than the units; and *per_block cut so that every thread gets a block at least (4x4x512-512 on two
+ * threads, batch 64, was one forward block of 128 tile rows, the second thread idle). */
+static int team_plan(int64_t units, int64_t *per_block) {
+  const int64_t nt = sc_num_threads();
+  const int threads = omp_in_parallel() ? 1 : (int)(nt < units ? nt : units);
+  const int64_t share = (units + threads - 1) / threads;
+  if (*per_block > share) *per_block = share;
+  return threads;
+}
+
 /* Each thread of a team says whether it has its buffers (ok); after a barrier, all learn whether one lacks them. */
 static int any_failed(int *failed, int ok, int nth) {
   if (!ok) {
@@ -271,11 +282,7 @@ static sc_status wino_run(const char *fn, wino_pass *p) {
   const size_t un = 16 * p->nb * nr * (size_t)p->cin;
   p->u = sc_grow_floats(&u_buf, &u_cap, un);
   if (!p->u) return sc_error(SC_ENOMEM, "%s: cannot allocate %zu floats of Winograd weights", fn, un);
-  const int64_t nt = sc_num_threads(), rows = p->n * p->th;
-  p->threads = omp_in_parallel() ? 1 : (int)(nt < rows ? nt : rows);
-  /* every thread gets a block at least (4x4x512-512 on two threads, batch 64, was one block of 128 tile rows) */
-  const int64_t share = (rows + p->threads - 1) / p->threads;
-  if (p->rows_blk > share) p->rows_blk = share;
+  p->threads = team_plan(p->n * p->th, &p->rows_blk);
   p->failed = 0;
   sc_parallel(p->threads, wino_part, p);
   if (p->failed) return sc_error(SC_ENOMEM, "%s: cannot allocate the Winograd work buffers", fn);
@@ -341,13 +348,13 @@ static void transform_dy(size_t kn, size_t mr, const float *restrict a, const fl
   for (size_t e = 0; e < 16 && kn < mr; e++) memset(out + e * es + kn, 0, (mr - kn) * sizeof(float));
 }
 
-/* One output channel's weights, dw[(3 ky + kx) cn + c] += (G^T M G)[ky][kx] for c < cn, from M[e] = m[e*ms + c];
+/* One output channel's weights, dw[(3 ky + kx) cn + c] += (G^T M G)[ky][kx] for c < cn, from M[e] = m[e*cn + c];
  * G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1]. */
-static void transform_dw(size_t cn, const float *m, size_t ms, float *dw) {
+static void transform_dw(size_t cn, const float *m, float *dw) {
   for (size_t c = 0; c < cn; c++) {
     float t[3][4];
     for (int s = 0; s < 4; s++) {
-      const float m0 = m[s * ms + c], m1 = m[(4 + s) * ms + c], m2 = m[(8 + s) * ms + c], m3 = m[(12 + s) * ms + c];
+      const float m0 = m[s * cn + c], m1 = m[(4 + s) * cn + c], m2 = m[(8 + s) * cn + c], m3 = m[(12 + s) * cn + c];
       t[0][s] = m0 + 0.5f * (m1 + m2);
       t[1][s] = 0.5f * (m1 - m2);
       t[2][s] = 0.5f * (m1 + m2) + m3;
@@ -372,8 +379,8 @@ static void dw_block(const wino_dw_pass *p, float *acc, float *buf, int64_t t0, 
   const sc_gemm_config *gc = p->kern->gemm;
   const size_t mr = gc->mr, nr = gc->nr, K = (size_t)p->k, C = (size_t)p->c, blk = (size_t)p->blk;
   const size_t bt = (size_t)(t1 - t0), aes = p->kp * blk * mr, bes = p->cp * blk * nr;
-  float *ap = buf, *bp = ap + 16 * aes, *patch = bp + 16 * bes, *zeros = patch + 16 * C;
-  memset(zeros, 0, K * sizeof(float));
+  float *ap = buf, *bp = ap + 16 * aes, *patch = bp + 16 * bes;
+  const float *zeros = patch + 16 * C; /* K zeros, set once per call by wino_dw_part */
   const int64_t per_img = p->th * p->tw;
   for (size_t t = 0; t < bt; t++) {
     const int64_t q = t0 + (int64_t)t, img = q / per_img, ty = q % per_img / p->tw, tx = q % p->tw;
@@ -391,8 +398,7 @@ static void dw_block(const wino_dw_pass *p, float *acc, float *buf, int64_t t0, 
     const float *d = down && right ? c + K : zeros;
     for (size_t i = 0; i < p->kp; i++) {
       const size_t kn = K - i * mr < mr ? K - i * mr : mr, o = i * mr;
-      transform_dy(kn, mr, a + o, b == zeros ? b : b + o, c == zeros ? c : c + o, d == zeros ? d : d + o,
-                   ap + (i * blk + t) * mr, aes);
+      transform_dy(kn, mr, a + o, b + o, c + o, d + o, ap + (i * blk + t) * mr, aes);
     }
   }
   for (size_t e = 0; e < 16; e++)
@@ -410,7 +416,9 @@ static void wino_dw_part(void *arg) {
   wino_dw_pass *p = arg;
   const int nth = p->threads > 1 ? omp_get_num_threads() : 1, th = p->threads > 1 ? omp_get_thread_num() : 0;
   const size_t K = (size_t)p->k, C = (size_t)p->c, sums = 16 * K * C;
-  float *buf = sc_grow_floats(&work_buf, &work_cap, dw_block_floats(p));
+  const size_t bn = dw_block_floats(p);
+  float *buf = sc_grow_floats(&work_buf, &work_cap, bn);
+  if (buf) memset(buf + bn - K, 0, K * sizeof(float)); /* dw_block's row of zeros */
   const int64_t blocks = (p->tiles + p->blk - 1) / p->blk;
   for (int64_t b = blocks * th / nth; buf && b < blocks * (th + 1) / nth; b++) {
     const int64_t t0 = b * p->blk, t1 = t0 + p->blk < p->tiles ? t0 + p->blk : p->tiles;
@@ -434,7 +442,7 @@ static void wino_dw_part(void *arg) {
       }
       first = 0;
     }
-    if (!first) transform_dw(C, m, C, p->dw + k * 9 * C);
+    if (!first) transform_dw(C, m, p->dw + k * 9 * C);
   }
 }
 
@@ -450,10 +458,7 @@ sc_status sc_wino_backward_weights(const char *fn, const sc_kernels *kern, const
    * 32x32x64-64 at batch 256 516 / 489 / 506 / 441, 16x16x128-128 637 / 638 / 644 / 316, 8x8x256-256 - / 809 /
    * 798 / -, 4x4x512-512 715 / 783 / 763 / 699. */
   p.blk = 64;
-  const int64_t nt = sc_num_threads();
-  p.threads = omp_in_parallel() ? 1 : (int)(nt < p.tiles ? nt : p.tiles);
-  const int64_t share = (p.tiles + p.threads - 1) / p.threads;
-  if (p.blk > share) p.blk = share;
+  p.threads = team_plan(p.tiles, &p.blk);
   const size_t an = (size_t)p.threads * 16 * (size_t)p.k * (size_t)p.c;
   p.acc = sc_grow_floats(&acc_buf, &acc_cap, an);
   if (!p.acc) return sc_error(SC_ENOMEM, "%s: cannot allocate %zu floats of Winograd sums", fn, an);
