@@ -20,7 +20,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 packages=(build-essential cmake pkg-config clang libomp-14-dev
           libsleef-dev libturbojpeg0-dev libpng-dev zlib1g-dev libjansson-dev
-          libcriterion-dev libbenchmark-dev libopenblas-dev libdnnl-dev libopenmpi-dev openmpi-bin
+          libcriterion-dev libbenchmark-dev libopenblas-dev libdnnl-dev ocl-icd-opencl-dev libopenmpi-dev openmpi-bin
           dataset-fashion-mnist)
 if [ "$cross" = 1 ]; then
   packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
