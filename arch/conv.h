@@ -43,7 +43,7 @@ typedef sc_f32_conv_tap_fn sc_f32_conv_tap64_fn;
  * The same arguments as sc_f32_conv_tap_fn. */
 typedef sc_f32_conv_tap_fn sc_f32_conv_row3_fn;
 
-/* Winograd F(2x2, 3x3) transforms, for 3x3 stride-1 convolutions of many channels (src/ops/winograd.c). A 4x4
+/* Winograd transforms, for 3x3 stride-1 convolutions of many channels (src/ops/winograd.c). A 4x4
  * patch d of input pixels becomes 16 values per channel, V = B^T d B; multiplied (a GEMM over the channels per
  * element e = 4*row + col) by the weights transformed likewise, they give M, whose 2x2 block of outputs is
  * Y = A^T M A:
@@ -57,11 +57,27 @@ typedef sc_f32_conv_tap_fn sc_f32_conv_row3_fn;
  *        Y[r][0] = (s[r][0] + s[r][1]) + s[r][2], Y[r][1] = (s[r][1] - s[r][2]) - s[r][3]
  * Channels are contiguous and are the vector lanes; pointers need only float alignment. */
 
-/* v[e*vs + c] = V[e] of channel c for c < cn, e < 16, from d[i][j] = in[i*rs + j*ps + c] (i, j < 4). */
+/* F(4x4, 3x3) does the same with a 6x6 patch, 36 elements (e = 6*row + col) and a 4x4 block of outputs: 4 times
+ * fewer products than the direct convolution, for larger transforms and a larger rounding error (the transforms
+ * scale by up to 8 here and by 1/24 in the weights'), which inference affords and training does not:
+ *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+ * applied down each column of the patch, then along each row, each one-dimensional transform in exactly this
+ * order (every product is by a power of two, so exact, and an ISA's fused multiply-add rounds as the scalar
+ * kernel's multiply and add do):
+ *   in:  r[0] = 4(x[0] - x[2]) + (x[4] - x[2]),  r[1] = (x[3] + x[4]) - 4(x[1] + x[2]),
+ *        r[2] = (x[4] - x[3]) + 4(x[1] - x[2]),  r[3] = (x[4] - x[2]) + 2(x[3] - x[1]),
+ *        r[4] = (x[4] - x[2]) - 2(x[3] - x[1]),  r[5] = 4(x[1] - x[3]) + (x[5] - x[3])
+ *   out: a = x[1] + x[2], b = x[1] - x[2], c = x[3] + x[4], d = x[3] - x[4];
+ *        y[0] = (x[0] + a) + c, y[1] = b + 2d, y[2] = a + 4c, y[3] = (b + 8d) + x[5] */
+
+/* v[e*vs + c] = V[e] of channel c for c < cn, e < 16, from d[i][j] = in[i*rs + j*ps + c] (i, j < 4); for
+ * F(4x4, 3x3), e < 36 and i, j < 6. */
 typedef void (*sc_f32_wino_in_fn)(size_t cn, const float *in, size_t rs, size_t ps, float *v, size_t vs);
 
-/* out[i*rs + j*ps + c] = Y[i][j] of channel c (+= when accumulate) for i < rows, j < cols (rows, cols <= 2),
- * c < cn, from M[e] = m[e*ms + c]. Nothing outside those rows, columns and channels is written. */
+/* out[i*rs + j*ps + c] = Y[i][j] of channel c (+= when accumulate) for i < rows, j < cols (rows, cols <= 2; for
+ * F(4x4, 3x3), <= 4), c < cn, from M[e] = m[e*ms + c]. Nothing outside those rows, columns and channels is
+ * written. */
 typedef void (*sc_f32_wino_out_fn)(size_t cn, const float *m, size_t ms, float *out, size_t rs, size_t ps,
                                    size_t rows, size_t cols, int accumulate);
 
@@ -72,6 +88,8 @@ typedef struct sc_conv_config {
   sc_f32_conv_row3_fn row3;   /* optional (NULL: not offered): 3-wide kernels at stride 1, 16-lane blocks */
   sc_f32_wino_in_fn wino_in;   /* optional (NULL: the Winograd path is not offered) */
   sc_f32_wino_out_fn wino_out; /* set with wino_in */
+  sc_f32_wino_in_fn wino4_in;   /* optional: F(4x4, 3x3), for inference (NULL: not offered) */
+  sc_f32_wino_out_fn wino4_out; /* set with wino4_in */
   size_t dw_block; /* input channels per tap_dw call (its accumulators are dw_block x 16) */
   const char *tap_name; /* e.g. "sc_f32_conv_tap__avx512" */
   const char *tap_dw_name;
@@ -79,6 +97,8 @@ typedef struct sc_conv_config {
   const char *row3_name;
   const char *wino_in_name;
   const char *wino_out_name;
+  const char *wino4_in_name;
+  const char *wino4_out_name;
 } sc_conv_config;
 
 #endif

@@ -49,6 +49,9 @@ void sc_f32_conv_tap_dw__scalar(size_t rows, size_t cols, size_t cn, const float
 void sc_f32_wino_in__scalar(size_t cn, const float *in, size_t rs, size_t ps, float *v, size_t vs);
 void sc_f32_wino_out__scalar(size_t cn, const float *m, size_t ms, float *out, size_t rs, size_t ps, size_t rows,
                              size_t cols, int accumulate);
+void sc_f32_wino4_in__scalar(size_t cn, const float *in, size_t rs, size_t ps, float *v, size_t vs);
+void sc_f32_wino4_out__scalar(size_t cn, const float *m, size_t ms, float *out, size_t rs, size_t ps, size_t rows,
+                              size_t cols, int accumulate);
 
 const sc_conv_config sc_conv_config__scalar = {
     .tap = sc_f32_conv_tap__scalar,
@@ -64,4 +67,8 @@ const sc_conv_config sc_conv_config__scalar = {
     .wino_out = sc_f32_wino_out__scalar,
     .wino_in_name = "sc_f32_wino_in__scalar",
     .wino_out_name = "sc_f32_wino_out__scalar",
+    .wino4_in = sc_f32_wino4_in__scalar,
+    .wino4_out = sc_f32_wino4_out__scalar,
+    .wino4_in_name = "sc_f32_wino4_in__scalar",
+    .wino4_out_name = "sc_f32_wino4_out__scalar",
 };

@@ -206,6 +206,9 @@ void sc_f32_conv_tap_dw__avx512(size_t rows, size_t cols, size_t cn, const float
 void sc_f32_wino_in__avx512(size_t cn, const float *in, size_t rs, size_t ps, float *v, size_t vs);
 void sc_f32_wino_out__avx512(size_t cn, const float *m, size_t ms, float *out, size_t rs, size_t ps, size_t rows,
                              size_t cols, int accumulate);
+void sc_f32_wino4_in__avx512(size_t cn, const float *in, size_t rs, size_t ps, float *v, size_t vs);
+void sc_f32_wino4_out__avx512(size_t cn, const float *m, size_t ms, float *out, size_t rs, size_t ps, size_t rows,
+                              size_t cols, int accumulate);
 
 const sc_conv_config sc_conv_config__avx512 = {
     .tap = sc_f32_conv_tap__avx512,
@@ -221,4 +224,8 @@ const sc_conv_config sc_conv_config__avx512 = {
     .wino_out = sc_f32_wino_out__avx512,
     .wino_in_name = "sc_f32_wino_in__avx512",
     .wino_out_name = "sc_f32_wino_out__avx512",
+    .wino4_in = sc_f32_wino4_in__avx512,
+    .wino4_out = sc_f32_wino4_out__avx512,
+    .wino4_in_name = "sc_f32_wino4_in__avx512",
+    .wino4_out_name = "sc_f32_wino4_out__avx512",
 };

@@ -1,5 +1,5 @@
-/* f32_wino__avx512.c: the Winograd F(2x2, 3x3) transforms (conv.h) with AVX-512F, 16 channels per vector and a
- * masked vector for the last few. The adds and subtracts are the scalar kernel's, lane by lane. */
+/* f32_wino__avx512.c: the Winograd transforms of F(2x2, 3x3) and F(4x4, 3x3) (conv.h) with AVX-512F, 16 channels per
+ * vector and a masked vector for the last few. The operations are the scalar kernel's, lane by lane. */
 #include <immintrin.h>
 
 #include "conv.h"
@@ -53,4 +53,67 @@ void sc_f32_wino_out__avx512(size_t cn, const float *m, size_t ms, float *out, s
   size_t c = 0;
   for (; c + 16 <= cn; c += 16) wino_out16(m + c, ms, out + c, rs, ps, rows, cols, accumulate, 0xffff, 1);
   if (c < cn) wino_out16(m + c, ms, out + c, rs, ps, rows, cols, accumulate, sc_avx512_mask(cn - c), 0);
+}
+
+/* F(4x4, 3x3): conv.h's one-dimensional transforms, down the columns, then along the rows */
+static inline void wino4_in_1d(const __m512 x[6], __m512 r[6]) {
+  const __m512 four = _mm512_set1_ps(4.0f), two = _mm512_set1_ps(2.0f);
+  r[0] = _mm512_add_ps(_mm512_mul_ps(four, _mm512_sub_ps(x[0], x[2])), _mm512_sub_ps(x[4], x[2]));
+  r[1] = _mm512_sub_ps(_mm512_add_ps(x[3], x[4]), _mm512_mul_ps(four, _mm512_add_ps(x[1], x[2])));
+  r[2] = _mm512_add_ps(_mm512_sub_ps(x[4], x[3]), _mm512_mul_ps(four, _mm512_sub_ps(x[1], x[2])));
+  r[3] = _mm512_add_ps(_mm512_sub_ps(x[4], x[2]), _mm512_mul_ps(two, _mm512_sub_ps(x[3], x[1])));
+  r[4] = _mm512_sub_ps(_mm512_sub_ps(x[4], x[2]), _mm512_mul_ps(two, _mm512_sub_ps(x[3], x[1])));
+  r[5] = _mm512_add_ps(_mm512_mul_ps(four, _mm512_sub_ps(x[1], x[3])), _mm512_sub_ps(x[5], x[3]));
+}
+
+static inline void wino4_out_1d(const __m512 m[6], __m512 y[4]) {
+  const __m512 a = _mm512_add_ps(m[1], m[2]), b = _mm512_sub_ps(m[1], m[2]);
+  const __m512 c = _mm512_add_ps(m[3], m[4]), d = _mm512_sub_ps(m[3], m[4]);
+  y[0] = _mm512_add_ps(_mm512_add_ps(m[0], a), c);
+  y[1] = _mm512_add_ps(b, _mm512_mul_ps(_mm512_set1_ps(2.0f), d));
+  y[2] = _mm512_add_ps(a, _mm512_mul_ps(_mm512_set1_ps(4.0f), c));
+  y[3] = _mm512_add_ps(_mm512_add_ps(b, _mm512_mul_ps(_mm512_set1_ps(8.0f), d)), m[5]);
+}
+
+static inline void wino4_in16(const float *in, size_t rs, size_t ps, float *v, size_t vs, __mmask16 k, int full) {
+  __m512 t[6][6], col[6], row[6];
+  for (size_t j = 0; j < 6; j++) {
+    for (size_t i = 0; i < 6; i++) col[i] = sc_avx512_ld(in + i * rs + j * ps, k, full);
+    wino4_in_1d(col, row);
+    for (size_t r = 0; r < 6; r++) t[r][j] = row[r];
+  }
+  for (size_t r = 0; r < 6; r++) {
+    wino4_in_1d(t[r], row);
+    for (size_t j = 0; j < 6; j++) sc_avx512_st(v + (6 * r + j) * vs, k, full, row[j]);
+  }
+}
+
+void sc_f32_wino4_in__avx512(size_t cn, const float *in, size_t rs, size_t ps, float *v, size_t vs) {
+  size_t c = 0;
+  for (; c + 16 <= cn; c += 16) wino4_in16(in + c, rs, ps, v + c, vs, 0xffff, 1);
+  if (c < cn) wino4_in16(in + c, rs, ps, v + c, vs, sc_avx512_mask(cn - c), 0);
+}
+
+static inline void wino4_out16(const float *m, size_t ms, float *out, size_t rs, size_t ps, size_t rows,
+                              size_t cols, int accumulate, __mmask16 k, int full) {
+  __m512 s[4][6], col[6], y[4];
+  for (size_t j = 0; j < 6; j++) {
+    for (size_t i = 0; i < 6; i++) col[i] = sc_avx512_ld(m + (6 * i + j) * ms, k, full);
+    wino4_out_1d(col, y);
+    for (size_t i = 0; i < 4; i++) s[i][j] = y[i];
+  }
+  for (size_t i = 0; i < rows; i++) {
+    wino4_out_1d(s[i], y);
+    for (size_t j = 0; j < cols; j++) {
+      float *o = out + i * rs + j * ps;
+      sc_avx512_st(o, k, full, accumulate ? _mm512_add_ps(sc_avx512_ld(o, k, full), y[j]) : y[j]);
+    }
+  }
+}
+
+void sc_f32_wino4_out__avx512(size_t cn, const float *m, size_t ms, float *out, size_t rs, size_t ps, size_t rows,
+                              size_t cols, int accumulate) {
+  size_t c = 0;
+  for (; c + 16 <= cn; c += 16) wino4_out16(m + c, ms, out + c, rs, ps, rows, cols, accumulate, 0xffff, 1);
+  if (c < cn) wino4_out16(m + c, ms, out + c, rs, ps, rows, cols, accumulate, sc_avx512_mask(cn - c), 0);
 }

@@ -1,12 +1,14 @@
 /* fold.c: the BN-folded inference encoder (see fold.h). Building walks the ResNet architecture of the model's
  * configuration by torchvision tensor names (the same names model.c records), so it needs nothing but the model's
- * public tensor table; each convolution and the BN after it become one op with folded weights and a bias. Four
- * work buffers of the largest activation hold every intermediate value: a block reads its input from one and writes
- * its branches to the others (a bottleneck with a projection uses all three); its last convolution adds into the shortcut (the block input, or the projection's
- * output), which becomes the block's output. Each convolution adds the bias and applies the ReLU to each block of
- * its output while it is in cache (sc_conv2d_forward_ep), so a block's end costs no pass over memory of its own,
- * where the model makes three (BN, add, ReLU). The forward calls the src/ops operators only; it must not hold loops
- * of its own over pixels, and it must not write to the model.
+ * public tensor table; each convolution and the BN after it become one op with folded weights and a bias. Four work
+ * buffers of the largest activation hold every intermediate value: a block reads its input from one and writes its
+ * branches to the others (a bottleneck with a projection uses all three); its last convolution adds into the
+ * shortcut (the block input, or the projection's output), which becomes the block's output. Each convolution adds
+ * the bias and applies the ReLU to each block of its output while it is in cache (sc_conv2d_infer), so a block's end
+ * costs no pass over memory of its own, where the model makes three (BN, add, ReLU). Inference's convolutions may
+ * take Winograd's F(4x4, 3x3), whose transformed weights are made once per refresh (sc_conv2d_infer_prepare), not on
+ * every forward. The forward calls the src/ops operators only; it must not hold loops of its own over pixels, and it
+ * must not write to the model.
  */
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@ typedef struct fop {
   int64_t cout, k, stride, pad;
   size_t wf, bf;             /* folded weight [cout][k][k][c] and bias [cout] in f->weights */
   size_t mw, mg, mb, mm, mv; /* the model's conv weight, BN gamma and beta (params), running mean and var (buffers) */
+  sc_conv2d_prepared pw;     /* the folded weights as the convolution reads them, where it transforms them */
 } fop;
 
 struct sc_folded {
@@ -190,7 +193,7 @@ sc_status sc_folded_refresh(sc_folded *f, const sc_model *m) {
   /* the accessors are not const-qualified; nothing below writes through them */
   const float *p = sc_model_params((sc_model *)m, NULL), *buf = sc_model_buffers((sc_model *)m, NULL);
   for (size_t i = 0; i < f->nops; i++) {
-    const fop *o = &f->ops[i];
+    fop *o = &f->ops[i];
     if (o->kind != F_CONV) continue;
     const size_t per = (size_t)(o->k * o->k * o->c);
     for (int64_t j = 0; j < o->cout; j++) {
@@ -200,6 +203,11 @@ sc_status sc_folded_refresh(sc_folded *f, const sc_model *m) {
       for (size_t t = 0; t < per; t++) wf[t] = (float)((double)w[t] * s);
       f->weights[o->bf + j] = (float)((double)p[o->mb + j] - (double)buf[o->mm + j] * s);
     }
+    sc_conv2d_prepared_free(&o->pw);
+    SC_TRY(sc_conv2d_infer_prepare(&(sc_conv2d_shape){.n = 1, .h = o->h, .w = o->w, .c = o->c, .k = o->cout,
+                                                      .kh = o->k, .kw = o->k, .stride_h = o->stride,
+                                                      .stride_w = o->stride, .pad_h = o->pad, .pad_w = o->pad},
+                                   f->weights + o->wf, &o->pw));
   }
   return SC_OK;
 }
@@ -228,6 +236,7 @@ sc_status sc_folded_create(const sc_model *m, sc_folded **out) {
 void sc_folded_free(sc_folded *f) {
   if (!f) return;
   for (int s = 0; s < NSLOTS; s++) free(f->slot[s]);
+  for (size_t i = 0; i < f->nops; i++) sc_conv2d_prepared_free(&f->ops[i].pw);
   free(f->feat), free(f->weights), free(f->ops);
   free(f);
 }
@@ -273,7 +282,7 @@ sc_status sc_folded_forward(sc_folded *f, int64_t n) {
       /* + residual, + folded bias, ReLU: applied to each block of y as the convolution finishes it */
       const sc_gemm_epilogue ep = {.residual = o->res >= 0 ? f->slot[o->res] : NULL, .ldr = (size_t)o->cout,
                                    .bias = f->weights + o->bf, .relu = o->relu};
-      SC_TRY(sc_conv2d_forward_ep(&s, x, f->weights + o->wf, f->slot[o->dst], &ep));
+      SC_TRY(sc_conv2d_infer(&s, x, f->weights + o->wf, f->slot[o->dst], &ep, &o->pw));
       break;
     }
     case F_MAXPOOL: {
@@ -301,5 +310,7 @@ int64_t sc_folded_feature_dim(const sc_folded *f) { return f->feat_dim; }
 size_t sc_folded_bytes(const sc_folded *f) {
   const size_t in = (size_t)f->batch * (size_t)f->cfg.image_size * (size_t)f->cfg.image_size *
                     (size_t)f->cfg.in_channels;
-  return (f->nweights + in + (size_t)f->batch * (size_t)(4 * f->max_act + f->feat_dim)) * sizeof(float);
+  size_t prepared = 0;
+  for (size_t i = 0; i < f->nops; i++) prepared += f->ops[i].pw.floats;
+  return (f->nweights + prepared + in + (size_t)f->batch * (size_t)(4 * f->max_act + f->feat_dim)) * sizeof(float);
 }

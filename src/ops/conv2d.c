@@ -1,6 +1,6 @@
 /* conv2d.c: 2-D convolution on NHWC tensors (forward, backward-data, backward-weights), either on the kernel
  * table's direct tap kernels (arch/conv.h), by Winograd's F(2x2, 3x3) (winograd.c: 3x3 stride-1 layers of 64 or
- * more channels, all three passes) or as implicit GEMM on the engine's GEMM driver (gemm.h), and the
+ * more channels, all three passes; F(4x4, 3x3) for inference's forward) or as implicit GEMM on the engine's GEMM driver (gemm.h), and the
  * validation of the public sc_conv2d_* arguments.
  *
  * Nothing here materialises an im2col matrix: the packers below gather GEMM panels straight from the NHWC
@@ -681,8 +681,15 @@ sc_status sc_conv2d_forward(const sc_conv2d_shape *s, const float *x, const floa
   return sc_conv2d_forward_ep(s, x, w, y, NULL);
 }
 
-sc_status sc_conv2d_forward_ep(const sc_conv2d_shape *s, const float *x, const float *w, float *y,
-                               const sc_gemm_epilogue *e) {
+/* The Winograd tile s takes on kern (0: none), where F(4x4, 3x3) is allowed (infer) or not. */
+static int wino_tile_of(const sc_kernels *kern, const sc_conv2d_shape *s, int infer) {
+  if (infer && sc_wino4_applies(kern, s)) return 4;
+  return sc_wino_applies(kern, s, s->c, s->k) ? 2 : 0;
+}
+
+/* infer: F(4x4, 3x3) allowed, with the weights prepared in pw (NULL: none) */
+static sc_status forward(const sc_conv2d_shape *s, const float *x, const float *w, float *y, const sc_gemm_epilogue *e,
+                         int infer, const sc_conv2d_prepared *pw) {
   const sc_kernels *kern = sc_kernels_active();
   if (!kern) return sc_init();
   conv_dims d;
@@ -703,8 +710,11 @@ sc_status sc_conv2d_forward_ep(const sc_conv2d_shape *s, const float *x, const f
     sc_gemm_src a = sc_gemm_src_matrix(x, (size_t)s->c, 1);
     return sc_gemm_run_ep(kern, m, n, depth, &a, &b, 1.0f, beta, y, n, e);
   }
-  if (sc_wino_applies(kern, s, s->c, s->k))
-    return sc_wino_forward("sc_conv2d_forward", kern, s, x, w, y, in_place, e);
+  const int tile = wino_tile_of(kern, s, infer);
+  if (tile) {
+    const float *u = pw && pw->u && pw->kern == kern && pw->tile == tile ? pw->u : NULL;
+    return sc_wino_forward("sc_conv2d_forward", kern, s, x, w, y, in_place, e, tile, u);
+  }
   const int64_t lanes = direct_lanes(kern, s, s->c, s->k, 0);
   if (lanes)
     return direct_conv_run("sc_conv2d_forward", kern, s, &d, w, (float *)x, y, lanes, 0,
@@ -715,6 +725,37 @@ sc_status sc_conv2d_forward_ep(const sc_conv2d_shape *s, const float *x, const f
                    .ty_step = 1, .tx_step = 1, .ntx = s->kw};
   sc_gemm_src a = {.pack = pack_gather_rows, .ctx = &g};
   return sc_gemm_run_ep(kern, m, n, depth, &a, &b, 1.0f, beta, y, n, e);
+}
+
+sc_status sc_conv2d_forward_ep(const sc_conv2d_shape *s, const float *x, const float *w, float *y,
+                               const sc_gemm_epilogue *e) {
+  return forward(s, x, w, y, e, 0, NULL);
+}
+
+sc_status sc_conv2d_infer(const sc_conv2d_shape *s, const float *x, const float *w, float *y,
+                          const sc_gemm_epilogue *e, const sc_conv2d_prepared *pw) {
+  return forward(s, x, w, y, e, 1, pw);
+}
+
+sc_status sc_conv2d_infer_prepare(const sc_conv2d_shape *s, const float *w, sc_conv2d_prepared *pw) {
+  if (!pw) return sc_error(SC_EINVAL, "sc_conv2d_infer_prepare: null argument");
+  *pw = (sc_conv2d_prepared){0};
+  const sc_kernels *kern = sc_kernels_active();
+  if (!kern) return sc_init();
+  conv_dims d;
+  SC_TRY(check_shape("sc_conv2d_infer_prepare", s, &d));
+  const int tile = wino_tile_of(kern, s, 1);
+  if (!tile || d.y_elems == 0) return SC_OK;
+  if (!w) return sc_error(SC_EINVAL, "sc_conv2d_infer_prepare: null weights");
+  SC_TRY(sc_wino_pack_weights(kern, s, w, tile, &pw->u, &pw->floats));
+  pw->kern = kern, pw->tile = tile;
+  return SC_OK;
+}
+
+void sc_conv2d_prepared_free(sc_conv2d_prepared *pw) {
+  if (!pw) return;
+  free(pw->u);
+  *pw = (sc_conv2d_prepared){0};
 }
 
 /* ---- backward-data ----------------------------------------------------------------------------------------- */

@@ -1,6 +1,6 @@
 /* conv2d.h (src/ops): the convolution forward with an epilogue, for the inference path (src/model/fold.c), which
  * folds BN into the weights and so needs convolution + residual add + bias + ReLU. Internal: the public
- * sc_conv2d_forward is this with no epilogue. */
+ * sc_conv2d_forward is sc_conv2d_forward_ep with no epilogue. */
 #ifndef SC_OPS_CONV2D_H
 #define SC_OPS_CONV2D_H
 
@@ -17,5 +17,26 @@
  * joins the first block of the sum over the depth instead of the whole sum. */
 sc_status sc_conv2d_forward_ep(const sc_conv2d_shape *s, const float *x, const float *w, float *y,
                                const sc_gemm_epilogue *e);
+
+/* Inference's forward: sc_conv2d_forward_ep, except that 3x3 stride-1 layers of many channels take Winograd's
+ * F(4x4, 3x3) (sc_wino4_applies), 4 times fewer products than the direct convolution where F(2x2, 3x3) has 2.25
+ * times fewer, for a larger rounding error (tests/ops/test_conv2d.c derives the bound it is held to). For weights
+ * that training does not differentiate through. */
+typedef struct sc_conv2d_prepared sc_conv2d_prepared;
+sc_status sc_conv2d_infer(const sc_conv2d_shape *s, const float *x, const float *w, float *y,
+                          const sc_gemm_epilogue *e, const sc_conv2d_prepared *pw);
+
+/* The weights w of one layer prepared once for many sc_conv2d_infer calls (pw, or NULL to prepare nothing): where
+ * the layer takes Winograd, w transformed as the active kernel table's GEMM reads it (u; NULL otherwise), so that
+ * calls skip the transform, which costs as much as the GEMMs at small batches (7x7x512-512 at batch 16). A call
+ * with another table active transforms w itself. The batch size s->n plays no part. */
+struct sc_conv2d_prepared {
+  const sc_kernels *kern;
+  int tile;
+  float *u;
+  size_t floats; /* held at u */
+};
+sc_status sc_conv2d_infer_prepare(const sc_conv2d_shape *s, const float *w, sc_conv2d_prepared *pw);
+void sc_conv2d_prepared_free(sc_conv2d_prepared *pw);
 
 #endif

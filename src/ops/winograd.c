@@ -21,6 +21,15 @@
  * as the direct convolution's is, but over larger magnitudes: every input of a tile's 4x4 patch meets every weight
  * of the kernel (every output gradient of its 2x2 block, for backward-weights) in the transformed sums
  * (tests/ops/test_conv2d.c derives the bounds the tests hold it to).
+ *
+ * Inference's forward (sc_conv2d_infer) may take F(4x4, 3x3) instead: 4x4 tiles read 6x6 patches, 36 elements,
+ * and 36 products per 16 outputs, 4 times fewer than the direct convolution, with everything above the same but
+ * the sizes. Its transforms scale by up to 8 (and the weights' by 1/24), so it rounds worse; training keeps F(2x2).
+ * Weights used many times come transformed and packed once (sc_wino_pack_weights), since at small batches the
+ * transform costs as much as the GEMMs. 2x2 tiles -> 4x4 tiles with prepared weights, batch 16 (the direct
+ * convolution's GFLOP/s, two threads): 56x56x64-64 570 -> 811, 28x28x128-128 657 -> 987, 14x14x256-256 622 -> 659
+ * (16x16 outputs computed for 14x14), 7x7x512-512 425 -> 567; batch 64: 32x32x64-64 513 -> 763, 16x16x128-128
+ * 604 -> 997, 8x8x256-256 617 -> 857, 4x4x512-512 521 -> 717; 4x4x128-128 at batch 256 552 -> 1015.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -47,11 +56,16 @@ typedef struct wino_pass {
   float *out;
   int accumulate;
   const sc_gemm_epilogue *ep;
+  int tile;          /* outputs per tile side: 2 for F(2x2, 3x3), 4 for F(4x4, 3x3) */
   /* derived */
+  size_t side, ne;   /* the input patch's side (tile + 2) and its elements (side^2) */
+  sc_f32_wino_in_fn tin;
+  sc_f32_wino_out_fn tout;
   int64_t th, tw;    /* tiles per image, down and across */
   int64_t rows_blk;  /* tile rows per block */
   size_t nb, kc;     /* NR-wide panels of U per element; depth per microkernel call */
-  float *u;          /* packed U: element e, panel j: u + (e*nb + j)*cin*nr, row p at + p*nr */
+  const float *u;    /* packed U: element e, panel j: u + (e*nb + j)*cin*nr, row p at + p*nr */
+  int u_given;       /* U came transformed from the caller (sc_wino_pack_weights) */
   int threads;
   int failed;        /* a worker could not have its buffers */
 } wino_pass;
@@ -80,31 +94,59 @@ static void transform_kernels(size_t len, const float *g, int64_t sy, int64_t sx
   }
 }
 
+/* U = G g G^T for F(4x4, 3x3), G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6;
+ * 0 0 1], laid out as transform_kernels' (36 elements), in double and rounded once, since the fractions are not
+ * exact in binary. */
+static void transform_kernels4(size_t len, const float *g, int64_t sy, int64_t sx, float *u, size_t us) {
+  static const double G[6][3] = {{1.0 / 4, 0, 0},
+                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                 {0, 0, 1}};
+  for (size_t l = 0; l < len; l++) {
+    double t[6][3];
+    for (int64_t x = 0; x < 3; x++)
+      for (size_t r = 0; r < 6; r++)
+        t[r][x] = G[r][0] * g[l + x * sx] + G[r][1] * g[l + sy + x * sx] + G[r][2] * g[l + 2 * sy + x * sx];
+    for (size_t r = 0; r < 6; r++)
+      for (size_t c = 0; c < 6; c++)
+        u[(6 * r + c) * us + l] = (float)(G[c][0] * t[r][0] + G[c][1] * t[r][1] + G[c][2] * t[r][2]);
+  }
+}
+
+static void transform_kernels_of(const wino_pass *p, size_t len, const float *g, float *u, size_t us) {
+  if (p->tile == 4)
+    transform_kernels4(len, g, p->sy, p->sx, u, us);
+  else
+    transform_kernels(len, g, p->sy, p->sx, u, us);
+}
+
 /* This thread's share of U, whole panels of NR output channels, transformed along whichever of the input and
  * output channels is contiguous in w (si == 1: the forward; so == 1: backward-data) into tmp, a few lines of the
  * thread's own (16 x cin x NR floats, or 16 x cout), then laid out as the GEMM's B panels while still in cache. */
-static void transform_weights_part(const wino_pass *p, float *tmp, int th, int nth) {
-  const size_t nr = p->kern->gemm->nr, cin = (size_t)p->cin, cout = (size_t)p->cout, nb = p->nb;
+static void transform_weights_part(const wino_pass *p, float *tmp, float *u, int th, int nth) {
+  const size_t nr = p->kern->gemm->nr, cin = (size_t)p->cin, cout = (size_t)p->cout, nb = p->nb, ne = p->ne;
   const size_t j0 = nb * (size_t)th / (size_t)nth, j1 = nb * (size_t)(th + 1) / (size_t)nth;
   if (p->si == 1) {
     /* per panel: tmp[o][e][i] for its NR output channels, then each element's panel is a transpose */
     for (size_t j = j0; j < j1; j++) {
       const size_t rn = cout - j * nr < nr ? cout - j * nr : nr;
       for (size_t o = 0; o < rn; o++)
-        transform_kernels(cin, p->w + (int64_t)(j * nr + o) * p->so, p->sy, p->sx, tmp + o * 16 * cin, cin);
-      for (size_t e = 0; e < 16; e++)
-        sc_gemm_pack_rows_t(nr, rn, cin, tmp + e * cin, 16 * cin, 1.0f, p->u + (e * nb + j) * cin * nr);
+        transform_kernels_of(p, cin, p->w + (int64_t)(j * nr + o) * p->so, tmp + o * ne * cin, cin);
+      for (size_t e = 0; e < ne; e++)
+        sc_gemm_pack_rows_t(nr, rn, cin, tmp + e * cin, ne * cin, 1.0f, u + (e * nb + j) * cin * nr);
     }
     return;
   }
   /* per input channel: tmp[e][o] for this thread's output channels, then each panel row is a copy */
   const size_t o0 = j0 * nr, o1 = j1 * nr < cout ? j1 * nr : cout;
   for (size_t i = 0; i < cin; i++) {
-    transform_kernels(o1 - o0, p->w + (int64_t)i * p->si + (int64_t)o0, p->sy, p->sx, tmp, o1 - o0);
-    for (size_t e = 0; e < 16; e++)
+    transform_kernels_of(p, o1 - o0, p->w + (int64_t)i * p->si + (int64_t)o0, tmp, o1 - o0);
+    for (size_t e = 0; e < ne; e++)
       for (size_t j = j0; j < j1; j++) {
         const size_t rn = cout - j * nr < nr ? cout - j * nr : nr;
-        float *dst = p->u + ((e * nb + j) * cin + i) * nr;
+        float *dst = u + ((e * nb + j) * cin + i) * nr;
         memcpy(dst, tmp + e * (o1 - o0) + (j - j0) * nr, rn * sizeof(float));
         memset(dst + rn, 0, (nr - rn) * sizeof(float));
       }
@@ -154,45 +196,47 @@ static int any_failed(int *failed, int ok, int nth) {
 
 /* ---- input patches ----------------------------------------------------------------------------------------- */
 
-/* The 4x4 patch of pixels from (y0, x0) of image img of in (N x ih x iw x c): a pointer into the image and its row
- * stride in *rs, or, at the border, a copy in patch (16 x c floats) with zeros outside the image. */
-static const float *tile_patch(const float *in, int64_t ih, int64_t iw, int64_t c, int64_t img, int64_t y0,
-                               int64_t x0, float *patch, size_t *rs) {
-  if (y0 >= 0 && x0 >= 0 && y0 + 4 <= ih && x0 + 4 <= iw) {
+/* The side x side patch of pixels from (y0, x0) of image img of in (N x ih x iw x c): a pointer into the image and
+ * its row stride in *rs, or, at the border, a copy in patch (side^2 x c floats) with zeros outside the image. */
+static const float *tile_patch(const float *in, int64_t ih, int64_t iw, int64_t c, int64_t side, int64_t img,
+                               int64_t y0, int64_t x0, float *patch, size_t *rs) {
+  if (y0 >= 0 && x0 >= 0 && y0 + side <= ih && x0 + side <= iw) {
     *rs = (size_t)(iw * c);
     return in + ((img * ih + y0) * iw + x0) * c;
   }
-  for (int64_t i = 0; i < 4; i++)
-    for (int64_t j = 0; j < 4; j++) {
-      float *d = patch + (i * 4 + j) * c;
+  for (int64_t i = 0; i < side; i++)
+    for (int64_t j = 0; j < side; j++) {
+      float *d = patch + (i * side + j) * c;
       if (y0 + i < 0 || y0 + i >= ih || x0 + j < 0 || x0 + j >= iw)
         memset(d, 0, (size_t)c * sizeof(float));
       else
         memcpy(d, in + ((img * ih + y0 + i) * iw + x0 + j) * c, (size_t)c * sizeof(float));
     }
-  *rs = 4 * (size_t)c;
+  *rs = (size_t)(side * c);
   return patch;
 }
 
 /* ---- one block of tile rows --------------------------------------------------------------------------------- */
 
 static void run_block(const wino_pass *p, int64_t q0, int64_t q1, float *buf) {
-  const sc_conv_config *cv = p->kern->conv;
   const sc_gemm_config *gc = p->kern->gemm;
-  const size_t mr = gc->mr, nr = gc->nr, cin = (size_t)p->cin, cout = (size_t)p->cout;
+  const size_t mr = gc->mr, nr = gc->nr, cin = (size_t)p->cin, cout = (size_t)p->cout, ne = p->ne;
   const size_t tiles = (size_t)((q1 - q0) * p->tw), panels = (tiles + mr - 1) / mr;
-  float *v = buf, *m = v + 16 * tiles * cin, *ap = m + 16 * tiles * cout, *patch = ap + panels * mr * p->kc;
+  const int64_t tile = p->tile;
+  float *v = buf, *m = v + ne * tiles * cin, *ap = m + ne * tiles * cout, *patch = ap + panels * mr * p->kc;
 
   /* V of every tile of the block, element e at v + e*tiles*cin */
   for (size_t t = 0; t < tiles; t++) {
     const int64_t q = q0 + (int64_t)t / p->tw, tx = (int64_t)t % p->tw, img = q / p->th, ty = q % p->th;
     size_t rs;
-    const float *src = tile_patch(p->in, p->ih, p->iw, p->cin, img, 2 * ty - p->py, 2 * tx - p->px, patch, &rs);
-    cv->wino_in(cin, src, rs, cin, v + t * cin, tiles * cin);
+    const float *src = tile_patch(p->in, p->ih, p->iw, p->cin, (int64_t)p->side, img, tile * ty - p->py,
+                                  tile * tx - p->px, patch, &rs);
+    p->tin(cin, src, rs, cin, v + t * cin, tiles * cin);
   }
 
-  /* the 16 GEMMs, depth block by depth block: A panels packed once, then every panel of U meets all of them */
-  for (size_t e = 0; e < 16; e++) {
+  /* the GEMMs of the ne elements, depth block by depth block: A panels packed once, then every panel of U meets
+   * all of them */
+  for (size_t e = 0; e < ne; e++) {
     const float *ve = v + e * tiles * cin;
     float *me = m + e * tiles * cout;
     for (size_t p0 = 0; p0 < cin; p0 += p->kc) {
@@ -215,14 +259,15 @@ static void run_block(const wino_pass *p, int64_t q0, int64_t q1, float *buf) {
   /* outputs: Y of every tile, then the epilogue on the block's pixels, one run of rows */
   for (size_t t = 0; t < tiles; t++) {
     const int64_t q = q0 + (int64_t)t / p->tw, tx = (int64_t)t % p->tw, img = q / p->th, ty = q % p->th;
-    const int64_t y0 = 2 * ty, x0 = 2 * tx;
-    const size_t rows = p->oh - y0 < 2 ? 1 : 2, cols = p->ow - x0 < 2 ? 1 : 2;
-    cv->wino_out(cout, m + t * cout, tiles * cout, p->out + ((img * p->oh + y0) * p->ow + x0) * p->cout,
-                 (size_t)(p->ow * p->cout), cout, rows, cols, p->accumulate);
+    const int64_t y0 = tile * ty, x0 = tile * tx;
+    const size_t rows = (size_t)(p->oh - y0 < tile ? p->oh - y0 : tile);
+    const size_t cols = (size_t)(p->ow - x0 < tile ? p->ow - x0 : tile);
+    p->tout(cout, m + t * cout, tiles * cout, p->out + ((img * p->oh + y0) * p->ow + x0) * p->cout,
+            (size_t)(p->ow * p->cout), cout, rows, cols, p->accumulate);
   }
   if (p->ep) {
-    const int64_t first = (q0 / p->th * p->oh + 2 * (q0 % p->th)) * p->ow;
-    const int64_t end = q1 / p->th * p->oh * p->ow + (q1 % p->th ? 2 * (q1 % p->th) * p->ow : 0);
+    const int64_t first = (q0 / p->th * p->oh + tile * (q0 % p->th)) * p->ow;
+    const int64_t end = q1 / p->th * p->oh * p->ow + (q1 % p->th ? tile * (q1 % p->th) * p->ow : 0);
     sc_gemm_epilogue_apply(p->kern, p->ep, p->out, cout, (size_t)first, (size_t)(end - first), 0, cout);
   }
 }
@@ -231,12 +276,12 @@ static void wino_part(void *arg) {
   wino_pass *p = arg;
   const int nth = p->threads > 1 ? omp_get_num_threads() : 1, th = p->threads > 1 ? omp_get_thread_num() : 0;
   const size_t mr = p->kern->gemm->mr, tiles = (size_t)(p->rows_blk * p->tw);
-  const size_t nr = p->kern->gemm->nr, cin = (size_t)p->cin, cout = (size_t)p->cout;
+  const size_t nr = p->kern->gemm->nr, cin = (size_t)p->cin, cout = (size_t)p->cout, ne = p->ne;
   /* run_block's layout: V, M, the packed A panels, one patch */
-  const size_t blk = 16 * tiles * (cin + cout) + (tiles + mr - 1) / mr * mr * p->kc + 16 * cin;
-  const size_t wt = 16 * (cin * nr > cout ? cin * nr : cout);
+  const size_t blk = ne * tiles * (cin + cout) + (tiles + mr - 1) / mr * mr * p->kc + ne * cin;
+  const size_t wt = ne * (cin * nr > cout ? cin * nr : cout);
   float *buf = sc_grow_floats(&work_buf, &work_cap, blk > wt ? blk : wt);
-  if (buf) transform_weights_part(p, buf, th, nth);
+  if (buf && !p->u_given) transform_weights_part(p, buf, (float *)p->u, th, nth); /* u_buf, when not given */
   if (any_failed(&p->failed, buf != NULL, nth)) return;
   const int64_t rows = p->n * p->th, blocks = (rows + p->rows_blk - 1) / p->rows_blk;
   for (int64_t b = blocks * th / nth; b < blocks * (th + 1) / nth; b++) {
@@ -258,29 +303,51 @@ static void wino_part(void *arg) {
  * 233 -> 249). Backward-weights, against the direct kernels or the implicit GEMM, batch 64: 32x32x64-64 205 -> 285,
  * 16x16x128-128 216 -> 350, 8x8x256-256 215 -> 419, 4x4x512-512 249 -> 405, 7x7x128-128 235 -> 271, 7x7x256-256
  * 222 -> 328, 7x7x512-512 246 -> 355; 4x4x128-128 at batch 512 235 -> 329. */
-int sc_wino_applies(const sc_kernels *kern, const sc_conv2d_shape *s, int64_t cin, int64_t cout) {
-  if (!kern->conv || !kern->conv->wino_in || !kern->conv->wino_out || s->kh != 3 || s->kw != 3 ||
-      s->stride_h != 1 || s->stride_w != 1 || s->pad_h > 2 || s->pad_w > 2 || cin < 64 || cout < 64)
+/* Whether 3x3 stride-1 s, reading cin channels and writing cout, takes tiles of tile x tile outputs: the table has
+ * the transforms, the channels are many, and the tiles' unused outputs (past the image's edge) are few enough. */
+static int wino_fits(const sc_conv2d_shape *s, int64_t cin, int64_t cout, int64_t tile) {
+  if (s->kh != 3 || s->kw != 3 || s->stride_h != 1 || s->stride_w != 1 || s->pad_h > 2 || s->pad_w > 2 || cin < 64 ||
+      cout < 64)
     return 0;
   const int64_t oh = s->h + 2 * s->pad_h - 2, ow = s->w + 2 * s->pad_w - 2;
-  const int64_t used = oh * ow, computed = 4 * ((oh + 1) / 2) * ((ow + 1) / 2);
   if (oh <= 0 || ow <= 0) return 0;
+  const int64_t used = oh * ow, computed = tile * tile * ((oh + tile - 1) / tile) * ((ow + tile - 1) / tile);
   return cin >= 128 && cout >= 128 ? 4 * used >= 3 * computed : 10 * used >= 9 * computed;
+}
+
+int sc_wino_applies(const sc_kernels *kern, const sc_conv2d_shape *s, int64_t cin, int64_t cout) {
+  return kern->conv && kern->conv->wino_in && kern->conv->wino_out && wino_fits(s, cin, cout, 2);
+}
+
+int sc_wino4_applies(const sc_kernels *kern, const sc_conv2d_shape *s) {
+  return kern->conv && kern->conv->wino4_in && kern->conv->wino4_out && wino_fits(s, s->c, s->k, 4);
+}
+
+/* The pass's tiles, transforms and panels of U. */
+static void pass_geometry(wino_pass *p) {
+  const size_t nr = p->kern->gemm->nr;
+  const sc_conv_config *cv = p->kern->conv;
+  if (!p->tile) p->tile = 2;
+  p->side = (size_t)p->tile + 2, p->ne = p->side * p->side;
+  p->tin = p->tile == 4 ? cv->wino4_in : cv->wino_in;
+  p->tout = p->tile == 4 ? cv->wino4_out : cv->wino_out;
+  p->th = (p->oh + p->tile - 1) / p->tile, p->tw = (p->ow + p->tile - 1) / p->tile;
+  p->nb = ((size_t)p->cout + nr - 1) / nr;
+  p->kc = p->kern->gemm->kc;
 }
 
 static sc_status wino_run(const char *fn, wino_pass *p) {
   const size_t nr = p->kern->gemm->nr;
-  p->th = (p->oh + 1) / 2, p->tw = (p->ow + 1) / 2;
-  p->nb = ((size_t)p->cout + nr - 1) / nr;
-  p->kc = p->kern->gemm->kc;
+  pass_geometry(p);
   /* Blocks of (cin + cout) / 4 tiles, at least 64 and at most 256: the block's V and M stay in L2 for 64
    * channels; with more, U (16 x cin x cout) is the larger stream, and each pass over it must serve more tiles.
    * One core, 4x4x512-512 forward: 315 GFLOP/s with 64 tiles, 346 with 128, 365 with 256, 363 with 512;
    * 8x8x256-256: 442, 460, 457, 404; 32x32x64-64: 343 with 64, 324 with 256. */
   const int64_t quarter = (p->cin + p->cout) / 4, want = quarter < 64 ? 64 : quarter > 256 ? 256 : quarter;
-  p->rows_blk = want / p->tw > 0 ? want / p->tw : 1;
-  const size_t un = 16 * p->nb * nr * (size_t)p->cin;
-  p->u = sc_grow_floats(&u_buf, &u_cap, un);
+  const int64_t want_tiles = want * 16 / (int64_t)p->ne; /* F(4x4, 3x3): as many elements of V and M a block */
+  p->rows_blk = want_tiles / p->tw > 0 ? want_tiles / p->tw : 1;
+  const size_t un = p->ne * p->nb * nr * (size_t)p->cin;
+  if (!p->u_given) p->u = sc_grow_floats(&u_buf, &u_cap, un);
   if (!p->u) return sc_error(SC_ENOMEM, "%s: cannot allocate %zu floats of Winograd weights", fn, un);
   p->threads = team_plan(p->n * p->th, &p->rows_blk);
   p->failed = 0;
@@ -289,12 +356,38 @@ static sc_status wino_run(const char *fn, wino_pass *p) {
   return SC_OK;
 }
 
-sc_status sc_wino_forward(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s, const float *x,
-                          const float *w, float *y, int accumulate, const sc_gemm_epilogue *e) {
+static wino_pass forward_pass(const sc_kernels *kern, const sc_conv2d_shape *s, const float *x, const float *w,
+                              float *y, int accumulate, const sc_gemm_epilogue *e, int tile) {
   const int64_t c = s->c;
-  wino_pass p = {.kern = kern, .n = s->n, .ih = s->h, .iw = s->w, .cin = c, .oh = s->h + 2 * s->pad_h - 2,
-                 .ow = s->w + 2 * s->pad_w - 2, .cout = s->k, .py = s->pad_h, .px = s->pad_w, .w = w,
-                 .so = 9 * c, .si = 1, .sy = 3 * c, .sx = c, .in = x, .out = y, .accumulate = accumulate, .ep = e};
+  return (wino_pass){.kern = kern, .n = s->n, .ih = s->h, .iw = s->w, .cin = c, .oh = s->h + 2 * s->pad_h - 2,
+                     .ow = s->w + 2 * s->pad_w - 2, .cout = s->k, .py = s->pad_h, .px = s->pad_w, .w = w,
+                     .so = 9 * c, .si = 1, .sy = 3 * c, .sx = c, .in = x, .out = y, .accumulate = accumulate,
+                     .ep = e, .tile = tile};
+}
+
+sc_status sc_wino_pack_weights(const sc_kernels *kern, const sc_conv2d_shape *s, const float *w, int tile,
+                               float **u, size_t *floats) {
+  wino_pass p = forward_pass(kern, s, NULL, w, NULL, 0, NULL, tile);
+  pass_geometry(&p);
+  const size_t nr = kern->gemm->nr, cin = (size_t)p.cin, cout = (size_t)p.cout;
+  const size_t un = p.ne * p.nb * nr * cin, tn = p.ne * (cin * nr > cout ? cin * nr : cout);
+  float *tmp = malloc(tn * sizeof(float));
+  *u = sc_alloc_lines(un * sizeof(float));
+  if (!tmp || !*u) {
+    free(tmp), free(*u), *u = NULL;
+    return sc_error(SC_ENOMEM, "winograd: cannot allocate %zu floats of transformed weights", un + tn);
+  }
+  transform_weights_part(&p, tmp, *u, 0, 1);
+  free(tmp);
+  *floats = un;
+  return SC_OK;
+}
+
+sc_status sc_wino_forward(const char *fn, const sc_kernels *kern, const sc_conv2d_shape *s, const float *x,
+                          const float *w, float *y, int accumulate, const sc_gemm_epilogue *e, int tile,
+                          const float *u) {
+  wino_pass p = forward_pass(kern, s, x, w, y, accumulate, e, tile);
+  p.u = u, p.u_given = u != NULL;
   return wino_run(fn, &p);
 }
 
@@ -385,7 +478,7 @@ static void dw_block(const wino_dw_pass *p, float *acc, float *buf, int64_t t0, 
   for (size_t t = 0; t < bt; t++) {
     const int64_t q = t0 + (int64_t)t, img = q / per_img, ty = q % per_img / p->tw, tx = q % p->tw;
     size_t rs;
-    const float *src = tile_patch(p->x, p->ih, p->iw, p->c, img, 2 * ty - p->py, 2 * tx - p->px, patch, &rs);
+    const float *src = tile_patch(p->x, p->ih, p->iw, p->c, 4, img, 2 * ty - p->py, 2 * tx - p->px, patch, &rs);
     for (size_t j = 0; j < p->cp; j++) {
       const size_t cn = C - j * nr < nr ? C - j * nr : nr;
       float *v = bp + (j * blk + t) * nr;

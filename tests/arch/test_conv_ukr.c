@@ -1,14 +1,13 @@
 /* test_conv_ukr.c: every ISA's direct-convolution kernels (conv.h: tap, tap64 and row3 where offered, and tap_dw)
- * and Winograd transforms (wino_in, wino_out, where offered) against the scalar table's, called directly on
- * strided pixel rectangles: rows and columns of 0, 1, primes and sizes off every pixel group (12, 6, 4; row3's
- * groups of up to 14), channel counts of 1 to 33 (ragged tap_dw blocks), pixel and row strides wider than the
- * channels (stride-2 convolutions, channel offsets), misaligned activations, and outputs that already hold values.
- *
- * Data are small integers, so every product and partial sum is exact in fp32 and the kernels must match the
- * scalar ones bit for bit (tolerance zero). Every element between the ones a call may write holds a sentinel that
- * must survive. tap_dw's staging pointer points at memory that cannot be read. The Winograd transforms only add
- * and subtract, in an order conv.h fixes, so they must match bit for bit on any data: they get floats whose sums
- * round. The drivers are tested in tests/ops/test_conv2d.c. */
+ * and Winograd transforms (wino_in, wino_out, wino4_in, wino4_out, where offered) against the scalar table's,
+ * called directly on strided pixel rectangles: rows and columns of 0, 1, primes and sizes off every pixel group
+ * (12, 6, 4; row3's groups of up to 14), channel counts of 1 to 33 (ragged tap_dw blocks), pixel and row strides
+ * wider than the channels (stride-2 convolutions, channel offsets), misaligned activations, and outputs that
+ * already hold values. Data are small integers, so every product and partial sum is exact in fp32 and the kernels
+ * must match the scalar ones bit for bit (tolerance zero). Every element between the ones a call may write holds a
+ * sentinel that must survive. tap_dw's staging pointer points at memory that cannot be read. The Winograd
+ * transforms only add, subtract and scale by powers of two, in an order conv.h fixes, so they must match bit for
+ * bit on any data: they get floats whose sums round. The drivers are tested in tests/ops/test_conv2d.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,55 +148,79 @@ static void fill_rough(sc_test_rng *r, float *x, size_t n, float scale) {
     x[i] = scale * sc_test_uniform(r, -1.0f, 1.0f) * sc_test_uniform(r, 0.01f, 1.0f) * (float)(1 + i % 5);
 }
 
-/* wino_in on a 4x4 patch of cn channels with pixel stride ps and row stride rs, writing 16 rows of v vs apart;
- * wino_out back onto rows x cols pixels (1 or 2 each), set or added. Channel counts around the vector widths (4,
- * 8, 16) and their tails, misaligned buffers, sentinels between everything a call may write. */
-static void check_wino(const sc_kernels *k, size_t cn, size_t ps, size_t rs, size_t vs, uint64_t seed) {
-  const sc_conv_config *ref = sc_kernels_scalar.conv, *cv = k->conv;
+/* One Winograd tile's pair of transforms, by the ISA under test and by the scalar reference: F(2x2, 3x3) (side 4)
+ * or F(4x4, 3x3) (side 6). */
+typedef struct wino_pair {
+  size_t side;
+  sc_f32_wino_in_fn in, ref_in;
+  sc_f32_wino_out_fn out, ref_out;
+  const char *in_name, *out_name;
+} wino_pair;
+
+/* in on a side x side patch of cn channels with pixel stride ps and row stride rs, writing side^2 rows of v vs
+ * apart; out back onto rows x cols pixels (up to side - 2 each), set or added. Channel counts around the vector
+ * widths (4, 8, 16) and their tails, misaligned buffers, sentinels between everything a call may write. */
+static void check_wino(const wino_pair *w, size_t cn, size_t ps, size_t rs, size_t vs, uint64_t seed) {
+  const size_t side = w->side, ne = side * side, outs = side - 2;
   sc_test_rng r = {seed};
-  const size_t in_n = 3 * rs + 3 * ps + cn + 1, v_n = 15 * vs + cn + 1;
+  const size_t in_n = (side - 1) * (rs + ps) + cn + 1, v_n = (ne - 1) * vs + cn + 1;
   float *in = sc_test_alloc(in_n, seed % 3), *got = sc_test_alloc(v_n, 1 + seed % 2), *want = malloc(v_n * 4);
   SC_ASSERT(want, "out of memory");
   fill_rough(&r, in, in_n, 1.0f);
   for (size_t i = 0; i < v_n; i++) got[i] = want[i] = sentinel;
-  ref->wino_in(cn, in, rs, ps, want, vs);
-  cv->wino_in(cn, in, rs, ps, got, vs);
+  w->ref_in(cn, in, rs, ps, want, vs);
+  w->in(cn, in, rs, ps, got, vs);
   for (size_t i = 0; i < v_n; i++)
     SC_ASSERT(memcmp(&got[i], &want[i], sizeof(float)) == 0,
-              "%s cn=%zu ps=%zu rs=%zu vs=%zu seed=%llu: v[%zu] = %.9g, want %.9g", cv->wino_in_name, cn, ps, rs, vs,
+              "%s cn=%zu ps=%zu rs=%zu vs=%zu seed=%llu: v[%zu] = %.9g, want %.9g", w->in_name, cn, ps, rs, vs,
               (unsigned long long)seed, i, got[i], want[i]);
-  /* wino_out reads m (16 rows vs apart: the same layout) and writes the 2x2 block at out */
+  /* out reads m (side^2 rows vs apart: the same layout) and writes the block of outputs at out */
   float *m = got, *out = sc_test_alloc(in_n, 2), *owant = malloc(in_n * 4);
   SC_ASSERT(owant, "out of memory");
   fill_rough(&r, m, v_n, 8.0f);
-  for (size_t rows = 1; rows <= 2; rows++)
-    for (size_t cols = 1; cols <= 2; cols++)
+  for (size_t rows = 1; rows <= outs; rows++)
+    for (size_t cols = 1; cols <= outs; cols++)
       for (int acc = 0; acc <= 1; acc++) {
         for (size_t i = 0; i < in_n; i++) out[i] = owant[i] = sentinel;
         for (size_t y = 0; y < rows; y++)
           for (size_t x = 0; x < cols; x++)
             for (size_t c = 0; c < cn; c++)
               out[y * rs + x * ps + c] = owant[y * rs + x * ps + c] = (float)(c % 7) - 3.5f;
-        ref->wino_out(cn, m, vs, owant, rs, ps, rows, cols, acc);
-        cv->wino_out(cn, m, vs, out, rs, ps, rows, cols, acc);
+        w->ref_out(cn, m, vs, owant, rs, ps, rows, cols, acc);
+        w->out(cn, m, vs, out, rs, ps, rows, cols, acc);
         for (size_t i = 0; i < in_n; i++)
           SC_ASSERT(memcmp(&out[i], &owant[i], sizeof(float)) == 0,
                     "%s cn=%zu ps=%zu rs=%zu ms=%zu rows=%zu cols=%zu accumulate=%d seed=%llu: out[%zu] = %.9g, want "
-                    "%.9g", cv->wino_out_name, cn, ps, rs, vs, rows, cols, acc, (unsigned long long)seed, i, out[i],
+                    "%.9g", w->out_name, cn, ps, rs, vs, rows, cols, acc, (unsigned long long)seed, i, out[i],
                     owant[i]);
       }
   sc_test_free(in), sc_test_free(got), sc_test_free(out), free(want), free(owant);
 }
 
-SC_ISA_TEST(conv_ukr, wino_matches_scalar) {
-  SC_ASSERT(sc_kernels_scalar.conv->wino_in && sc_kernels_scalar.conv->wino_out,
-            "the scalar table has no Winograd transforms");
-  if (!k->conv->wino_in) SC_SKIP("the %s table offers no Winograd transforms", k->name);
-  SC_ASSERT(k->conv->wino_out, "the %s table has wino_in without wino_out", k->name);
+static void check_wino_cases(const wino_pair *w, uint64_t seed) {
   static const size_t cns[] = {1, 3, 4, 5, 8, 9, 15, 16, 17, 31, 33, 64, 70};
-  uint64_t seed = 1300;
   for (size_t i = 0; i < NOF(cns); i++, seed++) {
-    const size_t cn = cns[i], ps = cn + seed % 3 * 5, rs = 4 * ps + seed % 4;
-    check_wino(k, cn, ps, rs, cn + seed % 5, seed);
+    const size_t cn = cns[i], ps = cn + seed % 3 * 5, rs = w->side * ps + seed % 4;
+    check_wino(w, cn, ps, rs, cn + seed % 5, seed);
   }
+}
+
+SC_ISA_TEST(conv_ukr, wino_matches_scalar) {
+  const sc_conv_config *ref = sc_kernels_scalar.conv, *cv = k->conv;
+  SC_ASSERT(ref->wino_in && ref->wino_out, "the scalar table has no F(2x2, 3x3) transforms");
+  if (!cv->wino_in) SC_SKIP("the %s table offers no Winograd transforms", k->name);
+  SC_ASSERT(cv->wino_out, "the %s table has wino_in without wino_out", k->name);
+  const wino_pair w = {4, cv->wino_in, ref->wino_in, cv->wino_out, ref->wino_out, cv->wino_in_name,
+                       cv->wino_out_name};
+  check_wino_cases(&w, 1300);
+}
+
+SC_ISA_TEST(conv_ukr, wino4_matches_scalar) {
+  const sc_conv_config *ref = sc_kernels_scalar.conv, *cv = k->conv;
+  SC_ASSERT(ref->wino4_in && ref->wino4_out, "the scalar table has no F(4x4, 3x3) transforms");
+  if (!cv->wino4_in) SC_SKIP("the %s table offers no F(4x4, 3x3) transforms", k->name);
+  SC_ASSERT(cv->wino4_out, "the %s table has wino4_in without wino4_out", k->name);
+  const wino_pair w = {6, cv->wino4_in, ref->wino4_in, cv->wino4_out, ref->wino4_out, cv->wino4_in_name,
+                       cv->wino4_out_name};
+  check_wino_cases(&w, 1400);
 }

@@ -355,6 +355,117 @@ SC_ISA_TEST(conv2d, winograd_shapes_float) {
     }
 }
 
+/* ---- F(4x4, 3x3): inference's forward (sc_conv2d_infer) ---------------------------------------------------- */
+
+/* Shapes that take it where the table has the transforms: whole tiles with an odd tile count across (8x12), tiles
+ * past the edge with 128 or more channels (7x7, 14x14: three tile rows per image, so blocks span images), more
+ * input channels than one depth block (300), paddings 0 and 2, channel counts off the vector and the GEMM tile. */
+static const sc_conv2d_shape wino4_cases[] = {
+    WINO_SHAPE(2, 8, 12, 64, 72, 1),    WINO_SHAPE(1, 7, 7, 128, 136, 1), WINO_SHAPE(3, 14, 14, 128, 128, 1),
+    WINO_SHAPE(1, 4, 4, 300, 64, 1),    WINO_SHAPE(2, 6, 10, 64, 64, 0),  WINO_SHAPE(2, 6, 6, 67, 64, 2),
+};
+
+/* The rounding bound of F(4x4, 3x3). Along any path of an output's computation there are at most D + 13
+ * roundings: the transformed weight (computed in double, rounded once), the input's transform (two adds in each
+ * of its two passes; the scalings are by powers of two, exact), the product, the D - 1 adds over the channels, the
+ * output's transform (three adds in each pass) and the add into what was there. So the error is at most
+ * gamma_{D+16} times the same computation on absolute values, |A^T| (|G| |g| |G^T| o |B^T| |d| |B|) |A| summed
+ * over the channels, which this computes (in double) for each output: mag[i] += it. */
+static void wino4_magnitude(const sc_conv2d_shape *s, const float *x, const float *w, double *mag) {
+  static const double bt[6][6] = {{4, 0, 5, 0, 1, 0}, {0, 4, 4, 1, 1, 0}, {0, 4, 4, 1, 1, 0},
+                                  {0, 2, 1, 2, 1, 0}, {0, 2, 1, 2, 1, 0}, {0, 4, 0, 5, 0, 1}};
+  static const double g6[6][3] = {{1.0 / 4, 0, 0},          {1.0 / 6, 1.0 / 6, 1.0 / 6}, {1.0 / 6, 1.0 / 6, 1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+  static const double at[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, 1, 2, 2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, 1, 8, 8, 1}};
+  dims d = dims_of(s);
+  const int64_t c = s->c, k = s->k;
+  double *u = malloc(sizeof(double) * (size_t)(k * c * 36));
+  SC_ASSERT(u, "out of memory");
+  for (int64_t o = 0; o < k; o++) /* |G| |g| |G^T| */
+    for (int64_t i = 0; i < c; i++)
+      for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 6; b++) {
+          double sum = 0;
+          for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) sum += g6[a][ky] * fabs(w[(o * 9 + ky * 3 + kx) * c + i]) * g6[b][kx];
+          u[(o * c + i) * 36 + a * 6 + b] = sum;
+        }
+  for (int64_t n = 0; n < s->n; n++)
+    for (int64_t ty = 0; ty < (d.oh + 3) / 4; ty++)
+      for (int64_t tx = 0; tx < (d.ow + 3) / 4; tx++)
+        for (int64_t i = 0; i < c; i++) {
+          double v[36] = {0}; /* |B^T| |d| |B| */
+          for (int a = 0; a < 6; a++)
+            for (int b = 0; b < 6; b++)
+              for (int py = 0; py < 6; py++)
+                for (int px = 0; px < 6; px++) {
+                  const int64_t y = 4 * ty - s->pad_h + py, xx = 4 * tx - s->pad_w + px;
+                  if (bt[a][py] != 0 && bt[b][px] != 0 && y >= 0 && y < s->h && xx >= 0 && xx < s->w)
+                    v[a * 6 + b] += bt[a][py] * fabs(x[((n * s->h + y) * s->w + xx) * c + i]) * bt[b][px];
+                }
+          for (int64_t o = 0; o < k; o++)
+            for (int oy = 0; oy < 4 && 4 * ty + oy < d.oh; oy++)
+              for (int ox = 0; ox < 4 && 4 * tx + ox < d.ow; ox++) {
+                double sum = 0;
+                for (int e = 0; e < 36; e++) sum += at[oy][e / 6] * u[(o * c + i) * 36 + e] * v[e] * at[ox][e % 6];
+                mag[((n * d.oh + 4 * ty + oy) * d.ow + 4 * tx + ox) * k + o] += sum;
+              }
+        }
+  free(u);
+}
+
+/* Uniform data in [-1, 1) against the direct loops in double, within that bound, on one thread and two; the
+ * weights prepared once (sc_conv2d_infer_prepare) and not at all must give the same bits; and the epilogue (bias
+ * and ReLU) must equal the separate passes bit for bit, which checks the rows each block of tiles applies it to. */
+SC_ISA_TEST(conv2d, winograd4_infer_float) {
+  if (!k->conv || !k->conv->wino4_in) SC_SKIP("the %s table offers no F(4x4, 3x3) transforms", k->name);
+  for (int threads = 1; threads <= 2; threads++) {
+    SC_ASSERT(sc_set_num_threads(threads) == SC_OK, "set threads: %s", sc_last_error());
+    for (size_t ci = 0; ci < sizeof wino4_cases / sizeof wino4_cases[0]; ci++) {
+      const sc_conv2d_shape *s = &wino4_cases[ci];
+      SC_ASSERT(sc_wino4_applies(k, s), "isa=%s " SHAPE_FMT ": does not take F(4x4, 3x3)", k->name, SHAPE_ARGS(s));
+      dims d = dims_of(s);
+      sc_test_rng r = {1500 + ci};
+      float *x = sc_test_alloc((size_t)d.xn, 1), *w = sc_test_alloc((size_t)d.wn, 2);
+      float *y = sc_test_alloc((size_t)d.yn, 3), *yp = sc_test_alloc((size_t)d.yn, 0);
+      float *bias = sc_test_alloc((size_t)s->k, 1);
+      double *ref = calloc((size_t)d.yn, sizeof(double)), *mag = calloc((size_t)d.yn, sizeof(double));
+      double *wmag = calloc((size_t)d.yn, sizeof(double));
+      SC_ASSERT(ref && mag && wmag, "out of memory");
+      sc_test_fill(&r, x, (size_t)d.xn, -1, 1), sc_test_fill(&r, w, (size_t)d.wn, -1, 1);
+      sc_test_fill(&r, bias, (size_t)s->k, -1, 1);
+      ref_forward(s, x, w, ref, mag);
+      wino4_magnitude(s, x, w, wmag);
+      sc_conv2d_prepared pw;
+      SC_ASSERT(sc_conv2d_infer_prepare(s, w, &pw) == SC_OK && pw.u && pw.tile == 4,
+                "isa=%s " SHAPE_FMT ": prepare: %s", k->name, SHAPE_ARGS(s), sc_last_error());
+      for (int64_t i = 0; i < d.yn; i++) y[i] = yp[i] = NAN;
+      SC_ASSERT(sc_conv2d_infer(s, x, w, y, NULL, NULL) == SC_OK, "%s", sc_last_error());
+      SC_ASSERT(sc_conv2d_infer(s, x, w, yp, NULL, &pw) == SC_OK, "%s", sc_last_error());
+      const double nu = (double)(s->c + 16) * (FLT_EPSILON / 2), gamma = nu / (1 - nu);
+      for (int64_t i = 0; i < d.yn; i++) {
+        SC_ASSERT(fabs((double)y[i] - ref[i]) <= gamma * wmag[i] + FLT_MIN,
+                  "isa=%s threads=%d " SHAPE_FMT ": element %lld is %.9g, want %.9g (bound %.3g)", k->name, threads,
+                  SHAPE_ARGS(s), (long long)i, y[i], ref[i], gamma * wmag[i]);
+        SC_ASSERT(memcmp(&y[i], &yp[i], sizeof(float)) == 0,
+                  "isa=%s threads=%d " SHAPE_FMT ": element %lld is %.9g with prepared weights, %.9g without",
+                  k->name, threads, SHAPE_ARGS(s), (long long)i, yp[i], y[i]);
+      }
+      const sc_gemm_epilogue ep = {.bias = bias, .relu = 1};
+      SC_ASSERT(sc_conv2d_infer(s, x, w, yp, &ep, &pw) == SC_OK, "%s", sc_last_error());
+      SC_ASSERT(sc_bias_add_forward(d.yn / s->k, s->k, bias, y) == SC_OK, "%s", sc_last_error());
+      SC_ASSERT(sc_relu_forward(d.yn, y, y) == SC_OK, "%s", sc_last_error());
+      for (int64_t i = 0; i < d.yn; i++)
+        SC_ASSERT(memcmp(&y[i], &yp[i], sizeof(float)) == 0,
+                  "isa=%s threads=%d " SHAPE_FMT ": element %lld is %.9g with the epilogue, %.9g in separate passes",
+                  k->name, threads, SHAPE_ARGS(s), (long long)i, yp[i], y[i]);
+      sc_conv2d_prepared_free(&pw);
+      sc_test_free(x), sc_test_free(w), sc_test_free(y), sc_test_free(yp), sc_test_free(bias);
+      free(ref), free(mag), free(wmag);
+    }
+  }
+}
+
 /* The rounding bound of backward-weights by F(2x2, 3x3): dw = G^T [sum over tiles of (A dY A^T) o (B^T d B)] G. Each
  * of the 16 transformed gradients of a tile is at most the sum of |dy| over its 2x2 block (A's entries are 0 and
  * +-1), each transformed input at most the sum of |x| over its 4x4 patch, and G^T . G gives any element of the sum a
