@@ -65,7 +65,7 @@ typedef struct wino_pass {
   int64_t rows_blk;  /* tile rows per block */
   size_t nb, kc;     /* NR-wide panels of U per element; depth per microkernel call */
   const float *u;    /* packed U: element e, panel j: u + (e*nb + j)*cin*nr, row p at + p*nr */
-  int u_given;       /* U came transformed from the caller (sc_wino_pack_weights) */
+  float *u_work;     /* where the team transforms U on this call (== u), or NULL: U came transformed */
   int threads;
   int failed;        /* a worker could not have its buffers */
 } wino_pass;
@@ -281,7 +281,7 @@ static void wino_part(void *arg) {
   const size_t blk = ne * tiles * (cin + cout) + (tiles + mr - 1) / mr * mr * p->kc + ne * cin;
   const size_t wt = ne * (cin * nr > cout ? cin * nr : cout);
   float *buf = sc_grow_floats(&work_buf, &work_cap, blk > wt ? blk : wt);
-  if (buf && !p->u_given) transform_weights_part(p, buf, (float *)p->u, th, nth); /* u_buf, when not given */
+  if (buf && p->u_work) transform_weights_part(p, buf, p->u_work, th, nth);
   if (any_failed(&p->failed, buf != NULL, nth)) return;
   const int64_t rows = p->n * p->th, blocks = (rows + p->rows_blk - 1) / p->rows_blk;
   for (int64_t b = blocks * th / nth; b < blocks * (th + 1) / nth; b++) {
@@ -347,7 +347,7 @@ static sc_status wino_run(const char *fn, wino_pass *p) {
   const int64_t want_tiles = want * 16 / (int64_t)p->ne; /* F(4x4, 3x3): as many elements of V and M a block */
   p->rows_blk = want_tiles / p->tw > 0 ? want_tiles / p->tw : 1;
   const size_t un = p->ne * p->nb * nr * (size_t)p->cin;
-  if (!p->u_given) p->u = sc_grow_floats(&u_buf, &u_cap, un);
+  if (!p->u) p->u = p->u_work = sc_grow_floats(&u_buf, &u_cap, un);
   if (!p->u) return sc_error(SC_ENOMEM, "%s: cannot allocate %zu floats of Winograd weights", fn, un);
   p->threads = team_plan(p->n * p->th, &p->rows_blk);
   p->failed = 0;
@@ -387,7 +387,7 @@ sc_status sc_wino_forward(const char *fn, const sc_kernels *kern, const sc_conv2
                           const float *w, float *y, int accumulate, const sc_gemm_epilogue *e, int tile,
                           const float *u) {
   wino_pass p = forward_pass(kern, s, x, w, y, accumulate, e, tile);
-  p.u = u, p.u_given = u != NULL;
+  p.u = u;
   return wino_run(fn, &p);
 }
 
