@@ -358,10 +358,10 @@ SC_ISA_TEST(conv2d, winograd_shapes_float) {
 /* ---- F(4x4, 3x3): inference's forward (sc_conv2d_infer) ---------------------------------------------------- */
 
 /* Shapes that take it where the table has the transforms: whole tiles with an odd tile count across (8x12), tiles
- * past the edge with 128 or more channels (7x7, 14x14: three tile rows per image, so blocks span images), more
+ * past the edge with 128 or more channels (7x7, 14x14: four tile rows per image, so blocks span images), more
  * input channels than one depth block (300), paddings 0 and 2, channel counts off the vector and the GEMM tile. */
 static const sc_conv2d_shape wino4_cases[] = {
-    WINO_SHAPE(2, 8, 12, 64, 72, 1),    WINO_SHAPE(1, 7, 7, 128, 136, 1), WINO_SHAPE(3, 14, 14, 128, 128, 1),
+    WINO_SHAPE(2, 8, 12, 64, 72, 1),    WINO_SHAPE(1, 7, 7, 128, 136, 1), WINO_SHAPE(2, 14, 14, 128, 128, 1),
     WINO_SHAPE(1, 4, 4, 300, 64, 1),    WINO_SHAPE(2, 6, 10, 64, 64, 0),  WINO_SHAPE(2, 6, 6, 67, 64, 2),
 };
 
@@ -419,30 +419,30 @@ static void wino4_magnitude(const sc_conv2d_shape *s, const float *x, const floa
  * and ReLU) must equal the separate passes bit for bit, which checks the rows each block of tiles applies it to. */
 SC_ISA_TEST(conv2d, winograd4_infer_float) {
   if (!k->conv || !k->conv->wino4_in) SC_SKIP("the %s table offers no F(4x4, 3x3) transforms", k->name);
-  for (int threads = 1; threads <= 2; threads++) {
-    SC_ASSERT(sc_set_num_threads(threads) == SC_OK, "set threads: %s", sc_last_error());
-    for (size_t ci = 0; ci < sizeof wino4_cases / sizeof wino4_cases[0]; ci++) {
-      const sc_conv2d_shape *s = &wino4_cases[ci];
-      SC_ASSERT(sc_wino4_applies(k, s), "isa=%s " SHAPE_FMT ": does not take F(4x4, 3x3)", k->name, SHAPE_ARGS(s));
-      dims d = dims_of(s);
-      sc_test_rng r = {1500 + ci};
-      float *x = sc_test_alloc((size_t)d.xn, 1), *w = sc_test_alloc((size_t)d.wn, 2);
-      float *y = sc_test_alloc((size_t)d.yn, 3), *yp = sc_test_alloc((size_t)d.yn, 0);
-      float *bias = sc_test_alloc((size_t)s->k, 1);
-      double *ref = calloc((size_t)d.yn, sizeof(double)), *mag = calloc((size_t)d.yn, sizeof(double));
-      double *wmag = calloc((size_t)d.yn, sizeof(double));
-      SC_ASSERT(ref && mag && wmag, "out of memory");
-      sc_test_fill(&r, x, (size_t)d.xn, -1, 1), sc_test_fill(&r, w, (size_t)d.wn, -1, 1);
-      sc_test_fill(&r, bias, (size_t)s->k, -1, 1);
-      ref_forward(s, x, w, ref, mag);
-      wino4_magnitude(s, x, w, wmag);
-      sc_conv2d_prepared pw;
-      SC_ASSERT(sc_conv2d_infer_prepare(s, w, &pw) == SC_OK && pw.u && pw.tile == 4,
-                "isa=%s " SHAPE_FMT ": prepare: %s", k->name, SHAPE_ARGS(s), sc_last_error());
+  for (size_t ci = 0; ci < sizeof wino4_cases / sizeof wino4_cases[0]; ci++) {
+    const sc_conv2d_shape *s = &wino4_cases[ci];
+    SC_ASSERT(sc_wino4_applies(k, s), "isa=%s " SHAPE_FMT ": does not take F(4x4, 3x3)", k->name, SHAPE_ARGS(s));
+    dims d = dims_of(s);
+    sc_test_rng r = {1500 + ci};
+    float *x = sc_test_alloc((size_t)d.xn, 1), *w = sc_test_alloc((size_t)d.wn, 2);
+    float *y = sc_test_alloc((size_t)d.yn, 3), *yp = sc_test_alloc((size_t)d.yn, 0);
+    float *bias = sc_test_alloc((size_t)s->k, 1);
+    double *ref = calloc((size_t)d.yn, sizeof(double)), *mag = calloc((size_t)d.yn, sizeof(double));
+    double *wmag = calloc((size_t)d.yn, sizeof(double));
+    SC_ASSERT(ref && mag && wmag, "out of memory");
+    sc_test_fill(&r, x, (size_t)d.xn, -1, 1), sc_test_fill(&r, w, (size_t)d.wn, -1, 1);
+    sc_test_fill(&r, bias, (size_t)s->k, -1, 1);
+    ref_forward(s, x, w, ref, mag);
+    wino4_magnitude(s, x, w, wmag);
+    const double nu = (double)(s->c + 16) * (FLT_EPSILON / 2), gamma = nu / (1 - nu);
+    sc_conv2d_prepared pw;
+    SC_ASSERT(sc_conv2d_infer_prepare(s, w, &pw) == SC_OK && pw.u && pw.tile == 4,
+              "isa=%s " SHAPE_FMT ": prepare: %s", k->name, SHAPE_ARGS(s), sc_last_error());
+    for (int threads = 1; threads <= 2; threads++) {
+      SC_ASSERT(sc_set_num_threads(threads) == SC_OK, "set threads: %s", sc_last_error());
       for (int64_t i = 0; i < d.yn; i++) y[i] = yp[i] = NAN;
       SC_ASSERT(sc_conv2d_infer(s, x, w, y, NULL, NULL) == SC_OK, "%s", sc_last_error());
       SC_ASSERT(sc_conv2d_infer(s, x, w, yp, NULL, &pw) == SC_OK, "%s", sc_last_error());
-      const double nu = (double)(s->c + 16) * (FLT_EPSILON / 2), gamma = nu / (1 - nu);
       for (int64_t i = 0; i < d.yn; i++) {
         SC_ASSERT(fabs((double)y[i] - ref[i]) <= gamma * wmag[i] + FLT_MIN,
                   "isa=%s threads=%d " SHAPE_FMT ": element %lld is %.9g, want %.9g (bound %.3g)", k->name, threads,
@@ -459,9 +459,56 @@ SC_ISA_TEST(conv2d, winograd4_infer_float) {
         SC_ASSERT(memcmp(&y[i], &yp[i], sizeof(float)) == 0,
                   "isa=%s threads=%d " SHAPE_FMT ": element %lld is %.9g with the epilogue, %.9g in separate passes",
                   k->name, threads, SHAPE_ARGS(s), (long long)i, yp[i], y[i]);
+    }
+    sc_conv2d_prepared_free(&pw);
+    sc_test_free(x), sc_test_free(w), sc_test_free(y), sc_test_free(yp), sc_test_free(bias);
+    free(ref), free(mag), free(wmag);
+  }
+}
+
+/* Weights prepared once (sc_conv2d_infer_prepare) for Winograd layers (F(4x4) on an 8x12 image and on a 4x4 one of
+ * a single tile; F(2x2) on a 6x6 image, where 4x4 tiles would waste too many outputs): sc_conv2d_infer must give
+ * the bits it gives without them, with and without the epilogue, on one thread and two; and it must read the
+ * prepared weights, not w, which is replaced by NaN once they are made. A 1x1 layer has nothing to prepare. */
+SC_ISA_TEST(conv2d, infer_prepared_weights) {
+  const sc_conv2d_shape cases[] = {shape(2, 8, 12, 64, 72, 3, 3, 1, 1), shape(2, 4, 4, 64, 64, 3, 3, 1, 1),
+                                   shape(2, 6, 6, 64, 64, 3, 3, 1, 1), shape(2, 9, 9, 40, 72, 1, 1, 1, 0)};
+  static const int tiles[] = {4, 4, 2, 0};
+  for (int threads = 1; threads <= 2; threads++) {
+    SC_ASSERT(sc_set_num_threads(threads) == SC_OK, "set threads: %s", sc_last_error());
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+      const sc_conv2d_shape *s = &cases[ci];
+      dims d = dims_of(s);
+      sc_test_rng r = {1600 + ci};
+      float *x = sc_test_alloc((size_t)d.xn, 1), *w = sc_test_alloc((size_t)d.wn, 2);
+      float *want = sc_test_alloc((size_t)d.yn, 3), *y = sc_test_alloc((size_t)d.yn, 0);
+      float *bias = sc_test_alloc((size_t)s->k, 1);
+      sc_test_fill(&r, x, (size_t)d.xn, -1, 1), sc_test_fill(&r, w, (size_t)d.wn, -1, 1);
+      sc_test_fill(&r, bias, (size_t)s->k, -1, 1);
+      sc_conv2d_prepared pw;
+      SC_ASSERT(sc_conv2d_infer_prepare(s, w, &pw) == SC_OK, "%s", sc_last_error());
+      const int want_tile = k->conv && k->conv->wino4_in ? tiles[ci] : 0;
+      SC_ASSERT(pw.tile == want_tile && (pw.u != NULL) == (want_tile != 0),
+                "isa=%s threads=%d " SHAPE_FMT ": prepared tile %d (weights %s), want %d", k->name, threads,
+                SHAPE_ARGS(s), pw.tile, pw.u ? "made" : "none", want_tile);
+      for (int v = 0; v < 2; v++) {
+        const sc_gemm_epilogue ep = {.bias = bias, .relu = 1};
+        SC_ASSERT(sc_conv2d_infer(s, x, w, want, v ? &ep : NULL, NULL) == SC_OK, "%s", sc_last_error());
+        float *wn = w;
+        if (pw.u) {
+          wn = sc_test_alloc((size_t)d.wn, 0);
+          for (int64_t i = 0; i < d.wn; i++) wn[i] = NAN;
+        }
+        for (int64_t i = 0; i < d.yn; i++) y[i] = NAN;
+        SC_ASSERT(sc_conv2d_infer(s, x, wn, y, v ? &ep : NULL, &pw) == SC_OK, "%s", sc_last_error());
+        for (int64_t i = 0; i < d.yn; i++)
+          SC_ASSERT(memcmp(&y[i], &want[i], sizeof(float)) == 0,
+                    "isa=%s threads=%d epilogue=%d " SHAPE_FMT ": element %lld is %.9g with prepared weights, %.9g "
+                    "without", k->name, threads, v, SHAPE_ARGS(s), (long long)i, y[i], want[i]);
+        if (wn != w) sc_test_free(wn);
+      }
       sc_conv2d_prepared_free(&pw);
-      sc_test_free(x), sc_test_free(w), sc_test_free(y), sc_test_free(yp), sc_test_free(bias);
-      free(ref), free(mag), free(wmag);
+      sc_test_free(x), sc_test_free(w), sc_test_free(want), sc_test_free(y), sc_test_free(bias);
     }
   }
 }
