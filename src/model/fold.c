@@ -153,7 +153,7 @@ static int block(builder *b, const char *p, int x, int64_t stride, int bottlenec
     b->h = mh, b->w = mw, b->c = mc;
   }
   /* the last convolution adds into the shortcut's slot, which nothing reads afterwards (the block input, or the
-   * projection's output): sc_conv2d_forward_ep then reads the residual with its loads of the output */
+   * projection's output): sc_conv2d_infer then reads the residual with its loads of the output */
   fop *o = conv_bn(b, cn, bn, y, idn, 1, bottleneck ? 0 : 1, 1);
   if (o) o->res = idn;
   return idn;
@@ -184,6 +184,12 @@ static void build(builder *b) {
   b->f->feat_dim = b->c;
 }
 
+/* The convolution of op o on a batch of n. */
+static sc_conv2d_shape conv_shape(const fop *o, int64_t n) {
+  return (sc_conv2d_shape){.n = n, .h = o->h, .w = o->w, .c = o->c, .k = o->cout, .kh = o->k, .kw = o->k,
+                           .stride_h = o->stride, .stride_w = o->stride, .pad_h = o->pad, .pad_w = o->pad};
+}
+
 sc_status sc_folded_refresh(sc_folded *f, const sc_model *m) {
   if (!f || !m) return sc_error(SC_EINVAL, "fold: null argument");
   const sc_model_config *c = sc_model_config_of(m);
@@ -204,10 +210,8 @@ sc_status sc_folded_refresh(sc_folded *f, const sc_model *m) {
       f->weights[o->bf + j] = (float)((double)p[o->mb + j] - (double)buf[o->mm + j] * s);
     }
     sc_conv2d_prepared_free(&o->pw);
-    SC_TRY(sc_conv2d_infer_prepare(&(sc_conv2d_shape){.n = 1, .h = o->h, .w = o->w, .c = o->c, .k = o->cout,
-                                                      .kh = o->k, .kw = o->k, .stride_h = o->stride,
-                                                      .stride_w = o->stride, .pad_h = o->pad, .pad_w = o->pad},
-                                   f->weights + o->wf, &o->pw));
+    const sc_conv2d_shape s = conv_shape(o, 1);
+    SC_TRY(sc_conv2d_infer_prepare(&s, f->weights + o->wf, &o->pw));
   }
   return SC_OK;
 }
@@ -275,8 +279,7 @@ sc_status sc_folded_forward(sc_folded *f, int64_t n) {
     float *x = f->slot[o->src];
     switch (o->kind) {
     case F_CONV: {
-      const sc_conv2d_shape s = {.n = n, .h = o->h, .w = o->w, .c = o->c, .k = o->cout, .kh = o->k, .kw = o->k,
-                                 .stride_h = o->stride, .stride_w = o->stride, .pad_h = o->pad, .pad_w = o->pad};
+      const sc_conv2d_shape s = conv_shape(o, n);
       int64_t oh, ow;
       SC_TRY(sc_conv2d_out_size(&s, &oh, &ow));
       /* + residual, + folded bias, ReLU: applied to each block of y as the convolution finishes it */

@@ -1,7 +1,7 @@
 /* conv2d.c: 2-D convolution on NHWC tensors (forward, backward-data, backward-weights), either on the kernel
  * table's direct tap kernels (arch/conv.h), by Winograd's F(2x2, 3x3) (winograd.c: 3x3 stride-1 layers of 64 or
- * more channels, all three passes; F(4x4, 3x3) for inference's forward) or as implicit GEMM on the engine's GEMM driver (gemm.h), and the
- * validation of the public sc_conv2d_* arguments.
+ * more channels, all three passes; F(4x4, 3x3) for inference's forward) or as implicit GEMM on the engine's GEMM
+ * driver (gemm.h), and the validation of the public sc_conv2d_* arguments.
  *
  * Nothing here materialises an im2col matrix: the packers below gather GEMM panels straight from the NHWC
  * tensors. They are plain C (this folder is built for the baseline ISA) and must stay free of intrinsics and

@@ -64,6 +64,8 @@ typedef struct wino_pass {
   int64_t th, tw;    /* tiles per image, down and across */
   int64_t rows_blk;  /* tile rows per block */
   size_t nb, kc;     /* NR-wide panels of U per element; depth per microkernel call */
+  size_t u_floats;   /* U packed */
+  size_t tmp_floats; /* transform_weights_part's scratch */
   const float *u;    /* packed U: element e, panel j: u + (e*nb + j)*cin*nr, row p at + p*nr */
   float *u_work;     /* where the team transforms U on this call (== u), or NULL: U came transformed */
   int threads;
@@ -124,7 +126,8 @@ static void transform_kernels_of(const wino_pass *p, size_t len, const float *g,
 
 /* This thread's share of U, whole panels of NR output channels, transformed along whichever of the input and
  * output channels is contiguous in w (si == 1: the forward; so == 1: backward-data) into tmp, a few lines of the
- * thread's own (16 x cin x NR floats, or 16 x cout), then laid out as the GEMM's B panels while still in cache. */
+ * thread's own (tmp_floats: ne x cin x NR floats, or ne x cout), then laid out as the GEMM's B panels while still
+ * in cache. */
 static void transform_weights_part(const wino_pass *p, float *tmp, float *u, int th, int nth) {
   const size_t nr = p->kern->gemm->nr, cin = (size_t)p->cin, cout = (size_t)p->cout, nb = p->nb, ne = p->ne;
   const size_t j0 = nb * (size_t)th / (size_t)nth, j1 = nb * (size_t)(th + 1) / (size_t)nth;
@@ -276,10 +279,10 @@ static void wino_part(void *arg) {
   wino_pass *p = arg;
   const int nth = p->threads > 1 ? omp_get_num_threads() : 1, th = p->threads > 1 ? omp_get_thread_num() : 0;
   const size_t mr = p->kern->gemm->mr, tiles = (size_t)(p->rows_blk * p->tw);
-  const size_t nr = p->kern->gemm->nr, cin = (size_t)p->cin, cout = (size_t)p->cout, ne = p->ne;
-  /* run_block's layout: V, M, the packed A panels, one patch */
+  const size_t cin = (size_t)p->cin, cout = (size_t)p->cout, ne = p->ne;
+  /* run_block's layout: V, M, the packed A panels, one patch; before it, U's transform where this call makes U */
   const size_t blk = ne * tiles * (cin + cout) + (tiles + mr - 1) / mr * mr * p->kc + ne * cin;
-  const size_t wt = ne * (cin * nr > cout ? cin * nr : cout);
+  const size_t wt = p->u_work ? p->tmp_floats : 0;
   float *buf = sc_grow_floats(&work_buf, &work_cap, blk > wt ? blk : wt);
   if (buf && p->u_work) transform_weights_part(p, buf, p->u_work, th, nth);
   if (any_failed(&p->failed, buf != NULL, nth)) return;
@@ -292,7 +295,9 @@ static void wino_part(void *arg) {
 
 /* ---- entry points ------------------------------------------------------------------------------------------- */
 
-/* Where it was measured faster than the direct kernels (one core, AVX-512, GFLOP/s counted as the direct
+/* Whether 3x3 stride-1 s, reading cin channels and writing cout, takes tiles of tile x tile outputs: the channels
+ * are many, and the tiles' unused outputs (past the image's edge) are few enough.
+ * Where F(2x2, 3x3) was measured faster than the direct kernels (one core, AVX-512, GFLOP/s counted as the direct
  * convolution's FLOPs, forward / backward-data): 32x32x64-64 258 -> 343 / 250 -> 343, 16x16x128-128 264 -> 430 /
  * 266 -> 418, 8x8x256-256 269 -> 460 / 264 -> 440, 4x4x512-512 272 -> 365 / 237 -> 348, 4x4x128-128 310 -> 404 /
  * 305 -> 397. Not with fewer than 64 channels (14x14x32-32: level; 28x28x16-16: half as fast: the transforms
@@ -302,9 +307,7 @@ static void wino_part(void *arg) {
  * 270 -> 300; 7x7x256-256 256 -> 345 / 249 -> 349; 7x7x512-512 259 -> 325 / 240 -> 326, at batch 16 235 -> 266 /
  * 233 -> 249). Backward-weights, against the direct kernels or the implicit GEMM, batch 64: 32x32x64-64 205 -> 285,
  * 16x16x128-128 216 -> 350, 8x8x256-256 215 -> 419, 4x4x512-512 249 -> 405, 7x7x128-128 235 -> 271, 7x7x256-256
- * 222 -> 328, 7x7x512-512 246 -> 355; 4x4x128-128 at batch 512 235 -> 329. */
-/* Whether 3x3 stride-1 s, reading cin channels and writing cout, takes tiles of tile x tile outputs: the table has
- * the transforms, the channels are many, and the tiles' unused outputs (past the image's edge) are few enough. */
+ * 222 -> 328, 7x7x512-512 246 -> 355; 4x4x128-128 at batch 512 235 -> 329. F(4x4, 3x3) keeps the same rule. */
 static int wino_fits(const sc_conv2d_shape *s, int64_t cin, int64_t cout, int64_t tile) {
   if (s->kh != 3 || s->kw != 3 || s->stride_h != 1 || s->stride_w != 1 || s->pad_h > 2 || s->pad_w > 2 || cin < 64 ||
       cout < 64)
@@ -325,30 +328,29 @@ int sc_wino4_applies(const sc_kernels *kern, const sc_conv2d_shape *s) {
 
 /* The pass's tiles, transforms and panels of U. */
 static void pass_geometry(wino_pass *p) {
-  const size_t nr = p->kern->gemm->nr;
+  const size_t nr = p->kern->gemm->nr, cin = (size_t)p->cin, cout = (size_t)p->cout;
   const sc_conv_config *cv = p->kern->conv;
-  if (!p->tile) p->tile = 2;
   p->side = (size_t)p->tile + 2, p->ne = p->side * p->side;
   p->tin = p->tile == 4 ? cv->wino4_in : cv->wino_in;
   p->tout = p->tile == 4 ? cv->wino4_out : cv->wino_out;
   p->th = (p->oh + p->tile - 1) / p->tile, p->tw = (p->ow + p->tile - 1) / p->tile;
-  p->nb = ((size_t)p->cout + nr - 1) / nr;
+  p->nb = (cout + nr - 1) / nr;
   p->kc = p->kern->gemm->kc;
+  p->u_floats = p->ne * p->nb * nr * cin;
+  p->tmp_floats = p->ne * (cin * nr > cout ? cin * nr : cout);
 }
 
 static sc_status wino_run(const char *fn, wino_pass *p) {
-  const size_t nr = p->kern->gemm->nr;
   pass_geometry(p);
   /* Blocks of (cin + cout) / 4 tiles, at least 64 and at most 256: the block's V and M stay in L2 for 64
-   * channels; with more, U (16 x cin x cout) is the larger stream, and each pass over it must serve more tiles.
+   * channels; with more, U (ne x cin x cout) is the larger stream, and each pass over it must serve more tiles.
    * One core, 4x4x512-512 forward: 315 GFLOP/s with 64 tiles, 346 with 128, 365 with 256, 363 with 512;
    * 8x8x256-256: 442, 460, 457, 404; 32x32x64-64: 343 with 64, 324 with 256. */
   const int64_t quarter = (p->cin + p->cout) / 4, want = quarter < 64 ? 64 : quarter > 256 ? 256 : quarter;
   const int64_t want_tiles = want * 16 / (int64_t)p->ne; /* F(4x4, 3x3): as many elements of V and M a block */
   p->rows_blk = want_tiles / p->tw > 0 ? want_tiles / p->tw : 1;
-  const size_t un = p->ne * p->nb * nr * (size_t)p->cin;
-  if (!p->u) p->u = p->u_work = sc_grow_floats(&u_buf, &u_cap, un);
-  if (!p->u) return sc_error(SC_ENOMEM, "%s: cannot allocate %zu floats of Winograd weights", fn, un);
+  if (!p->u) p->u = p->u_work = sc_grow_floats(&u_buf, &u_cap, p->u_floats);
+  if (!p->u) return sc_error(SC_ENOMEM, "%s: cannot allocate %zu floats of Winograd weights", fn, p->u_floats);
   p->threads = team_plan(p->n * p->th, &p->rows_blk);
   p->failed = 0;
   sc_parallel(p->threads, wino_part, p);
@@ -369,17 +371,16 @@ sc_status sc_wino_pack_weights(const sc_kernels *kern, const sc_conv2d_shape *s,
                                float **u, size_t *floats) {
   wino_pass p = forward_pass(kern, s, NULL, w, NULL, 0, NULL, tile);
   pass_geometry(&p);
-  const size_t nr = kern->gemm->nr, cin = (size_t)p.cin, cout = (size_t)p.cout;
-  const size_t un = p.ne * p.nb * nr * cin, tn = p.ne * (cin * nr > cout ? cin * nr : cout);
-  float *tmp = malloc(tn * sizeof(float));
-  *u = sc_alloc_lines(un * sizeof(float));
+  float *tmp = malloc(p.tmp_floats * sizeof(float));
+  *u = sc_alloc_lines(p.u_floats * sizeof(float));
   if (!tmp || !*u) {
     free(tmp), free(*u), *u = NULL;
-    return sc_error(SC_ENOMEM, "winograd: cannot allocate %zu floats of transformed weights", un + tn);
+    return sc_error(SC_ENOMEM, "winograd: cannot allocate %zu floats of transformed weights",
+                    p.u_floats + p.tmp_floats);
   }
   transform_weights_part(&p, tmp, *u, 0, 1);
   free(tmp);
-  *floats = un;
+  *floats = p.u_floats;
   return SC_OK;
 }
 
@@ -397,7 +398,7 @@ sc_status sc_wino_backward_data(const char *fn, const sc_kernels *kern, const sc
   wino_pass p = {.kern = kern, .n = s->n, .ih = s->h + 2 * s->pad_h - 2, .iw = s->w + 2 * s->pad_w - 2,
                  .cin = s->k, .oh = s->h, .ow = s->w, .cout = c, .py = 2 - s->pad_h, .px = 2 - s->pad_w,
                  .w = w + 8 * c, .so = 1, .si = 9 * c, .sy = -3 * c, .sx = -c, .in = dy, .out = dx,
-                 .accumulate = accumulate, .ep = NULL};
+                 .accumulate = accumulate, .ep = NULL, .tile = 2};
   return wino_run(fn, &p);
 }
 
