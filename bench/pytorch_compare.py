@@ -7,7 +7,8 @@ engine measured on the same threads, and each side's peak resident set (ru_maxrs
 Figures (--figures, comma-separated; default all):
   train_cifar   SimCLR step (2 views, forward + backward + LARS), ResNet-18 CIFAR stem, 3x32x32, batch 128
   train_mnist   the same on 1x28x28, batch 256
-  train_demo    the same for the demo's default model: ResNet-18 at width 0.25 (16-128 channels), 1x28x28, batch 256
+  train_demo    the same for the demo's default model: ResNet-18 at width 0.25 (16-128 channels), its 1x20x20
+                views, batch 256
   infer_r18     encoder features, ResNet-18 CIFAR stem, 3x32x32, batch 256 (engine: BN-folded encoder)
   infer_r50     encoder features, ResNet-50, 3x224x224, batch 16 (engine: BN-folded encoder)
   ntxent        NT-Xent forward + backward, 2N = 512, 1024, 4096, d = 128
@@ -232,7 +233,7 @@ def figures(full):
     f = [
         ('train_cifar', dict(kind='train', arch='resnet18', channels=3, size=32, batch=128 // q), ['nhwc', 'nchw']),
         ('train_mnist', dict(kind='train', arch='resnet18', channels=1, size=28, batch=256 // q), ['nhwc', 'nchw']),
-        ('train_demo', dict(kind='train', arch='resnet18', width=0.25, channels=1, size=28, batch=256 // q),
+        ('train_demo', dict(kind='train', arch='resnet18', width=0.25, channels=1, size=20, batch=256 // q),
          ['nhwc', 'nchw']),
         ('infer_r18', dict(kind='infer', arch='resnet18', channels=3, size=32, batch=256 // q),
          ['nhwc-frozen', 'nchw-frozen', 'nhwc-eager']),
