@@ -179,14 +179,14 @@ int sc_cmd_demo(int argc, char **argv) {
   po.width = (float)width, po.batch = (int)batch, po.temperature = 0.5;
   po.crop_min = 0.2, po.crop_max = 1.0, po.jitter = 0.5, po.blur = 0;
   /* SGD with momentum rather than LARS: on this small model and batch it gave 81-82% against 79% for LARS, in
-   * 1000-step runs probed alike (README, "The demo's recipe") */
+   * 1000-step runs probed alike (README, the paragraphs on the demo's recipe) */
   po.optimizer = SC_OPTIM_SGD, po.lr = 0.6, po.weight_decay = 5e-4;
   /* views of 20 x 20 pixels rather than the images' 28: a step costs half as much, and in the same time the probe
-   * gained more than a point (README, "The demo's recipe"); the probe's features come from the test images resized
+   * gained more than a point (README, the same paragraphs); the probe's features come from the test images resized
    * to the same 20 px, as the checkpoint records */
   po.size = PRETRAIN_SIZE;
   double sps;
-  sc_status st = sc_pretrain_calibrate(&po, PRETRAIN_SIZE, 1, &sps);
+  sc_status st = sc_pretrain_calibrate(&po, 1, &sps);
   if (st != SC_OK) return sc_cli_fail(cmd, "timing a pretraining step", st);
   const double pre_budget = 0.80 * budget - (sc_now() - t0);
   /* 90% of the share in steps: the kNN monitor, the checkpoints and a busier machine take the rest */

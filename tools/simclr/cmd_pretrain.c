@@ -233,7 +233,9 @@ static sc_status make_dir(const char *path) {
   return sc_error(SC_EIO, "cannot create the run folder %s: %s", path, strerror(errno));
 }
 
-sc_status sc_pretrain_calibrate(const sc_pretrain_options *o, int size, int channels, double *sec_per_step) {
+sc_status sc_pretrain_calibrate(const sc_pretrain_options *o, int channels, double *sec_per_step) {
+  const int size = o->size;
+  if (size <= 0) return sc_error(SC_EINVAL, "sc_pretrain_calibrate: the view size is not set");
   sc_model_config mc = sc_model_defaults();
   mc.depth = o->depth, mc.width = o->width, mc.in_channels = channels, mc.image_size = size;
   mc.head = (sc_head)o->head, mc.proj_dim = o->proj_dim, mc.seed = o->seed;

@@ -110,8 +110,9 @@ typedef struct sc_pretrain_result {
 /* Runs (or resumes) a pretraining run into o->out. SC_ENUMERIC if it diverged (the last good checkpoint stays). */
 sc_status sc_pretrain_run(const sc_pretrain_options *o, sc_pretrain_result *r);
 
-/* The seconds one SimCLR step takes for this model and batch on synthetic data (the demo's time budget). */
-sc_status sc_pretrain_calibrate(const sc_pretrain_options *o, int size, int channels, double *sec_per_step);
+/* The seconds one SimCLR step takes for this model, batch and view size (o->size, which must be set) on synthetic
+ * data of `channels` channels (the demo's time budget). */
+sc_status sc_pretrain_calibrate(const sc_pretrain_options *o, int channels, double *sec_per_step);
 
 /* ---- linear probe and supervised runs (shared by their commands and the demo) ---- */
 typedef struct sc_probe_options {
