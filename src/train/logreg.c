@@ -1,7 +1,7 @@
 /* logreg.c: multinomial logistic regression by L-BFGS (see logreg.h). The objective is evaluated in double; the
- * logits are computed per sample and the weight gradient per class, each by exactly one thread, and the loss is
- * summed serially afterwards, so the fit is bit-identical for any thread count. The line search is a backtracking
- * Armijo search, enough for a smooth convex objective. Must not print. */
+ * logits are computed per sample and the weight gradient per class and eight features, each by exactly one
+ * thread, and the loss is summed serially afterwards, so the fit is bit-identical for any thread count. The line
+ * search is a backtracking Armijo search, enough for a smooth convex objective. Must not print. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,7 @@
 #include "logreg.h"
 
 sc_logreg_options sc_logreg_defaults(void) {
-  return (sc_logreg_options){.l2 = 1e-3, .max_iter = 500, .tol = 1e-5, .history = 10, .standardize = 1};
+  return (sc_logreg_options){.l2 = 1e-3, .max_iter = 500, .tol = 1e-5, .history = 10, .standardize = 1, .reduce = 1};
 }
 
 void sc_logreg_free(sc_logreg *m) {
@@ -19,25 +19,37 @@ void sc_logreg_free(sc_logreg *m) {
   m->w = m->b = NULL;
 }
 
+/* Each logit and each gradient entry is one sum in a fixed order (bias or l2*W first, then j or i ascending), so
+ * the result does not depend on the thread count. The loops carry eight such sums side by side, in registers: a
+ * single sum would stall on the latency of each addition. */
+enum { LANES = 8 };
+
 double sc_logreg_objective(const float *x, const int32_t *y, int64_t n, int64_t d, int64_t k, double l2,
                            const double *theta, double *grad) {
   const double *W = theta, *b = theta + k * d;
+  const int64_t kp = (k + LANES - 1) / LANES * LANES;
   double *z = malloc(sizeof(double) * (size_t)(n * k)), *li = malloc(sizeof(double) * (size_t)n);
-  if (!z || !li) {
-    free(z), free(li);
+  double *wt = calloc((size_t)(d * kp), sizeof(double)); /* W transposed, [d][kp], zero beyond k */
+  if (!z || !li || !wt) {
+    free(z), free(li), free(wt);
     return NAN;
   }
+  for (int64_t c = 0; c < k; c++)
+    for (int64_t j = 0; j < d; j++) wt[j * kp + c] = W[c * d + j];
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) {
     const float *xi = x + i * d;
     double *zi = z + i * k, mx = -INFINITY;
-    for (int64_t c = 0; c < k; c++) {
-      const double *wc = W + c * d;
-      double s = b[c];
-      for (int64_t j = 0; j < d; j++) s += wc[j] * xi[j];
-      zi[c] = s;
-      if (s > mx) mx = s;
+    for (int64_t c0 = 0; c0 < k; c0 += LANES) {
+      double acc[LANES];
+      for (int q = 0; q < LANES; q++) acc[q] = c0 + q < k ? b[c0 + q] : 0;
+      for (int64_t j = 0; j < d; j++) {
+        const double xj = xi[j], *wj = wt + j * kp + c0;
+        for (int q = 0; q < LANES; q++) acc[q] += wj[q] * xj;
+      }
+      for (int q = 0; q < LANES && c0 + q < k; q++) zi[c0 + q] = acc[q];
     }
+    for (int64_t c = 0; c < k; c++) mx = zi[c] > mx ? zi[c] : mx;
     double se = 0;
     for (int64_t c = 0; c < k; c++) se += exp(zi[c] - mx);
     double lse = mx + log(se);
@@ -51,20 +63,31 @@ double sc_logreg_objective(const float *x, const int32_t *y, int64_t n, int64_t 
   for (int64_t t = 0; t < k * d; t++) r += W[t] * W[t];
   f += 0.5 * l2 * r;
   if (grad) {
+    /* grad W[c][j] = l2 W[c][j] + sum_i dz[i][c] x[i][j], eight columns j at a time */
+    const int64_t nblk = (d + LANES - 1) / LANES;
 #pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < nblk * k; blk++) {
+      const int64_t c = blk / nblk, j0 = blk % nblk * LANES, nj = d - j0 < LANES ? d - j0 : LANES;
+      double acc[LANES];
+      for (int q = 0; q < LANES; q++) acc[q] = q < nj ? l2 * W[c * d + j0 + q] : 0;
+      if (nj == LANES)
+        for (int64_t i = 0; i < n; i++) {
+          const double dz = z[i * k + c];
+          const float *xi = x + i * d + j0;
+          for (int q = 0; q < LANES; q++) acc[q] += dz * xi[q];
+        }
+      else
+        for (int64_t i = 0; i < n; i++)
+          for (int64_t q = 0; q < nj; q++) acc[q] += z[i * k + c] * x[i * d + j0 + q];
+      for (int64_t q = 0; q < nj; q++) grad[c * d + j0 + q] = acc[q];
+    }
     for (int64_t c = 0; c < k; c++) {
-      double *gc = grad + c * d, gb = 0;
-      for (int64_t j = 0; j < d; j++) gc[j] = l2 * W[c * d + j];
-      for (int64_t i = 0; i < n; i++) {
-        double dz = z[i * k + c];
-        const float *xi = x + i * d;
-        gb += dz;
-        for (int64_t j = 0; j < d; j++) gc[j] += dz * xi[j];
-      }
+      double gb = 0;
+      for (int64_t i = 0; i < n; i++) gb += z[i * k + c];
       grad[k * d + c] = gb;
     }
   }
-  free(z), free(li);
+  free(z), free(li), free(wt);
   return f;
 }
 
@@ -80,44 +103,110 @@ static double max_abs(const double *a, int64_t n) {
   return m;
 }
 
-sc_status sc_logreg_fit(const float *x, const int32_t *y, int64_t n, int64_t d, int64_t k,
-                        const sc_logreg_options *o, sc_logreg *out) {
-  if (!x || !y || !out) return sc_error(SC_EINVAL, "logreg: null argument");
-  memset(out, 0, sizeof *out);
-  sc_logreg_options opt = o ? *o : sc_logreg_defaults();
-  if (n < 1 || d < 1 || k < 2) return sc_error(SC_EINVAL, "logreg: %lld samples, %lld features, %lld classes",
-                                               (long long)n, (long long)d, (long long)k);
-  if (!(opt.l2 >= 0) || opt.max_iter < 0 || opt.history < 1 || !(opt.tol >= 0))
-    return sc_error(SC_EINVAL, "logreg: l2 %g, max_iter %d, history %d, tol %g", opt.l2, opt.max_iter, opt.history,
-                    opt.tol);
-  for (int64_t i = 0; i < n; i++)
-    if (y[i] < 0 || y[i] >= k)
-      return sc_error(SC_EINVAL, "logreg: label %d of sample %lld is outside [0, %lld)", y[i], (long long)i,
-                      (long long)k);
-  const int64_t p = k * d + k, m = opt.history;
-  double *mean = calloc((size_t)d, sizeof(double)), *sd = malloc(sizeof(double) * (size_t)d);
-  float *xs = malloc(sizeof(float) * (size_t)(n * d));
-  double *th = calloc((size_t)p, sizeof(double)), *g = malloc(sizeof(double) * (size_t)p);
-  double *th2 = malloc(sizeof(double) * (size_t)p), *g2 = malloc(sizeof(double) * (size_t)p);
-  double *dir = malloc(sizeof(double) * (size_t)p), *S = malloc(sizeof(double) * (size_t)(m * p));
-  double *Y = malloc(sizeof(double) * (size_t)(m * p)), *rho = malloc(sizeof(double) * (size_t)m);
-  double *alpha = malloc(sizeof(double) * (size_t)m);
+/* ---- the problem as L-BFGS sees it -------------------------------------------------------------------------- */
+
+/* The features of a fit, standardised, and with more features than samples (opt.reduce) their coordinates in the
+ * span of the samples. That span holds the optimum: the loss sees W only through W xs_i, and the component of W
+ * orthogonal to every xs_i adds to the penalty alone. With an orthonormal basis Q [r][d] of the span, the fit of
+ * V [k][r] on z_i = Q xs_i with the same penalty has the same optimum, W = V Q (||V|| = ||W||), found with r <= n
+ * coordinates instead of d. The basis comes from the Gram matrix K = xs xs^T by a pivoted Cholesky factorisation:
+ * K = L L^T with L [n][r], stopping when what is left of every sample is below 1e-9 of the largest squared norm (the
+ * centring alone removes one dimension). Then z_i = L[i], and with P the pivot samples and L_P their rows of L
+ * (lower triangular, r x r), Q = L_P^-1 xs_P, so W = (V L_P^-1) xs_P. */
+typedef struct problem {
+  int64_t n, d, dim;   /* dim: d, or r when reduced */
+  double *mean, *sd;   /* [d] */
+  float *xs;           /* [n][d] standardised */
+  float *z;            /* [n][r] when reduced, else NULL */
+  int64_t *piv;        /* [r] the pivot samples */
+  double *lp;          /* [r][r] their rows of L */
+} problem;
+
+static void problem_free(problem *pb) {
+  free(pb->mean), free(pb->sd), free(pb->xs), free(pb->z), free(pb->piv), free(pb->lp);
+  memset(pb, 0, sizeof *pb);
+}
+
+static sc_status reduce(problem *pb) {
+  const int64_t n = pb->n, d = pb->d;
+  double *K = malloc(sizeof(double) * (size_t)(n * n)), *L = calloc((size_t)(n * n), sizeof(double));
+  double *res = malloc(sizeof(double) * (size_t)n);
+  int64_t *piv = malloc(sizeof *piv * (size_t)n);
+  char *used = calloc((size_t)n, 1);
   sc_status st = SC_OK;
-  if (!mean || !sd || !xs || !th || !g || !th2 || !g2 || !dir || !S || !Y || !rho || !alpha) {
-    st = sc_error(SC_ENOMEM, "logreg: out of memory for %lld x %lld features", (long long)n, (long long)d);
+  if (!K || !L || !res || !piv || !used) {
+    st = sc_error(SC_ENOMEM, "logreg: out of memory for the Gram matrix of %lld samples", (long long)n);
     goto done;
   }
+  /* K[i][j] for j <= i, each a sum over t in order; eight rows j side by side keep the additions in flight */
+#pragma omp parallel for schedule(dynamic, 4)
+  for (int64_t i = 0; i < n; i++) {
+    const float *xi = pb->xs + i * d;
+    for (int64_t j0 = 0; j0 <= i; j0 += 8) {
+      const int64_t nj = i + 1 - j0 < 8 ? i + 1 - j0 : 8;
+      double acc[8] = {0};
+      for (int64_t t = 0; t < d; t++) {
+        const double v = xi[t];
+        for (int64_t q = 0; q < nj; q++) acc[q] += v * pb->xs[(j0 + q) * d + t];
+      }
+      for (int64_t q = 0; q < nj; q++) K[i * n + j0 + q] = K[(j0 + q) * n + i] = acc[q];
+    }
+  }
+  double top = 0;
+  for (int64_t i = 0; i < n; i++) res[i] = K[i * n + i], top = res[i] > top ? res[i] : top;
+  int64_t r = 0;
+  for (; r < n; r++) {
+    int64_t best = -1;
+    for (int64_t i = 0; i < n; i++)
+      if (!used[i] && (best < 0 || res[i] > res[best])) best = i;
+    if (res[best] <= 1e-9 * top) break;
+    const double lrr = sqrt(res[best]);
+    used[best] = 1, piv[r] = best, L[best * n + r] = lrr;
+    for (int64_t i = 0; i < n; i++) {
+      if (used[i]) continue;
+      double v = K[i * n + best];
+      for (int64_t s2 = 0; s2 < r; s2++) v -= L[i * n + s2] * L[best * n + s2];
+      L[i * n + r] = v / lrr;
+      res[i] -= L[i * n + r] * L[i * n + r];
+    }
+  }
+  pb->dim = r;
+  pb->z = malloc(sizeof(float) * (size_t)(n * r) + 1);
+  pb->lp = malloc(sizeof(double) * (size_t)(r * r) + 1);
+  pb->piv = malloc(sizeof *piv * (size_t)r + 1);
+  if (!pb->z || !pb->lp || !pb->piv) {
+    st = sc_error(SC_ENOMEM, "logreg: out of memory");
+    goto done;
+  }
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t c = 0; c < r; c++) pb->z[i * r + c] = (float)L[i * n + c];
+  for (int64_t a = 0; a < r; a++) {
+    pb->piv[a] = piv[a];
+    for (int64_t c = 0; c < r; c++) pb->lp[a * r + c] = L[piv[a] * n + c];
+  }
+done:
+  free(K), free(L), free(res), free(piv), free(used);
+  return st;
+}
+
+static sc_status prepare(const float *x, int64_t n, int64_t d, const sc_logreg_options *opt, problem *pb) {
+  memset(pb, 0, sizeof *pb);
+  pb->n = n, pb->d = pb->dim = d;
+  pb->mean = calloc((size_t)d, sizeof(double)), pb->sd = malloc(sizeof(double) * (size_t)d);
+  pb->xs = malloc(sizeof(float) * (size_t)(n * d));
+  if (!pb->mean || !pb->sd || !pb->xs)
+    return sc_error(SC_ENOMEM, "logreg: out of memory for %lld x %lld features", (long long)n, (long long)d);
+  const double *mean = pb->mean;
+  double *sd = pb->sd;
   for (int64_t j = 0; j < d; j++) sd[j] = 1.0;
   for (int64_t t = 0; t < n * d; t++)
-    if (!isfinite(x[t])) {
-      st = sc_error(SC_ENUMERIC, "logreg: feature %lld of sample %lld is %g", (long long)(t % d), (long long)(t / d),
-                    x[t]);
-      goto done;
-    }
-  if (opt.standardize) {
+    if (!isfinite(x[t]))
+      return sc_error(SC_ENUMERIC, "logreg: feature %lld of sample %lld is %g", (long long)(t % d),
+                      (long long)(t / d), x[t]);
+  if (opt->standardize) {
     for (int64_t i = 0; i < n; i++)
-      for (int64_t j = 0; j < d; j++) mean[j] += x[i * d + j];
-    for (int64_t j = 0; j < d; j++) mean[j] /= (double)n;
+      for (int64_t j = 0; j < d; j++) pb->mean[j] += x[i * d + j];
+    for (int64_t j = 0; j < d; j++) pb->mean[j] /= (double)n;
     for (int64_t j = 0; j < d; j++) {
       double v = 0;
       for (int64_t i = 0; i < n; i++) v += (x[i * d + j] - mean[j]) * (x[i * d + j] - mean[j]);
@@ -126,12 +215,30 @@ sc_status sc_logreg_fit(const float *x, const int32_t *y, int64_t n, int64_t d, 
     }
   }
   for (int64_t i = 0; i < n; i++)
-    for (int64_t j = 0; j < d; j++) xs[i * d + j] = (float)((x[i * d + j] - mean[j]) / sd[j]);
+    for (int64_t j = 0; j < d; j++) pb->xs[i * d + j] = (float)((x[i * d + j] - mean[j]) / sd[j]);
+  return opt->reduce && d > n ? reduce(pb) : SC_OK;
+}
 
-  double f = sc_logreg_objective(xs, y, n, d, k, opt.l2, th, g);
+/* Minimises the objective over th = [W (k*dim) | b (k)] on the problem's features (zero start). */
+static sc_status solve(const problem *pb, const int32_t *y, int64_t k, const sc_logreg_options *opt, double *th,
+                       double *loss, int *iters, int *converged_out) {
+  const float *xs = pb->z ? pb->z : pb->xs;
+  const int64_t n = pb->n, d = pb->dim, p = k * d + k, m = opt->history;
+  double *g = malloc(sizeof(double) * (size_t)p);
+  double *th2 = malloc(sizeof(double) * (size_t)p), *g2 = malloc(sizeof(double) * (size_t)p);
+  double *dir = malloc(sizeof(double) * (size_t)p), *S = malloc(sizeof(double) * (size_t)(m * p));
+  double *Y = malloc(sizeof(double) * (size_t)(m * p)), *rho = malloc(sizeof(double) * (size_t)m);
+  double *alpha = malloc(sizeof(double) * (size_t)m);
+  sc_status st = SC_OK;
+  if (!g || !th2 || !g2 || !dir || !S || !Y || !rho || !alpha) {
+    st = sc_error(SC_ENOMEM, "logreg: out of memory for %lld x %lld features", (long long)n, (long long)d);
+    goto done;
+  }
+  memset(th, 0, sizeof(double) * (size_t)p);
+  double f = sc_logreg_objective(xs, y, n, d, k, opt->l2, th, g);
   int stored = 0, head = 0, it = 0, converged = 0;
-  for (; it < opt.max_iter && isfinite(f); it++) {
-    if (max_abs(g, p) <= opt.tol) {
+  for (; it < opt->max_iter && isfinite(f); it++) {
+    if (max_abs(g, p) <= opt->tol) {
       converged = 1;
       break;
     }
@@ -163,7 +270,7 @@ sc_status sc_logreg_fit(const float *x, const int32_t *y, int64_t n, int64_t d, 
     int ok = 0;
     for (int ls = 0; ls < 50; ls++, step *= 0.5) {
       for (int64_t t = 0; t < p; t++) th2[t] = th[t] + step * dir[t];
-      f2 = sc_logreg_objective(xs, y, n, d, k, opt.l2, th2, g2);
+      f2 = sc_logreg_objective(xs, y, n, d, k, opt->l2, th2, g2);
       if (isfinite(f2) && f2 <= f + 1e-4 * step * slope) {
         ok = 1;
         break;
@@ -182,7 +289,7 @@ sc_status sc_logreg_fit(const float *x, const int32_t *y, int64_t n, int64_t d, 
     memcpy(th, th2, sizeof(double) * (size_t)p), memcpy(g, g2, sizeof(double) * (size_t)p);
     f = f2;
     if (fold - f <= 1e-12 * fmax(1.0, fabs(f))) {
-      converged = max_abs(g, p) <= fmax(opt.tol, 1e-4);
+      converged = max_abs(g, p) <= fmax(opt->tol, 1e-4);
       it++;
       break;
     }
@@ -191,27 +298,97 @@ sc_status sc_logreg_fit(const float *x, const int32_t *y, int64_t n, int64_t d, 
     st = sc_error(SC_ENUMERIC, "logreg: the objective became %g", f);
     goto done;
   }
+  *loss = f, *iters = it, *converged_out = converged;
+done:
+  free(g), free(th2), free(g2), free(dir), free(S), free(Y), free(rho), free(alpha);
+  return st;
+}
+
+/* The classifier on raw features from th: back from the span's coordinates when reduced (W = (V L_P^-1) xs_P),
+ * then the standardisation folded in: w'x + b' = w (x - mean)/sd + b. */
+static sc_status finish(const problem *pb, int64_t k, const double *th, sc_logreg *out) {
+  const int64_t d = pb->d, r = pb->dim;
+  double *w = malloc(sizeof(double) * (size_t)(k * d));
   out->w = malloc(sizeof(float) * (size_t)(k * d));
   out->b = malloc(sizeof(float) * (size_t)k);
-  if (!out->w || !out->b) {
+  double *mm = pb->z ? malloc(sizeof(double) * (size_t)(k * r) + 1) : NULL;
+  if (!w || !out->w || !out->b || (pb->z && !mm)) {
+    free(w), free(mm);
     sc_logreg_free(out);
-    st = sc_error(SC_ENOMEM, "logreg: out of memory");
-    goto done;
+    return sc_error(SC_ENOMEM, "logreg: out of memory");
   }
-  /* fold the standardisation in: w'x + b' = w (x - mean)/sd + b */
+  if (pb->z) {
+    /* M L_P = V, by back substitution over the columns of M */
+    for (int64_t c = 0; c < k; c++)
+      for (int64_t a = r - 1; a >= 0; a--) {
+        double v = th[c * r + a];
+        for (int64_t t = a + 1; t < r; t++) v -= mm[c * r + t] * pb->lp[t * r + a];
+        mm[c * r + a] = v / pb->lp[a * r + a];
+      }
+    for (int64_t c = 0; c < k; c++) {
+      double *wc = w + c * d;
+      for (int64_t j = 0; j < d; j++) wc[j] = 0;
+      for (int64_t a = 0; a < r; a++) {
+        const double v = mm[c * r + a];
+        const float *xa = pb->xs + pb->piv[a] * d;
+        for (int64_t j = 0; j < d; j++) wc[j] += v * xa[j];
+      }
+    }
+  } else {
+    memcpy(w, th, sizeof(double) * (size_t)(k * d));
+  }
   for (int64_t c = 0; c < k; c++) {
-    double bc = th[k * d + c];
+    double bc = th[k * r + c];
     for (int64_t j = 0; j < d; j++) {
-      double wj = th[c * d + j] / sd[j];
+      double wj = w[c * d + j] / pb->sd[j];
       out->w[c * d + j] = (float)wj;
-      bc -= wj * mean[j];
+      bc -= wj * pb->mean[j];
     }
     out->b[c] = (float)bc;
   }
-  out->d = d, out->k = k, out->loss = f, out->iters = it, out->converged = converged;
-done:
-  free(mean), free(sd), free(xs), free(th), free(g), free(th2), free(g2), free(dir), free(S), free(Y), free(rho);
-  free(alpha);
+  out->d = d, out->k = k;
+  free(w), free(mm);
+  return SC_OK;
+}
+
+static sc_status check_fit(const int32_t *y, int64_t n, int64_t d, int64_t k, const sc_logreg_options *opt) {
+  if (n < 1 || d < 1 || k < 2) return sc_error(SC_EINVAL, "logreg: %lld samples, %lld features, %lld classes",
+                                               (long long)n, (long long)d, (long long)k);
+  if (!(opt->l2 >= 0) || opt->max_iter < 0 || opt->history < 1 || !(opt->tol >= 0))
+    return sc_error(SC_EINVAL, "logreg: l2 %g, max_iter %d, history %d, tol %g", opt->l2, opt->max_iter,
+                    opt->history, opt->tol);
+  for (int64_t i = 0; i < n; i++)
+    if (y[i] < 0 || y[i] >= k)
+      return sc_error(SC_EINVAL, "logreg: label %d of sample %lld is outside [0, %lld)", y[i], (long long)i,
+                      (long long)k);
+  return SC_OK;
+}
+
+/* solve + finish on a prepared problem */
+static sc_status fit_prepared(const problem *pb, const int32_t *y, int64_t k, const sc_logreg_options *opt,
+                              sc_logreg *out) {
+  memset(out, 0, sizeof *out);
+  double *th = malloc(sizeof(double) * (size_t)(k * pb->dim + k));
+  if (!th) return sc_error(SC_ENOMEM, "logreg: out of memory");
+  double loss = 0;
+  int iters = 0, converged = 0;
+  sc_status st = solve(pb, y, k, opt, th, &loss, &iters, &converged);
+  if (st == SC_OK) st = finish(pb, k, th, out);
+  if (st == SC_OK) out->loss = loss, out->iters = iters, out->converged = converged;
+  free(th);
+  return st;
+}
+
+sc_status sc_logreg_fit(const float *x, const int32_t *y, int64_t n, int64_t d, int64_t k,
+                        const sc_logreg_options *o, sc_logreg *out) {
+  if (!x || !y || !out) return sc_error(SC_EINVAL, "logreg: null argument");
+  memset(out, 0, sizeof *out);
+  const sc_logreg_options opt = o ? *o : sc_logreg_defaults();
+  SC_TRY(check_fit(y, n, d, k, &opt));
+  problem pb;
+  sc_status st = prepare(x, n, d, &opt, &pb);
+  if (st == SC_OK) st = fit_prepared(&pb, y, k, &opt, out);
+  problem_free(&pb);
   return st;
 }
 
@@ -250,39 +427,48 @@ sc_status sc_logreg_choose_l2(const float *x, const int32_t *y, int64_t n, int64
   float *xf = malloc(sizeof(float) * (size_t)(n * d)), *xq = malloc(sizeof(float) * (size_t)(n * d));
   float *scores = malloc(sizeof(float) * (size_t)(n * k));
   int32_t *yf = malloc(sizeof *yf * (size_t)n), *yq = malloc(sizeof *yq * (size_t)n);
-  sc_status st = fold && seen && xf && xq && scores && yf && yq ? SC_OK : sc_error(SC_ENOMEM, "logreg: out of memory");
+  int64_t *hits = calloc((size_t)ngrid, sizeof *hits), scored = 0;
+  sc_status st = fold && seen && xf && xq && scores && yf && yq && hits ? SC_OK
+                                                                         : sc_error(SC_ENOMEM, "logreg: out of memory");
   for (int64_t i = 0; st == SC_OK && i < n; i++) {
     if (y[i] < 0 || y[i] >= k)
       st = sc_error(SC_EINVAL, "logreg: label %d of sample %lld outside [0, %lld)", y[i], (long long)i, (long long)k);
     else
       fold[i] = seen[y[i]]++ % folds;
   }
-  double best = -1;
-  for (int g = 0; st == SC_OK && g < ngrid; g++) {
-    int64_t hits = 0, scored = 0;
-    for (int f = 0; st == SC_OK && f < folds; f++) {
-      int64_t nf = 0, nq = 0;
-      for (int64_t i = 0; i < n; i++) {
-        const int held = fold[i] == f;
-        memcpy((held ? xq + nq * d : xf + nf * d), x + i * d, sizeof(float) * (size_t)d);
-        if (held) yq[nq++] = y[i];
-        else yf[nf++] = y[i];
-      }
-      if (!nq || !nf) continue;
-      sc_logreg_options lo = o ? *o : sc_logreg_defaults();
+  /* each fold's features are prepared (standardised, reduced) once for every weight of the grid */
+  for (int f = 0; st == SC_OK && f < folds; f++) {
+    int64_t nf = 0, nq = 0;
+    for (int64_t i = 0; i < n; i++) {
+      const int held = fold[i] == f;
+      memcpy((held ? xq + nq * d : xf + nf * d), x + i * d, sizeof(float) * (size_t)d);
+      if (held) yq[nq++] = y[i];
+      else yf[nf++] = y[i];
+    }
+    if (!nq || !nf) continue;
+    sc_logreg_options lo = o ? *o : sc_logreg_defaults();
+    problem pb = {0};
+    st = prepare(xf, nf, d, &lo, &pb);
+    for (int g = 0; st == SC_OK && g < ngrid; g++) {
       lo.l2 = grid[g];
       sc_logreg lr = {0};
-      st = sc_logreg_fit(xf, yf, nf, d, k, &lo, &lr);
+      st = check_fit(yf, nf, d, k, &lo);
+      if (st == SC_OK) st = fit_prepared(&pb, yf, k, &lo, &lr);
       if (st == SC_OK) st = sc_logreg_scores(&lr, xq, nq, scores);
       sc_logreg_free(&lr);
       double top1 = 0;
       if (st == SC_OK) sc_topk_accuracy(scores, yq, nq, k, &top1, NULL);
-      hits += (int64_t)llround(top1 * (double)nq), scored += nq;
+      hits[g] += (int64_t)llround(top1 * (double)nq);
     }
-    const double acc = scored ? (double)hits / (double)scored : 0;
-    if (st == SC_OK && acc >= best) best = acc, *best_l2 = grid[g];
+    problem_free(&pb);
+    scored += nq;
+  }
+  double best = -1;
+  for (int g = 0; st == SC_OK && g < ngrid; g++) {
+    const double acc = scored ? (double)hits[g] / (double)scored : 0;
+    if (acc >= best) best = acc, *best_l2 = grid[g];
   }
   if (st == SC_OK && best_top1) *best_top1 = best;
-  free(fold), free(seen), free(xf), free(xq), free(scores), free(yf), free(yq);
+  free(fold), free(seen), free(xf), free(xq), free(scores), free(yf), free(yq), free(hits);
   return st;
 }

@@ -4,8 +4,10 @@
  * Objective over n samples with d features and k classes (theta = W [k][d] and b [k]):
  *   f = (1/n) sum_i -log softmax(W x_i + b)[y_i] + (l2/2) ||W||^2      (the bias is not regularised)
  * Features may be standardised internally (per-feature mean and standard deviation of the training set); the
- * fitted model folds that transform into W and b, so prediction always takes the raw features. All arithmetic is in
- * double; work is split over classes and samples so the result does not depend on the thread count.
+ * fitted model folds that transform into W and b, so prediction always takes the raw features. With more features
+ * than samples (a probe of 600 images on feature maps), the fit runs in the span of the samples, whose optimum is
+ * the same (see logreg.c): its cost per iteration then scales with n, not d. All arithmetic is in double; work is
+ * split over classes and samples so the result does not depend on the thread count.
  * Nothing here prints or reads files.
  */
 #ifndef SC_TRAIN_LOGREG_H
@@ -21,6 +23,7 @@ typedef struct sc_logreg_options {
   double tol;      /* stop when the gradient's largest component is below this (default 1e-5) */
   int history;     /* L-BFGS memory (default 10) */
   int standardize; /* 1 (default): fit on standardised features */
+  int reduce;      /* 1 (default): with more features than samples, fit in the samples' span (same optimum) */
 } sc_logreg_options;
 
 sc_logreg_options sc_logreg_defaults(void);

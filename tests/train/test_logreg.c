@@ -115,6 +115,48 @@ SC_TEST(logreg, separates_clusters) {
   free(x), free(s);
 }
 
+/* More features than samples: the fit in the samples' span (reduce, the default) must land on the optimum the fit
+ * over all d features finds. Five samples repeat others and the centring removes one more dimension, so the span is
+ * smaller than n and the pivoted factorisation must drop those. Both fits stop at a gradient below 1e-8 on an
+ * objective that is l2 = 0.1 strongly convex, so each W is within 1e-7 * sqrt(k*d) ~ 4e-6 of the optimum; float
+ * coordinates in the span perturb the problem by about 1e-7 relative. A wrong basis or a wrong map back would be
+ * off by the size of W itself; 1e-4 of W's largest entry separates the two. */
+SC_TEST(logreg, fits_more_features_than_samples_in_their_span) {
+  enum { N = 40, D = 300, K = 4 };
+  sc_test_rng r = {31};
+  float *x = malloc(sizeof(float) * N * D);
+  int32_t y[N];
+  for (int i = 0; i < N; i++) {
+    y[i] = i % K;
+    for (int j = 0; j < D; j++) x[i * D + j] = sc_test_uniform(&r, -1, 1) + 0.3f * (j % K == y[i]) + 4.0f * (j == 7);
+  }
+  for (int i = 0; i < 5; i++) /* samples 35..39 repeat samples 3..7 (same class: i % K alike) */
+    memcpy(x + (N - 5 + i) * D, x + (3 + i + 4 * 8) % (N - 5) * D, sizeof(float) * D),
+        y[N - 5 + i] = y[(3 + i + 4 * 8) % (N - 5)];
+  sc_logreg_options o = sc_logreg_defaults();
+  o.l2 = 0.1, o.tol = 1e-8, o.max_iter = 5000;
+  sc_logreg red, full;
+  SC_ASSERT(sc_logreg_fit(x, y, N, D, K, &o, &red) == SC_OK, "reduced fit: %s", sc_last_error());
+  o.reduce = 0;
+  SC_ASSERT(sc_logreg_fit(x, y, N, D, K, &o, &full) == SC_OK, "full fit: %s", sc_last_error());
+  SC_ASSERT(red.converged && full.converged, "converged: reduced %d (%d iterations), full %d (%d iterations)",
+            red.converged, red.iters, full.converged, full.iters);
+  double wmax = 0, err = 0;
+  for (int t = 0; t < K * D; t++) {
+    wmax = fmax(wmax, fabs(full.w[t]));
+    err = fmax(err, fabs(red.w[t] - full.w[t]));
+  }
+  for (int c = 0; c < K; c++) err = fmax(err, fabs(red.b[c] - full.b[c]));
+  SC_LOG("reduced fit %d iterations, full %d; largest weight %.4g, largest difference %.3g", red.iters, full.iters,
+         wmax, err);
+  SC_ASSERT(wmax > 0.01 && err <= 1e-4 * wmax, "seed 31 n=%d d=%d k=%d: the fits differ by %.3g (largest weight %.4g)",
+            N, D, K, err, wmax);
+  SC_ASSERT(fabs(red.loss - full.loss) <= 1e-6 * full.loss, "objective %.10g (reduced) against %.10g", red.loss,
+            full.loss);
+  sc_logreg_free(&red), sc_logreg_free(&full);
+  free(x);
+}
+
 SC_TEST(logreg, topk_accuracy_by_hand) {
   /* 3 samples, 6 classes: sample 0 ranks its class first, sample 1 third, sample 2 sixth */
   const float s[18] = {9, 1, 2, 3, 4, 5, /**/ 1, 2, 3, 9, 8, 0, /**/ 6, 5, 4, 3, 2, 1};
