@@ -129,6 +129,11 @@ sc_status sc_maxpool2d_backward(const sc_pool2d_shape *s, float *dx, sc_grad_wri
 
 /* y[N][C] = mean over H*W of x[N][H][W][C] (accumulated in double). */
 sc_status sc_avgpool_global_forward(int64_t n, int64_t h, int64_t w, int64_t c, const float *x, float *y);
+/* y[N][GH][GW][C] = mean of x[N][H][W][C] over each cell of a GH x GW grid (1 <= GH <= H, 1 <= GW <= W), the cells
+ * as PyTorch's adaptive_avg_pool2d draws them: cell i of G over n pixels spans [i*n/G, ceil((i+1)*n/G)); image i's
+ * output starts at y + i*ldy (ldy >= GH*GW*C), so several maps can be pooled side by side into one row. */
+sc_status sc_avgpool_grid_forward(int64_t n, int64_t h, int64_t w, int64_t c, int64_t gh, int64_t gw, const float *x,
+                                  float *y, int64_t ldy);
 /* dx[N][H][W][C] += (or =, per dxw) dy[N][C] / (H*W). */
 sc_status sc_avgpool_global_backward(int64_t n, int64_t h, int64_t w, int64_t c, float *dx, sc_grad_write dxw,
                                      const float *dy);

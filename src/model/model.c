@@ -59,6 +59,7 @@ struct sc_model {
   value *values;
   size_t nvalues, cap_values;
   int v_input, v_features, v_output;
+  int v_stage[4]; /* the output of each ResNet stage (layer1..layer4) */
   int64_t feat_dim;
   int oom; /* an allocation failed while building */
   int view; /* params, buffers and counters belong to another model (sc_model_create_view): evaluation only */
@@ -329,6 +330,7 @@ static sc_status create(const sc_model_config *cfg, const sc_model *share, int i
       int64_t stride = b == 0 && s > 0 ? 2 : 1;
       x = cfg->depth == 50 ? bottleneck(m, p, x, base << s, stride, &inplanes)
                            : basic_block(m, p, x, base << s, stride, &inplanes);
+      m->v_stage[s] = x;
     }
   x = m->v_features = avgpool(m, x);
   m->feat_dim = m->oom ? 0 : m->values[x].c;
@@ -643,6 +645,15 @@ const float *sc_model_features(const sc_model *m, int64_t *rows, int64_t *cols) 
   if (rows) *rows = m->batch;
   if (cols) *cols = m->feat_dim;
   return m->act ? val(m, m->v_features) : NULL;
+}
+
+const float *sc_model_stage_map(const sc_model *m, int stage, int64_t *h, int64_t *w, int64_t *c) {
+  if (!m || stage < 1 || stage > 4) return NULL;
+  const value *v = &m->values[m->v_stage[stage - 1]];
+  if (h) *h = v->h;
+  if (w) *w = v->w;
+  if (c) *c = v->c;
+  return m->act ? val(m, m->v_stage[stage - 1]) : NULL;
 }
 
 float *sc_model_output_grad(sc_model *m) { return m && m->gact ? grad(m, m->v_output) : NULL; }

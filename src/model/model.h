@@ -74,6 +74,9 @@ float *sc_model_input(sc_model *m);
 const float *sc_model_output(const sc_model *m, int64_t *rows, int64_t *cols);
 /* The encoder's pooled features [B][f] of the last forward (the representation SimCLR evaluates). */
 const float *sc_model_features(const sc_model *m, int64_t *rows, int64_t *cols);
+/* The output map [B][h][w][c] of ResNet stage 1..4 (torchvision's layer1..layer4) of the last forward, its size in
+ * *h, *w, *c; NULL for another stage, or before planning. Stage 4's map is what the pooled features average. */
+const float *sc_model_stage_map(const sc_model *m, int stage, int64_t *h, int64_t *w, int64_t *c);
 /* The gradient of the output, same shape: the caller writes it (overwrite or zero-and-accumulate) before backward. */
 float *sc_model_output_grad(sc_model *m);
 

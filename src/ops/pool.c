@@ -1,8 +1,9 @@
 /* pool.c: the public max-pool (any window, stride and padding) and global average pool entry points on NHWC
- * tensors, forward and backward. Argument checks, window clipping at the borders and the split of work between
- * sc_num_threads() OpenMP threads live here; the per-pixel loops over channels are the active table's kernels
- * (arch/<isa>/f32_maxpool__<isa>.c, col_sum and bias_add). The max-pool backward recomputes the argmax from x and
- * y, so the forward stores no indices. No allocation, no ISA code. */
+ * tensors, forward and backward, and the average pool onto a grid of cells (forward only: the probe's features;
+ * the global pool is its grid of one cell). Argument checks, window clipping at the borders and the split of work
+ * between sc_num_threads() OpenMP threads live here; the per-pixel loops over channels are the active table's
+ * kernels (arch/<isa>/f32_maxpool__<isa>.c, col_sum and bias_add). The max-pool backward recomputes the argmax from
+ * x and y, so the forward stores no indices. No allocation, no ISA code. */
 #include <string.h>
 
 #include "../core/error.h"
@@ -52,7 +53,8 @@ static void clip_window(const sc_pool2d_shape *s, int64_t oy, int64_t ox, int64_
 typedef struct pool_job {
   const sc_kernels *k;
   const sc_pool2d_shape *s;
-  int64_t oh, ow, c, n, hw, nblk, cblk, items;
+  int64_t h, w, oh, ow, c, n, hw, nblk, cblk, items; /* average pools: oh x ow is the grid */
+  int64_t ldy; /* average pool forward: floats from one image's output to the next */
   float inv;
   int set; /* backward: dx is overwritten (SC_GRAD_SET): each part zeroes its share before adding into it */
   const float *x, *y, *dy;
@@ -101,16 +103,28 @@ static void maxpool_backward_part(void *arg) {
   }
 }
 
+/* Cell i of g cells over a side of n pixels spans [i*n/g, ceil((i+1)*n/g)): PyTorch's adaptive pooling. */
+static void grid_cell(int64_t i, int64_t g, int64_t n, int64_t *start, int64_t *count) {
+  const int64_t s = i * n / g, e = ((i + 1) * n + g - 1) / g;
+  *start = s, *count = e - s;
+}
+
 static void avgpool_forward_part(void *arg) {
   const pool_job *j = arg;
-  const int64_t c = j->c, hw = j->hw, nblk = j->nblk;
+  const int64_t c = j->c, h = j->h, w = j->w, gh = j->oh, gw = j->ow, nblk = j->nblk;
 #pragma omp for schedule(static)
-  for (int64_t it = 0; it < j->n * nblk; it++) {
-    const int64_t img = it / nblk, c0 = it % nblk * SC_ELT_CBLOCK;
+  for (int64_t it = 0; it < j->n * gh * gw * nblk; it++) {
+    const int64_t cell = it / nblk, img = cell / (gh * gw), gy = cell / gw % gh, gx = cell % gw;
+    const int64_t c0 = it % nblk * SC_ELT_CBLOCK;
     const size_t cb = (size_t)(c - c0 < SC_ELT_CBLOCK ? c - c0 : SC_ELT_CBLOCK);
+    int64_t y0, ny, x0, nx;
+    grid_cell(gy, gh, h, &y0, &ny);
+    grid_cell(gx, gw, w, &x0, &nx);
     double acc[SC_ELT_CBLOCK] = {0};
-    j->k->eltwise->col_sum((size_t)hw, cb, (size_t)c, j->x + img * hw * c + c0, acc);
-    for (size_t q = 0; q < cb; q++) j->out[img * c + c0 + (int64_t)q] = (float)(acc[q] / (double)hw);
+    for (int64_t y = y0; y < y0 + ny; y++)
+      j->k->eltwise->col_sum((size_t)nx, cb, (size_t)c, j->x + ((img * h + y) * w + x0) * c + c0, acc);
+    float *out = j->out + img * j->ldy + (gy * gw + gx) * c + c0;
+    for (size_t q = 0; q < cb; q++) out[q] = (float)(acc[q] / (double)(ny * nx));
   }
 }
 
@@ -174,17 +188,28 @@ static sc_status check_global(const char *who, int64_t n, int64_t h, int64_t w, 
   return SC_OK;
 }
 
-sc_status sc_avgpool_global_forward(int64_t n, int64_t h, int64_t w, int64_t c, const float *x, float *y) {
+sc_status sc_avgpool_grid_forward(int64_t n, int64_t h, int64_t w, int64_t c, int64_t gh, int64_t gw, const float *x,
+                                  float *y, int64_t ldy) {
   const sc_kernels *k = sc_kernels_active();
   if (!k) return sc_init();
-  SC_TRY(check_global("avgpool_global_forward", n, h, w, c));
+  SC_TRY(check_global("avgpool_grid_forward", n, h, w, c));
+  if (gh < 1 || gw < 1 || gh > h || gw > w)
+    return sc_error(SC_EINVAL, "avgpool_grid_forward: a grid of %lldx%lld cells on a %lldx%lld map (need 1 to the "
+                    "map's size on each side)", (long long)gh, (long long)gw, (long long)h, (long long)w);
   if (n == 0 || c == 0) return SC_OK;
-  if (!x || !y) return sc_error(SC_EINVAL, "avgpool_global_forward: null pointer");
-  const int64_t hw = h * w, nblk = (c + SC_ELT_CBLOCK - 1) / SC_ELT_CBLOCK;
-  const int nt = sc_elt_threads((size_t)(n * hw * c), 0);
-  pool_job j = {.k = k, .c = c, .n = n, .hw = hw, .nblk = nblk, .x = x, .out = y};
+  if (ldy < gh * gw * c)
+    return sc_error(SC_EINVAL, "avgpool_grid_forward: output stride %lld below the %lld floats of an image",
+                    (long long)ldy, (long long)(gh * gw * c));
+  if (!x || !y) return sc_error(SC_EINVAL, "avgpool_grid_forward: null pointer");
+  const int nt = sc_elt_threads((size_t)(n * h * w * c), 0);
+  pool_job j = {.k = k, .c = c, .n = n, .h = h, .w = w, .oh = gh, .ow = gw, .nblk = (c + SC_ELT_CBLOCK - 1) /
+                SC_ELT_CBLOCK, .ldy = ldy, .x = x, .out = y};
   sc_parallel(nt, avgpool_forward_part, &j);
   return SC_OK;
+}
+
+sc_status sc_avgpool_global_forward(int64_t n, int64_t h, int64_t w, int64_t c, const float *x, float *y) {
+  return sc_avgpool_grid_forward(n, h, w, c, 1, 1, x, y, c);
 }
 
 sc_status sc_avgpool_global_backward(int64_t n, int64_t h, int64_t w, int64_t c, float *dx, sc_grad_write dxw,

@@ -627,6 +627,64 @@ SC_ISA_TEST(eltwise, avgpool_global_forward_backward) {
   }
 }
 
+/* A 5x5 map of one channel, x[y][x] = 5y + x, onto a 3x3 grid: the cells span rows and columns [0,2), [1,4),
+ * [3,5) (PyTorch's adaptive_avg_pool2d), so their means are the mean row times 5 plus the mean column, written out
+ * by hand below. Then random maps against a double sum, the 1x1 grid against the global pool (bit-exact: one
+ * mechanism), the full-size grid as a copy, and a row stride that leaves the gap between images untouched. */
+SC_ISA_TEST(eltwise, avgpool_grid_forward) {
+  float m[25], g[9];
+  for (int i = 0; i < 25; i++) m[i] = (float)i;
+  SC_ASSERT(sc_avgpool_grid_forward(1, 5, 5, 1, 3, 3, m, g, 9) == SC_OK, "%s", sc_last_error());
+  static const float want[9] = {3.0f, 4.5f, 6.0f, 10.5f, 12.0f, 13.5f, 18.0f, 19.5f, 21.0f};
+  for (int i = 0; i < 9; i++)
+    SC_ASSERT(g[i] == want[i], "isa=%s avgpool_grid 5x5 -> 3x3: cell %d = %.9g, want %.9g", k->name, i, g[i],
+              want[i]);
+  static const int64_t shapes[][6] = {{2, 5, 5, 64, 5, 5}, {3, 3, 3, 131, 2, 2}, {2, 7, 4, 17, 3, 2},
+                                      {1, 4, 4, 1100, 1, 1}, {4, 10, 10, 32, 5, 3}};
+  for (size_t t = 0; t < 5; t++) {
+    const int64_t n = shapes[t][0], h = shapes[t][1], w = shapes[t][2], c = shapes[t][3], gh = shapes[t][4],
+                  gw = shapes[t][5], row = gh * gw * c, ldy = row + 3;
+    sc_test_rng r = {140 + t};
+    float *x = alloc_fill(&r, (size_t)(n * h * w * c), -1, 3, 1), *y = sc_test_alloc((size_t)(n * ldy), 2);
+    for (int64_t i = 0; i < n * ldy; i++) y[i] = 42.0f;
+    SC_ASSERT(sc_avgpool_grid_forward(n, h, w, c, gh, gw, x, y, ldy) == SC_OK, "%s", sc_last_error());
+    for (int64_t i = 0; i < n; i++) {
+      for (int64_t q = row; q < ldy; q++)
+        SC_ASSERT(y[i * ldy + q] == 42.0f, "isa=%s avgpool_grid seed=%zu: the gap after image %lld was written",
+                  k->name, 140 + t, (long long)i);
+      for (int64_t cy = 0; cy < gh; cy++)
+        for (int64_t cx = 0; cx < gw; cx++) {
+          const int64_t y0 = cy * h / gh, y1 = ((cy + 1) * h + gh - 1) / gh;
+          const int64_t x0 = cx * w / gw, x1 = ((cx + 1) * w + gw - 1) / gw;
+          for (int64_t j = 0; j < c; j++) {
+            double s = 0;
+            for (int64_t py = y0; py < y1; py++)
+              for (int64_t px = x0; px < x1; px++) s += x[((i * h + py) * w + px) * c + j];
+            s /= (double)((y1 - y0) * (x1 - x0));
+            const float got = y[i * ldy + (cy * gw + cx) * c + j];
+            /* summed in double and rounded once */
+            SC_ASSERT(fabs(got - s) <= 6e-8 * fabs(s) + 1e-30, "isa=%s avgpool_grid n=%lld %lldx%lldx%lld -> "
+                      "%lldx%lld seed=%zu: cell (%lld,%lld) channel %lld = %.9g, want %.9g", k->name, (long long)n,
+                      (long long)h, (long long)w, (long long)c, (long long)gh, (long long)gw, 140 + t, (long long)cy,
+                      (long long)cx, (long long)j, got, s);
+            if (gh == h && gw == w)
+              SC_ASSERT(got == x[((i * h + cy) * w + cx) * c + j], "isa=%s avgpool_grid: a full-size grid is not "
+                        "a copy", k->name);
+          }
+        }
+    }
+    if (gh == 1 && gw == 1) {
+      float *gl = sc_test_alloc((size_t)(n * c), 0);
+      SC_ASSERT(sc_avgpool_global_forward(n, h, w, c, x, gl) == SC_OK, "%s", sc_last_error());
+      for (int64_t i = 0; i < n; i++)
+        SC_ASSERT(memcmp(gl + i * c, y + i * ldy, (size_t)c * sizeof *gl) == 0, "isa=%s avgpool_grid 1x1 differs "
+                  "from the global pool", k->name);
+      sc_test_free(gl);
+    }
+    sc_test_free(x), sc_test_free(y);
+  }
+}
+
 /* ---- argument validation ------------------------------------------------------------------------------------- */
 
 SC_TEST(eltwise, rejects_bad_arguments_without_touching_memory) {
@@ -696,6 +754,10 @@ SC_TEST(eltwise, rejects_bad_arguments_without_touching_memory) {
   REJECT(sc_maxpool2d_forward(&big, a, o), "maxpool output size overflows");
   REJECT(sc_avgpool_global_forward(1, 0, 2, 2, a, o), "avgpool empty image");
   REJECT(sc_avgpool_global_forward(1, 2, 2, 2, NULL, o), "avgpool null x");
+  REJECT(sc_avgpool_grid_forward(1, 2, 2, 2, 3, 1, a, o, 8), "avgpool_grid more cells than rows");
+  REJECT(sc_avgpool_grid_forward(1, 2, 2, 2, 1, 0, a, o, 8), "avgpool_grid no cells");
+  REJECT(sc_avgpool_grid_forward(1, 2, 2, 2, 2, 2, a, o, 7), "avgpool_grid output stride below a row");
+  REJECT(sc_avgpool_grid_forward(1, 2, 2, 2, 1, 1, a, NULL, 2), "avgpool_grid null y");
   REJECT(sc_avgpool_global_backward(1, 2, -2, 2, o, SC_GRAD_ADD, a), "avgpool_backward negative w");
   REJECT(sc_avgpool_global_backward(1, 2, 2, 2, o, (sc_grad_write)2, a), "avgpool_backward write mode 2");
   /* empty tensors are fine and touch nothing */

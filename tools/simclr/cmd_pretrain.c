@@ -180,8 +180,9 @@ static sc_status knn_eval(knn_monitor *k, const sc_pretrain_options *o, sc_model
   int64_t d;
   int32_t *pred = malloc(sizeof *pred * (size_t)k->nqueries);
   if (!pred) return sc_error(SC_ENOMEM, "out of memory");
-  sc_status st = sc_extract_features(m, cap, k->train, k->bank, k->nbank, aug, NULL, &fb, &d);
-  if (st == SC_OK) st = sc_extract_features(m, cap, k->test ? k->test : k->train, k->queries, k->nqueries, aug, NULL, &fq, &d);
+  const sc_dataset *qds = k->test ? k->test : k->train;
+  sc_status st = sc_extract_features(m, cap, k->train, k->bank, k->nbank, aug, SC_FEATURES_H, NULL, &fb, &d);
+  if (st == SC_OK) st = sc_extract_features(m, cap, qds, k->queries, k->nqueries, aug, SC_FEATURES_H, NULL, &fq, &d);
   sc_knn_options ko = {.k = o->knn_k, .temperature = (float)o->knn_temperature};
   if (st == SC_OK)
     st = sc_knn_classify(fb, k->bank_y, k->nbank, fq, k->nqueries, d, k->nclasses, &ko, pred, k->query_y, acc);

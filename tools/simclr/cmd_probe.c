@@ -67,11 +67,12 @@ sc_status sc_probe_run(const sc_probe_options *o, sc_eval_result *r) {
   sc_augment_options aug = sc_augment_defaults(mc->image_size, mc->in_channels, -1);
   sc_progress pg;
   sc_progress_begin(&pg, "features (labelled)", nidx, o->quiet);
-  if ((st = sc_extract_features(m, cap, ds, idx, nidx, &aug, &pg, &ftr, &d)) != SC_OK) goto done;
+  const sc_feature_spec fs = o->features;
+  if ((st = sc_extract_features(m, cap, ds, idx, nidx, &aug, fs, &pg, &ftr, &d)) != SC_OK) goto done;
   sc_progress_end(&pg, nidx, NULL);
   const int64_t nte = test ? test->n : ntidx;
   sc_progress_begin(&pg, r->held_out ? "features (held-out)" : "features (test)", nte, o->quiet);
-  if (nte > 0 && (st = sc_extract_features(m, cap, tds, test ? NULL : tidx, nte, &aug, &pg, &fte, &d)) != SC_OK)
+  if (nte > 0 && (st = sc_extract_features(m, cap, tds, test ? NULL : tidx, nte, &aug, fs, &pg, &fte, &d)) != SC_OK)
     goto done;
   sc_progress_end(&pg, nte, NULL);
   if ((st = sc_gather_labels(ds, idx, nidx, &ytr)) != SC_OK) goto done;
@@ -121,6 +122,10 @@ static void help(void) {
          "  --label-fraction F    train on this fraction of each class, chosen by --seed (default 0.01)\n"
          "  --labels FILE         train on the images named in FILE (one file name per line) instead\n"
          "  --seed S              seed of the labelled subset (default 0)\n"
+         "  --layers L[,L...]     the stages (1-4, torchvision's layer1..layer4) whose maps give the features\n"
+         "                        (default 4: the encoder's output)\n"
+         "  --grid G              each map average-pooled onto at most G x G cells, side by side (default 1:\n"
+         "                        global average pooling; 4 with --grid 1 is SimCLR's representation h)\n"
          "  --l2 L|auto           weight of the L2 penalty on standardised features (default auto: chosen from\n"
          "                        1e-4 .. 0.3 by 5-fold cross-validation on the labelled images)\n"
          "  --batch B             images per forward pass (default 256)\n"
@@ -132,7 +137,8 @@ static void help(void) {
 }
 
 int sc_cmd_probe(int argc, char **argv) {
-  enum { O_CKPT = 256, O_DATA, O_TEST, O_FRAC, O_LABELS, O_SEED, O_L2, O_BATCH, O_THREADS, O_BAD, O_JSON, O_QUIET };
+  enum { O_CKPT = 256, O_DATA, O_TEST, O_FRAC, O_LABELS, O_SEED, O_L2, O_BATCH, O_THREADS, O_BAD, O_JSON, O_QUIET,
+         O_LAYERS, O_GRID };
   static const struct option opts[] = {
       {"ckpt", required_argument, 0, O_CKPT},       {"data", required_argument, 0, O_DATA},
       {"test-data", required_argument, 0, O_TEST},  {"label-fraction", required_argument, 0, O_FRAC},
@@ -140,11 +146,12 @@ int sc_cmd_probe(int argc, char **argv) {
       {"l2", required_argument, 0, O_L2},           {"batch", required_argument, 0, O_BATCH},
       {"threads", required_argument, 0, O_THREADS}, {"bad-files", required_argument, 0, O_BAD},
       {"json", no_argument, 0, O_JSON},             {"quiet", no_argument, 0, O_QUIET},
+      {"layers", required_argument, 0, O_LAYERS},   {"grid", required_argument, 0, O_GRID},
       {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
   const char *cmd = "probe";
   int rc = sc_cli_common_init(cmd);
   if (rc >= 0) return rc;
-  sc_probe_options o = {.data = SC_DEFAULT_DATASET, .fraction = 0.01, .batch = 256};
+  sc_probe_options o = {.data = SC_DEFAULT_DATASET, .fraction = 0.01, .batch = 256, .features = SC_FEATURES_H};
   int json = 0, have_frac = 0;
   int64_t v;
   optind = 1;
@@ -180,6 +187,15 @@ int sc_cmd_probe(int argc, char **argv) {
       else if (!strcmp(optarg, "skip")) o.bad_skip = 1;
       else return sc_cli_usage_error(cmd, "--bad-files '%s' is not stop or skip", optarg);
       break;
+    case O_LAYERS:
+      if (!(o.features.stages = sc_parse_stages(optarg)))
+        return sc_cli_usage_error(cmd, "--layers '%s' is not a list of stages from 1 to 4 such as 3,4", optarg);
+      break;
+    case O_GRID:
+      if (!sc_parse_i64(optarg, 1, SC_FEATURE_GRID_MAX, &v))
+        return sc_cli_usage_error(cmd, "--grid '%s' is not from 1 to %d", optarg, SC_FEATURE_GRID_MAX);
+      o.features.grid = (int)v;
+      break;
     case O_JSON: json = 1; break;
     case O_QUIET: o.quiet = 1; break;
     case 'h': help(); return SC_EXIT_OK;
@@ -192,13 +208,18 @@ int sc_cmd_probe(int argc, char **argv) {
   sc_eval_result r;
   sc_status st = sc_probe_run(&o, &r);
   if (st != SC_OK) return sc_cli_fail(cmd, "linear evaluation", st);
+  char layers[16] = "", *p = layers;
+  for (int s = 1; s <= 4; s++)
+    if (o.features.stages & 1u << (s - 1)) p += sprintf(p, "%s%d", p == layers ? "" : ",", s);
   if (json)
     printf("{\"train_top1\":%.4f,\"train_top5\":%.4f,\"test_top1\":%.4f,\"test_top5\":%.4f,\"n_train\":%lld,"
-           "\"n_test\":%lld,\"feature_dim\":%lld,\"test_is_held_out\":%s,\"l2\":%g,\"cv_top1\":%.4f,\"wall_s\":%.2f}\n",
+           "\"n_test\":%lld,\"feature_dim\":%lld,\"layers\":\"%s\",\"grid\":%d,\"test_is_held_out\":%s,\"l2\":%g,"
+           "\"cv_top1\":%.4f,\"wall_s\":%.2f}\n",
            r.train_top1, r.train_top5, r.test_top1, r.test_top5, (long long)r.ntrain, (long long)r.ntest,
-           (long long)r.dim, r.held_out ? "true" : "false", r.l2, r.cv_top1, r.wall_s);
+           (long long)r.dim, layers, o.features.grid, r.held_out ? "true" : "false", r.l2, r.cv_top1, r.wall_s);
   else {
-    printf("linear probe on %lld labelled images, %lld features, l2 %g", (long long)r.ntrain, (long long)r.dim, r.l2);
+    printf("linear probe on %lld labelled images, %lld features (layers %s, grid %d), l2 %g", (long long)r.ntrain,
+           (long long)r.dim, layers, o.features.grid, r.l2);
     if (r.cv_top1 > 0) printf(" (cross-validated top-1 %.2f%%)", 100 * r.cv_top1);
     printf("\n");
     printf("train: top-1 %.2f%%  top-5 %.2f%%\n", 100 * r.train_top1, 100 * r.train_top5);

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "data/loader.h"
 #include "data/subset.h"
+#include "simclr_ops.h"
 #include "train/supervised.h"
 #include "train_util.h"
 
@@ -100,27 +101,60 @@ static sc_status for_each_batch(sc_model *m, int64_t cap, const sc_dataset *ds, 
   return st;
 }
 
+unsigned sc_parse_stages(const char *s) {
+  unsigned mask = 0;
+  for (const char *p = s; *p;) {
+    if (*p < '1' || *p > '4' || (mask & 1u << (*p - '1'))) return 0;
+    mask |= 1u << (*p - '1');
+    if (*++p == ',' && p[1]) p++;
+    else if (*p) return 0;
+  }
+  return mask;
+}
+
+/* the cells of a map of side n on a grid of at most g */
+static int64_t cells(int64_t n, int g) { return n < g ? n : g; }
+
+int64_t sc_feature_dim(const sc_model *m, sc_feature_spec fs) {
+  int64_t d = 0, h, w, c;
+  for (int s = 1; s <= 4; s++)
+    if (fs.stages & 1u << (s - 1)) {
+      sc_model_stage_map(m, s, &h, &w, &c);
+      d += cells(h, fs.grid) * cells(w, fs.grid) * c;
+    }
+  return d;
+}
+
 typedef struct feat_ctx {
   float *out;
   int64_t dim;
+  sc_feature_spec fs;
 } feat_ctx;
 
 static sc_status feat_cb(void *ctx, sc_model *m, const sc_batch *b, int64_t first) {
   feat_ctx *c = ctx;
-  int64_t rows, cols;
-  const float *f = sc_model_features(m, &rows, &cols);
-  if (cols != c->dim) return sc_error(SC_EINTERNAL, "features: width %lld, expected %lld", (long long)cols,
-                                      (long long)c->dim);
-  memcpy(c->out + first * cols, f, sizeof(float) * (size_t)(b->n * cols));
+  int64_t off = 0, h, w, ch;
+  for (int s = 1; s <= 4; s++) {
+    if (!(c->fs.stages & 1u << (s - 1))) continue;
+    const float *x = sc_model_stage_map(m, s, &h, &w, &ch);
+    const int64_t gh = cells(h, c->fs.grid), gw = cells(w, c->fs.grid);
+    SC_TRY(sc_avgpool_grid_forward(b->n, h, w, ch, gh, gw, x, c->out + first * c->dim + off, c->dim));
+    off += gh * gw * ch;
+  }
   return SC_OK;
 }
 
 sc_status sc_extract_features(sc_model *m, int64_t cap, const sc_dataset *ds, const int64_t *idx, int64_t n,
-                              const sc_augment_options *aug, sc_progress *pg, float **feat, int64_t *dim) {
+                              const sc_augment_options *aug, sc_feature_spec fs, sc_progress *pg, float **feat,
+                              int64_t *dim) {
   if (!idx) n = ds->n;
-  feat_ctx c = {NULL, sc_model_feature_dim(m)};
+  if (!fs.stages) fs = SC_FEATURES_H;
+  if (fs.stages > 15u || fs.grid < 1 || fs.grid > SC_FEATURE_GRID_MAX)
+    return sc_error(SC_EINVAL, "features: stages 0x%x, grid %d (need stages 1..4 and a grid of 1 to %d)", fs.stages,
+                    fs.grid, SC_FEATURE_GRID_MAX);
+  feat_ctx c = {NULL, sc_feature_dim(m, fs), fs};
   c.out = malloc(sizeof(float) * (size_t)(n * c.dim) + 1);
-  if (!c.out) return sc_error(SC_ENOMEM, "out of memory for %lld features", (long long)n);
+  if (!c.out) return sc_error(SC_ENOMEM, "out of memory for %lld x %lld features", (long long)n, (long long)c.dim);
   sc_status st = for_each_batch(m, cap, ds, idx, n, aug, pg, feat_cb, &c);
   if (st != SC_OK) {
     free(c.out);

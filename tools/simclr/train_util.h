@@ -32,11 +32,26 @@ sc_status sc_complement(int64_t n, const int64_t *idx, int64_t k, int64_t **out,
 int sc_default_size(const sc_dataset *ds);
 
 /* ---- frozen features and evaluation ---- */
-/* Pooled encoder features [n][f] (malloc'd) of images idx[0..n) (all images when idx is NULL) through the
+/* Which maps of the encoder make the frozen features: the output of each stage in `stages` (bit s-1: stage s,
+ * torchvision's layer<s>), average-pooled onto at most grid x grid cells (fewer on a smaller map), side by side per
+ * image in stage order, each cells row-major with channels innermost. Stage 4 on one cell is the pooled feature
+ * vector h that SimCLR evaluates (SC_FEATURES_H). */
+typedef struct sc_feature_spec {
+  unsigned stages;
+  int grid;
+} sc_feature_spec;
+#define SC_FEATURES_H ((sc_feature_spec){.stages = 8u, .grid = 1})
+enum { SC_FEATURE_GRID_MAX = 16 };
+/* Parses a comma-separated list of stages (1..4) such as "3,4" into a stage mask; 0 if it is not one. */
+unsigned sc_parse_stages(const char *s);
+/* The features' width for model m (planned or not). */
+int64_t sc_feature_dim(const sc_model *m, sc_feature_spec fs);
+/* Features [n][sc_feature_dim] (malloc'd, as fs says) of images idx[0..n) (all images when idx is NULL) through the
  * evaluation view; BN in inference mode. The model must be planned for at least `cap` rows; batches of cap images
  * go through it. */
 sc_status sc_extract_features(sc_model *m, int64_t cap, const sc_dataset *ds, const int64_t *idx, int64_t n,
-                              const sc_augment_options *aug, sc_progress *pg, float **feat, int64_t *dim);
+                              const sc_augment_options *aug, sc_feature_spec fs, sc_progress *pg, float **feat,
+                              int64_t *dim);
 /* Top-1/top-5 accuracy of a model with a classifier on images idx[0..n) (all when NULL). */
 sc_status sc_eval_classifier(sc_model *m, int64_t cap, const sc_dataset *ds, const int64_t *idx, int64_t n,
                              const sc_augment_options *aug, double *top1, double *top5);
@@ -121,7 +136,8 @@ typedef struct sc_probe_options {
   uint64_t seed;
   double l2;       /* 0: chosen by cross-validation on the labelled images */
   int batch, bad_skip, quiet;
-  int keep_test_features; /* hand the test features and labels back in the result (the demo's kNN picture) */
+  sc_feature_spec features; /* {0}: SC_FEATURES_H */
+  int keep_test_features;   /* hand the test features and labels back in the result (the demo's kNN picture) */
 } sc_probe_options;
 
 typedef struct sc_eval_result {
