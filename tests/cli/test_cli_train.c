@@ -203,6 +203,11 @@ SC_TEST(cli_train, bad_arguments_exit_2_with_a_message) {
       {{"probe", "--ckpt", "a", "--label-fraction", "2", NULL}, "--label-fraction"},
       {{"probe", "--ckpt", "a", "--label-fraction", "0.1", "--labels", "f", NULL}, "exclude"},
       {{"probe", "--ckpt", "a", "--l2", "strong", NULL}, "--l2"},
+      {{"probe", "--ckpt", "a", "--layers", "5", NULL}, "--layers"},
+      {{"probe", "--ckpt", "a", "--layers", "3,3", NULL}, "--layers"},
+      {{"probe", "--ckpt", "a", "--layers", "3,", NULL}, "--layers"},
+      {{"probe", "--ckpt", "a", "--grid", "0", NULL}, "--grid"},
+      {{"probe", "--ckpt", "a", "--grid", "17", NULL}, "--grid"},
       {{"finetune", "--label-fraction", "0.1", NULL}, "--ckpt"},
       {{"supervised", "--width", "0.3", NULL}, "--width"},
       {{"supervised", "--ckpt", "x", NULL}, "finetune"},
@@ -349,6 +354,15 @@ SC_TEST(cli_train, probe_supervised_and_finetune_on_tiny_data) {
   SC_ASSERT(r.exited && r.code == 0, "probe (l2 auto): exit %d, stderr %s", r.code, r.err);
   const double l2 = json_field(r.out, "l2"), cv = json_field(r.out, "cv_top1");
   SC_ASSERT(l2 >= 1e-4 && l2 <= 0.3 && cv > 0 && cv <= 1, "probe l2 %g, cross-validated top-1 %g: %s", l2, cv, r.out);
+
+  /* features from the maps of stages 2 and 4 of the 16 px images (8x8x32 and 2x2x128 with the CIFAR stem): the
+   * first pooled onto 3x3 cells, the second keeps its 2x2, so 9*32 + 4*128 = 800 features */
+  RUN(&r, "probe", "--ckpt", ckpt, "--data", make_data(), "--label-fraction", "0.5", "--l2", "1e-3", "--layers", "4,2",
+      "--grid", "3", "--json", "--quiet");
+  SC_ASSERT(r.exited && r.code == 0, "probe --layers 4,2 --grid 3: exit %d, stderr %s", r.code, r.err);
+  SC_ASSERT(json_field(r.out, "feature_dim") == 800 && strstr(r.out, "\"layers\":\"2,4\""),
+            "probe on stage maps: %s", r.out);
+  SC_ASSERT(json_field(r.out, "train_top1") == 1.0, "probe on stage maps, train accuracy: %s", r.out);
 
   snprintf(sup, sizeof sup, "%s/supervised.safetensors", out);
   RUN(&r, "supervised", "--data", make_data(), "--label-fraction", "0.5", "--width", "0.25", "--epochs", "30",
