@@ -29,7 +29,7 @@ double sc_logreg_objective(const float *x, const int32_t *y, int64_t n, int64_t 
   const double *W = theta, *b = theta + k * d;
   const int64_t kp = (k + LANES - 1) / LANES * LANES;
   double *z = malloc(sizeof(double) * (size_t)(n * k)), *li = malloc(sizeof(double) * (size_t)n);
-  double *wt = calloc((size_t)(d * kp), sizeof(double)); /* W transposed, [d][kp], zero beyond k */
+  double *wt = calloc((size_t)(d * kp) + 1, sizeof(double)); /* W transposed, [d][kp], zero beyond k */
   if (!z || !li || !wt) {
     free(z), free(li), free(wt);
     return NAN;
@@ -112,7 +112,9 @@ static double max_abs(const double *a, int64_t n) {
  * coordinates instead of d. The basis comes from the Gram matrix K = xs xs^T by a pivoted Cholesky factorisation:
  * K = L L^T with L [n][r], stopping when what is left of every sample is below 1e-9 of the largest squared norm (the
  * centring alone removes one dimension). Then z_i = L[i], and with P the pivot samples and L_P their rows of L
- * (lower triangular, r x r), Q = L_P^-1 xs_P, so W = (V L_P^-1) xs_P. */
+ * (lower triangular, r x r), Q = L_P^-1 xs_P, so W = (V L_P^-1) xs_P. K and L take 16 n^2 bytes, and the
+ * factorisation n^3/3 serial steps: beyond REDUCE_MAX_SAMPLES samples the fit keeps its d features. */
+enum { REDUCE_MAX_SAMPLES = 4096 };
 typedef struct problem {
   int64_t n, d, dim;   /* dim: d, or r when reduced */
   double *mean, *sd;   /* [d] */
@@ -216,7 +218,7 @@ static sc_status prepare(const float *x, int64_t n, int64_t d, const sc_logreg_o
   }
   for (int64_t i = 0; i < n; i++)
     for (int64_t j = 0; j < d; j++) pb->xs[i * d + j] = (float)((x[i * d + j] - mean[j]) / sd[j]);
-  return opt->reduce && d > n ? reduce(pb) : SC_OK;
+  return opt->reduce && d > n && n <= REDUCE_MAX_SAMPLES ? reduce(pb) : SC_OK;
 }
 
 /* Minimises the objective over th = [W (k*dim) | b (k)] on the problem's features (zero start). */

@@ -23,7 +23,7 @@ typedef struct sc_logreg_options {
   double tol;      /* stop when the gradient's largest component is below this (default 1e-5) */
   int history;     /* L-BFGS memory (default 10) */
   int standardize; /* 1 (default): fit on standardised features */
-  int reduce;      /* 1 (default): with more features than samples, fit in the samples' span (same optimum) */
+  int reduce;      /* 1 (default): with more features than samples (at most 4096), fit in their span: same optimum */
 } sc_logreg_options;
 
 sc_logreg_options sc_logreg_defaults(void);

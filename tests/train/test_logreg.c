@@ -154,6 +154,18 @@ SC_TEST(logreg, fits_more_features_than_samples_in_their_span) {
   SC_ASSERT(fabs(red.loss - full.loss) <= 1e-6 * full.loss, "objective %.10g (reduced) against %.10g", red.loss,
             full.loss);
   sc_logreg_free(&red), sc_logreg_free(&full);
+  /* samples that are all alike leave an empty span: the fit is the biases alone, the classes' log frequencies */
+  for (int t = 0; t < 6 * D; t++) x[t] = 2.5f;
+  const int32_t y6[6] = {0, 1, 1, 2, 2, 2};
+  o = sc_logreg_defaults();
+  o.l2 = 0.1, o.tol = 1e-8;
+  SC_ASSERT(sc_logreg_fit(x, y6, 6, D, 3, &o, &red) == SC_OK, "fit on identical samples: %s", sc_last_error());
+  float sc[3];
+  SC_ASSERT(sc_logreg_scores(&red, x, 1, sc) == SC_OK, "scores: %s", sc_last_error());
+  /* softmax(b) = (1/6, 2/6, 3/6): b differences are log 2 and log 1.5, to the fit's tolerance */
+  SC_ASSERT(fabs(sc[1] - sc[0] - log(2.0)) < 1e-5 && fabs(sc[2] - sc[1] - log(1.5)) < 1e-5,
+            "identical samples: scores %g %g %g, want differences log 2 and log 1.5", sc[0], sc[1], sc[2]);
+  sc_logreg_free(&red);
   free(x);
 }
 
