@@ -7,8 +7,10 @@
  * the bias and applies the ReLU to each block of its output while it is in cache (sc_conv2d_infer), so a block's end
  * costs no pass over memory of its own, where the model makes three (BN, add, ReLU). Inference's convolutions may
  * take Winograd's F(4x4, 3x3), whose transformed weights are made once per refresh (sc_conv2d_infer_prepare), not on
- * every forward. The forward calls the src/ops operators only; it must not hold loops of its own over pixels, and it
- * must not write to the model.
+ * every forward. The features are pooled from a stage's output right after its last block, before the next stage
+ * reuses the buffer (an F_POOL op per chosen stage; the usual pooled features are stage 4 on one cell). The forward
+ * calls the src/ops operators only; it must not hold loops of its own over pixels, and it must not write to the
+ * model.
  */
 #include <math.h>
 #include <stdio.h>
@@ -23,7 +25,7 @@
 
 enum { SLOT_INPUT = 0, NSLOTS = 5 }; /* slot 0 is the input batch, 1..4 the work buffers */
 
-typedef enum fop_kind { F_CONV, F_MAXPOOL, F_AVGPOOL } fop_kind;
+typedef enum fop_kind { F_CONV, F_MAXPOOL, F_POOL } fop_kind; /* F_POOL: a stage's map onto its feature cells */
 
 typedef struct fop {
   fop_kind kind;
@@ -31,6 +33,8 @@ typedef struct fop {
   int relu;
   int64_t h, w, c;           /* input per image */
   int64_t cout, k, stride, pad;
+  int64_t gh, gw;            /* F_POOL: the grid of cells */
+  size_t foff;               /* F_POOL: where its cells start in a row of features */
   size_t wf, bf;             /* folded weight [cout][k][k][c] and bias [cout] in f->weights */
   size_t mw, mg, mb, mm, mv; /* the model's conv weight, BN gamma and beta (params), running mean and var (buffers) */
   sc_conv2d_prepared pw;     /* the folded weights as the convolution reads them, where it transforms them */
@@ -159,7 +163,16 @@ static int block(builder *b, const char *p, int x, int64_t stride, int bottlenec
   return idn;
 }
 
-static void build(builder *b) {
+/* The features of stage s (0-based) if `stages` selects it: its map pooled onto at most grid x grid cells. */
+static void tap(builder *b, int x, int s, unsigned stages, int grid) {
+  if (!(stages & 1u << s)) return;
+  fop *o = push(b, F_POOL);
+  if (!o) return;
+  o->src = x, o->gh = b->h < grid ? b->h : grid, o->gw = b->w < grid ? b->w : grid;
+  o->foff = (size_t)b->f->feat_dim, b->f->feat_dim += o->gh * o->gw * b->c;
+}
+
+static void build(builder *b, unsigned stages, int grid) {
   const sc_model_config *cfg = &b->f->cfg;
   const int cifar = cfg->stem == SC_STEM_CIFAR || (cfg->stem == SC_STEM_AUTO && cfg->image_size <= 32);
   b->h = b->w = cfg->image_size, b->c = cfg->in_channels;
@@ -173,15 +186,14 @@ static void build(builder *b) {
   }
   static const int blocks18[4] = {2, 2, 2, 2}, blocks34[4] = {3, 4, 6, 3};
   const int *blocks = cfg->depth == 18 ? blocks18 : blocks34;
-  for (int s = 0; s < 4; s++)
+  for (int s = 0; s < 4; s++) {
     for (int k = 0; k < blocks[s]; k++) {
       char p[32];
       snprintf(p, sizeof p, "layer%d.%d", s + 1, k);
       x = block(b, p, x, k == 0 && s > 0 ? 2 : 1, cfg->depth == 50);
     }
-  fop *o = push(b, F_AVGPOOL);
-  if (o) o->src = x;
-  b->f->feat_dim = b->c;
+    tap(b, x, s, stages, grid);
+  }
 }
 
 /* The convolution of op o on a batch of n. */
@@ -216,14 +228,19 @@ sc_status sc_folded_refresh(sc_folded *f, const sc_model *m) {
   return SC_OK;
 }
 
-sc_status sc_folded_create(const sc_model *m, sc_folded **out) {
+sc_status sc_folded_create(const sc_model *m, sc_folded **out) { return sc_folded_create_maps(m, 8u, 1, out); }
+
+sc_status sc_folded_create_maps(const sc_model *m, unsigned stages, int grid, sc_folded **out) {
   if (!m || !out) return sc_error(SC_EINVAL, "fold: null argument");
   *out = NULL;
+  if (stages < 1 || stages > 15 || grid < 1)
+    return sc_error(SC_EINVAL, "fold: features from stages 0x%x on a grid of %d (need stages among 1-4, a grid "
+                    ">= 1)", stages, grid);
   sc_folded *f = calloc(1, sizeof *f);
   if (!f) return sc_error(SC_ENOMEM, "fold: out of memory");
   f->cfg = *sc_model_config_of(m);
   builder b = {.f = f, .m = m, .st = SC_OK};
-  build(&b);
+  build(&b, stages, grid);
   if (b.st == SC_OK) {
     f->weights = malloc(f->nweights * sizeof(float));
     if (!f->weights) b.st = sc_error(SC_ENOMEM, "fold: out of memory for %zu weights", f->nweights);
@@ -294,7 +311,9 @@ sc_status sc_folded_forward(sc_folded *f, int64_t n) {
       SC_TRY(sc_maxpool2d_forward(&s, x, f->slot[o->dst]));
       break;
     }
-    case F_AVGPOOL: SC_TRY(sc_avgpool_global_forward(n, o->h, o->w, o->c, x, f->feat)); break;
+    case F_POOL:
+      SC_TRY(sc_avgpool_grid_forward(n, o->h, o->w, o->c, o->gh, o->gw, x, f->feat + o->foff, f->feat_dim));
+      break;
     }
   }
   f->last_n = n;

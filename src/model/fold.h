@@ -7,10 +7,10 @@
  * are the convolution's epilogue (src/ops/conv2d.h), applied to each block of its output while that is in cache.
  *
  * The folded weights are a snapshot taken by sc_folded_create (or sc_folded_refresh): later changes to the
- * model's parameters or running statistics are not seen until a refresh. The encoder ends at the pooled features;
- * projection head and classifier are not part of it. It owns its memory and never touches the model's arenas, so
- * the model may keep training while a folded copy serves features. Like the model, its forward allocates nothing
- * once planned (the convolution operators keep their own packing buffers).
+ * model's parameters or running statistics are not seen until a refresh. The encoder ends at the pooled features
+ * (or the pooled maps of chosen stages); projection head and classifier are not part of it. It owns its memory and
+ * never touches the model's arenas, so the model may keep training while a folded copy serves features. Like the
+ * model, its forward allocates nothing once planned (the convolution operators keep their own packing buffers).
  */
 #ifndef SC_MODEL_FOLD_H
 #define SC_MODEL_FOLD_H
@@ -25,6 +25,10 @@ typedef struct sc_folded sc_folded;
 /* Folds the encoder of m (any depth, width, stem and input channels sc_model_create accepts). SC_EINVAL if a tensor
  * the architecture needs is missing from m's table (a model built elsewhere). */
 sc_status sc_folded_create(const sc_model *m, sc_folded **out);
+/* As sc_folded_create, with other features: the output maps of the stages in `stages` (bit s-1: stage s,
+ * torchvision's layer<s>), each average-pooled onto at most grid x grid cells (fewer on a smaller map), side by side
+ * per image in stage order, cells row-major, channels innermost. sc_folded_create is stages 8 (stage 4), grid 1. */
+sc_status sc_folded_create_maps(const sc_model *m, unsigned stages, int grid, sc_folded **out);
 /* Recomputes the folded weights from m, which must have the architecture f was created from. */
 sc_status sc_folded_refresh(sc_folded *f, const sc_model *m);
 void sc_folded_free(sc_folded *f);
@@ -35,7 +39,7 @@ sc_status sc_folded_plan(sc_folded *f, int64_t batch);
 float *sc_folded_input(sc_folded *f);
 /* Runs the first n images of the input (1 <= n <= planned batch) through the encoder. */
 sc_status sc_folded_forward(sc_folded *f, int64_t n);
-/* The pooled features [n][f] of the last forward (*rows = its n, *cols = f). */
+/* The features [n][f] of the last forward (*rows = its n, *cols = f). */
 const float *sc_folded_features(const sc_folded *f, int64_t *rows, int64_t *cols);
 
 /* Image size and channels the encoder takes, its feature width, and the bytes of its weights and activations. */

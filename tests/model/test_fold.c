@@ -2,18 +2,20 @@
  * ResNet-18 and ResNet-50 at width 0.25, CIFAR and ImageNet stems, 1 and 3 input channels, with every BN given
  * random non-trivial gamma, beta and running statistics (so that a fold that drops a term, uses another eps or
  * reads another BN's statistics is off by the order of the features themselves). Also: partial batches, refresh
- * after the model changes, every ISA on one small network, and refusal of bad calls.
+ * after the model changes, every ISA on one small network, the maps of chosen stages, and refusal of bad calls.
  *
  * Tolerance: folding changes only the rounding (w*s rounded once instead of (conv - mean)*s, and a bias added after
  * the convolution), a few fp32 ulps per layer; through up to 50 layers the worst error measured on these networks
- * is 1.2e-6 of the features' largest magnitude (logged per case). The bound, 2e-5 of that magnitude, leaves a
+ * is 1.3e-6 of the features' largest magnitude (logged per case). The bound, 2e-5 of that magnitude, leaves a
  * factor of ~15 for other machines and ISAs and is far below what a wrong fold gives (> 1e-2). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/fold.h"
 #include "model/model.h"
+#include "simclr_ops.h"
 #include "test.h"
 #include "testutil.h"
 
@@ -102,6 +104,82 @@ SC_TEST(fold, equals_evaluation_forward) {
     double scale, e = compare(&cases[i], 3, 100 + i, &scale);
     SC_LOG("%s: worst error %.3g of max |feature| %.4g", cases[i].what, e, scale);
   }
+}
+
+/* The features of chosen stages' maps (sc_folded_create_maps) against the model's stage maps of the same forward,
+ * pooled onto the same cells by sc_avgpool_grid_forward (tested on its own in test_eltwise): the fold must tap each
+ * stage's output before the next stage overwrites it, at the right offset in a row. Same tolerance as above. */
+SC_TEST(fold, stage_maps_equal_the_models) {
+  static const struct {
+    fold_case fc;
+    unsigned stages;
+    int grid;
+  } cases[] = {
+      {{18, 1, 20, SC_STEM_CIFAR, "resnet18 w0.25 cifar-stem 1x20x20, stages 2-4, grid 5"}, 0xEu, 5},
+      {{18, 3, 16, SC_STEM_CIFAR, "resnet18 w0.25 cifar-stem 3x16x16, stages 1 and 3, grid 3"}, 0x5u, 3},
+      {{50, 3, 40, SC_STEM_IMAGENET, "resnet50 w0.25 imagenet-stem 3x40x40, stages 1-4, grid 2"}, 0xFu, 2},
+  };
+  enum { B = 3 };
+  for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+    const fold_case *fc = &cases[t].fc;
+    sc_model_config c = sc_model_defaults();
+    c.depth = fc->depth, c.width = 0.25f, c.in_channels = fc->in_channels, c.image_size = fc->image_size;
+    c.stem = fc->stem, c.seed = 40 + t, c.zero_init_residual = 0;
+    sc_model *m = NULL;
+    SC_ASSERT(sc_model_create(&c, &m) == SC_OK && sc_model_plan(m, B) == SC_OK, "%s: %s", fc->what,
+              sc_last_error());
+    randomise_bn(m, 50 + t);
+    const size_t nx = (size_t)B * (size_t)(c.image_size * c.image_size * c.in_channels);
+    sc_test_rng r = {60 + t};
+    sc_test_fill(&r, sc_model_input(m), nx, -1, 1);
+    SC_ASSERT(sc_model_forward(m, 0) == SC_OK, "%s: model forward: %s", fc->what, sc_last_error());
+    int64_t dim = 0, h, w, ch;
+    for (int s = 1; s <= 4; s++)
+      if (cases[t].stages & 1u << (s - 1)) {
+        SC_ASSERT(sc_model_stage_map(m, s, &h, &w, &ch) != NULL, "%s: no map for stage %d", fc->what, s);
+        dim += (h < cases[t].grid ? h : cases[t].grid) * (w < cases[t].grid ? w : cases[t].grid) * ch;
+      }
+    float *ref = malloc(sizeof(float) * (size_t)(B * dim));
+    int64_t off = 0;
+    for (int s = 1; s <= 4; s++)
+      if (cases[t].stages & 1u << (s - 1)) {
+        const float *x = sc_model_stage_map(m, s, &h, &w, &ch);
+        const int64_t gh = h < cases[t].grid ? h : cases[t].grid, gw = w < cases[t].grid ? w : cases[t].grid;
+        SC_ASSERT(sc_avgpool_grid_forward(B, h, w, ch, gh, gw, x, ref + off, dim) == SC_OK, "%s", sc_last_error());
+        off += gh * gw * ch;
+      }
+    sc_folded *f = NULL;
+    SC_ASSERT(sc_folded_create_maps(m, cases[t].stages, cases[t].grid, &f) == SC_OK && sc_folded_plan(f, B) == SC_OK,
+              "%s: fold: %s", fc->what, sc_last_error());
+    SC_ASSERT(sc_folded_feature_dim(f) == dim, "%s: %lld features, want %lld", fc->what,
+              (long long)sc_folded_feature_dim(f), (long long)dim);
+    memcpy(sc_folded_input(f), sc_model_input(m), nx * sizeof(float));
+    SC_ASSERT(sc_folded_forward(f, B) == SC_OK, "%s: folded forward: %s", fc->what, sc_last_error());
+    const float *got = sc_folded_features(f, NULL, NULL);
+    double mx = 0, err = 0;
+    size_t worst = 0;
+    for (int64_t i = 0; i < B * dim; i++) mx = fmax(mx, fabs(ref[i]));
+    for (int64_t i = 0; i < B * dim; i++) {
+      const double d = fabs((double)got[i] - ref[i]);
+      if (!(d <= err)) err = d, worst = (size_t)i;
+    }
+    SC_ASSERT(mx > 1e-3, "%s: the features vanish (max %g)", fc->what, mx);
+    SC_ASSERT(err <= FOLD_TOL * mx, "%s: feature %zu of %lld per image is %.8g, the model's %.8g (error %.3g of %.4g)",
+              fc->what, worst, (long long)dim, got[worst], ref[worst], err / mx, mx);
+    SC_LOG("%s: %lld features, worst error %.3g of max |feature| %.4g", fc->what, (long long)dim, err / mx, mx);
+    free(ref);
+    sc_folded_free(f);
+    sc_model_free(m);
+  }
+  sc_folded *f = NULL;
+  sc_model_config c = sc_model_defaults();
+  c.width = 0.25f, c.image_size = 12;
+  sc_model *m = NULL;
+  SC_ASSERT(sc_model_create(&c, &m) == SC_OK, "%s", sc_last_error());
+  SC_ASSERT(sc_folded_create_maps(m, 0, 1, &f) == SC_EINVAL && !f, "no stage accepted");
+  SC_ASSERT(sc_folded_create_maps(m, 16u, 1, &f) == SC_EINVAL && !f, "stage 5 accepted");
+  SC_ASSERT(sc_folded_create_maps(m, 8u, 0, &f) == SC_EINVAL && !f, "grid 0 accepted");
+  sc_model_free(m);
 }
 
 /* Every ISA's convolution and element-wise kernels through the fold on one small network. */

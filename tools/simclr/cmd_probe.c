@@ -1,8 +1,9 @@
 /* cmd_probe.c: `simclr probe`: linear evaluation of a pretrained encoder. The encoder is frozen (BN in inference
  * mode); the features of the labelled training images and of the test images are extracted once through the
- * evaluation view, then an L2-regularised multinomial logistic regression (src/train/logreg) is fitted by L-BFGS on
- * the labelled features, its L2 weight chosen by cross-validation on those features unless given. Prints train and
- * test accuracy, top-1 and top-5. Results on stdout, logs on stderr. */
+ * evaluation view and the BN-folded inference encoder (src/model/fold.h), then an L2-regularised multinomial
+ * logistic regression (src/train/logreg) is fitted by L-BFGS on the labelled features, its L2 weight chosen by
+ * cross-validation on those features unless given. Prints train and test accuracy, top-1 and top-5. Results on
+ * stdout, logs on stderr. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,6 @@ sc_status sc_probe_run(const sc_probe_options *o, sc_eval_result *r) {
   if (st != SC_OK) goto done;
   const sc_model_config *mc = sc_model_config_of(m);
   const int64_t cap = o->batch > 1 ? o->batch : 256;
-  if ((st = sc_model_plan(m, cap)) != SC_OK) goto done;
   const sc_bad_policy bad = o->bad_skip ? SC_BAD_SKIP : SC_BAD_STOP;
   if ((st = sc_open_data(o->data, 0, mc->in_channels, bad, &ds)) != SC_OK) goto done;
   if ((st = sc_pick_labelled(ds, o->labels, o->fraction, o->seed, &idx, &nidx)) != SC_OK) goto done;
@@ -125,7 +125,7 @@ static void help(void) {
          "  --layers L[,L...]     the stages (1-4, torchvision's layer1..layer4) whose maps give the features\n"
          "                        (default 4: the encoder's output)\n"
          "  --grid G              each map average-pooled onto at most G x G cells, side by side (default 1:\n"
-         "                        global average pooling; 4 with --grid 1 is SimCLR's representation h)\n"
+         "                        global average pooling; --layers 4 --grid 1 is SimCLR's representation h)\n"
          "  --l2 L|auto           weight of the L2 penalty on standardised features (default auto: chosen from\n"
          "                        1e-4 .. 0.3 by 5-fold cross-validation on the labelled images)\n"
          "  --batch B             images per forward pass (default 256)\n"

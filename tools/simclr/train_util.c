@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "data/loader.h"
 #include "data/subset.h"
-#include "simclr_ops.h"
+#include "model/fold.h"
 #include "train/supervised.h"
 #include "train_util.h"
 
@@ -72,11 +72,12 @@ int sc_default_size(const sc_dataset *ds) {
   return 224;
 }
 
-/* runs batches of images through m in inference mode; calls back with the rows of each batch */
+/* runs batches of images through the folded encoder f, or else through m in inference mode; calls back with the
+ * rows of each batch */
 typedef sc_status (*batch_fn)(void *ctx, sc_model *m, const sc_batch *b, int64_t first);
 
-static sc_status for_each_batch(sc_model *m, int64_t cap, const sc_dataset *ds, const int64_t *idx, int64_t n,
-                                const sc_augment_options *aug, sc_progress *pg, batch_fn fn, void *ctx) {
+static sc_status for_each_batch(sc_model *m, sc_folded *f, int64_t cap, const sc_dataset *ds, const int64_t *idx,
+                                int64_t n, const sc_augment_options *aug, sc_progress *pg, batch_fn fn, void *ctx) {
   sc_loader_options lo = {.batch_size = (int)cap, .no_shuffle = 1, .mode = SC_VIEW_EVAL, .aug = *aug,
                           .subset = idx, .nsubset = idx ? n : 0};
   sc_loader *l;
@@ -87,8 +88,8 @@ static sc_status for_each_batch(sc_model *m, int64_t cap, const sc_dataset *ds, 
   while (st == SC_OK) {
     const sc_batch *b;
     if ((st = sc_loader_next(l, &b)) != SC_OK || !b) break;
-    memcpy(sc_model_input(m), b->x[0], per * (size_t)b->n * sizeof(float));
-    if ((st = sc_model_forward(m, 0)) != SC_OK) break;
+    memcpy(f ? sc_folded_input(f) : sc_model_input(m), b->x[0], per * (size_t)b->n * sizeof(float));
+    if ((st = f ? sc_folded_forward(f, b->n) : sc_model_forward(m, 0)) != SC_OK) break;
     st = fn(ctx, m, b, done);
     done += b->n;
     if (pg) {
@@ -112,35 +113,16 @@ unsigned sc_parse_stages(const char *s) {
   return mask;
 }
 
-/* the cells of a map of side n on a grid of at most g */
-static int64_t cells(int64_t n, int g) { return n < g ? n : g; }
-
-int64_t sc_feature_dim(const sc_model *m, sc_feature_spec fs) {
-  int64_t d = 0, h, w, c;
-  for (int s = 1; s <= 4; s++)
-    if (fs.stages & 1u << (s - 1)) {
-      sc_model_stage_map(m, s, &h, &w, &c);
-      d += cells(h, fs.grid) * cells(w, fs.grid) * c;
-    }
-  return d;
-}
-
 typedef struct feat_ctx {
   float *out;
   int64_t dim;
-  sc_feature_spec fs;
+  const sc_folded *f;
 } feat_ctx;
 
 static sc_status feat_cb(void *ctx, sc_model *m, const sc_batch *b, int64_t first) {
+  (void)m;
   feat_ctx *c = ctx;
-  int64_t off = 0, h, w, ch;
-  for (int s = 1; s <= 4; s++) {
-    if (!(c->fs.stages & 1u << (s - 1))) continue;
-    const float *x = sc_model_stage_map(m, s, &h, &w, &ch);
-    const int64_t gh = cells(h, c->fs.grid), gw = cells(w, c->fs.grid);
-    SC_TRY(sc_avgpool_grid_forward(b->n, h, w, ch, gh, gw, x, c->out + first * c->dim + off, c->dim));
-    off += gh * gw * ch;
-  }
+  memcpy(c->out + first * c->dim, sc_folded_features(c->f, NULL, NULL), sizeof(float) * (size_t)(b->n * c->dim));
   return SC_OK;
 }
 
@@ -152,10 +134,15 @@ sc_status sc_extract_features(sc_model *m, int64_t cap, const sc_dataset *ds, co
   if (fs.stages > 15u || fs.grid < 1 || fs.grid > SC_FEATURE_GRID_MAX)
     return sc_error(SC_EINVAL, "features: stages 0x%x, grid %d (need stages 1..4 and a grid of 1 to %d)", fs.stages,
                     fs.grid, SC_FEATURE_GRID_MAX);
-  feat_ctx c = {NULL, sc_feature_dim(m, fs), fs};
-  c.out = malloc(sizeof(float) * (size_t)(n * c.dim) + 1);
-  if (!c.out) return sc_error(SC_ENOMEM, "out of memory for %lld x %lld features", (long long)n, (long long)c.dim);
-  sc_status st = for_each_batch(m, cap, ds, idx, n, aug, pg, feat_cb, &c);
+  sc_folded *f = NULL;
+  SC_TRY(sc_folded_create_maps(m, fs.stages, fs.grid, &f));
+  feat_ctx c = {NULL, sc_folded_feature_dim(f), f};
+  if (cap > 256) cap = 256; /* the folded copy's buffers come on top of m's: no need for more */
+  sc_status st = sc_folded_plan(f, cap);
+  if (st == SC_OK && !(c.out = malloc(sizeof(float) * (size_t)(n * c.dim) + 1)))
+    st = sc_error(SC_ENOMEM, "out of memory for %lld x %lld features", (long long)n, (long long)c.dim);
+  if (st == SC_OK) st = for_each_batch(m, f, cap, ds, idx, n, aug, pg, feat_cb, &c);
+  sc_folded_free(f);
   if (st != SC_OK) {
     free(c.out);
     return st;
@@ -188,7 +175,7 @@ sc_status sc_eval_classifier(sc_model *m, int64_t cap, const sc_dataset *ds, con
                              const sc_augment_options *aug, double *top1, double *top5) {
   eval_ctx c = {0};
   if (!idx) n = ds->n;
-  SC_TRY(for_each_batch(m, cap, ds, idx, n, aug, NULL, eval_cb, &c));
+  SC_TRY(for_each_batch(m, NULL, cap, ds, idx, n, aug, NULL, eval_cb, &c));
   *top1 = c.n ? (double)c.h1 / (double)c.n : 0, *top5 = c.n ? (double)c.h5 / (double)c.n : 0;
   return SC_OK;
 }

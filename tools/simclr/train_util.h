@@ -44,11 +44,9 @@ typedef struct sc_feature_spec {
 enum { SC_FEATURE_GRID_MAX = 16 };
 /* Parses a comma-separated list of stages (1..4) such as "3,4" into a stage mask; 0 if it is not one. */
 unsigned sc_parse_stages(const char *s);
-/* The features' width for model m (planned or not). */
-int64_t sc_feature_dim(const sc_model *m, sc_feature_spec fs);
-/* Features [n][sc_feature_dim] (malloc'd, as fs says) of images idx[0..n) (all images when idx is NULL) through the
- * evaluation view; BN in inference mode. The model must be planned for at least `cap` rows; batches of cap images
- * go through it. */
+/* Features [n][*dim] (malloc'd, as fs says) of images idx[0..n) (all images when idx is NULL) through the
+ * evaluation view and the BN-folded inference encoder of m (src/model/fold.h), in batches of cap images (at most
+ * 256). m itself need not be planned. */
 sc_status sc_extract_features(sc_model *m, int64_t cap, const sc_dataset *ds, const int64_t *idx, int64_t n,
                               const sc_augment_options *aug, sc_feature_spec fs, sc_progress *pg, float **feat,
                               int64_t *dim);
