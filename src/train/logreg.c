@@ -140,13 +140,13 @@ static sc_status reduce(problem *pb) {
     st = sc_error(SC_ENOMEM, "logreg: out of memory for the Gram matrix of %lld samples", (long long)n);
     goto done;
   }
-  /* K[i][j] for j <= i, each a sum over t in order; eight rows j side by side keep the additions in flight */
+  /* K[i][j] for j <= i, each a sum over t in order; LANES rows j side by side keep the additions in flight */
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t i = 0; i < n; i++) {
     const float *xi = pb->xs + i * d;
-    for (int64_t j0 = 0; j0 <= i; j0 += 8) {
-      const int64_t nj = i + 1 - j0 < 8 ? i + 1 - j0 : 8;
-      double acc[8] = {0};
+    for (int64_t j0 = 0; j0 <= i; j0 += LANES) {
+      const int64_t nj = i + 1 - j0 < LANES ? i + 1 - j0 : LANES;
+      double acc[LANES] = {0};
       for (int64_t t = 0; t < d; t++) {
         const double v = xi[t];
         for (int64_t q = 0; q < nj; q++) acc[q] += v * pb->xs[(j0 + q) * d + t];

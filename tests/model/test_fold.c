@@ -46,8 +46,9 @@ typedef struct fold_case {
   const char *what;
 } fold_case;
 
-/* Worst |folded - model| / max|model| over the features of B images; *scale gets max|model|. */
-static double compare(const fold_case *fc, int64_t batch, uint64_t seed, double *scale) {
+/* A width-0.25 model of fc with random BN (seed + 1), run in evaluation mode on a random batch (seed + 2); *nx
+ * gets the floats of that input. */
+static sc_model *evaluated_model(const fold_case *fc, int64_t batch, uint64_t seed, size_t *nx) {
   sc_model_config c = sc_model_defaults();
   c.depth = fc->depth, c.width = 0.25f, c.in_channels = fc->in_channels, c.image_size = fc->image_size;
   c.stem = fc->stem, c.seed = seed, c.zero_init_residual = 0;
@@ -55,10 +56,18 @@ static double compare(const fold_case *fc, int64_t batch, uint64_t seed, double 
   SC_ASSERT(sc_model_create(&c, &m) == SC_OK && sc_model_plan(m, batch) == SC_OK, "%s: %s", fc->what,
             sc_last_error());
   randomise_bn(m, seed + 1);
-  const size_t nx = (size_t)batch * (size_t)(c.image_size * c.image_size * c.in_channels);
+  *nx = (size_t)batch * (size_t)(c.image_size * c.image_size * c.in_channels);
   sc_test_rng r = {seed + 2};
-  sc_test_fill(&r, sc_model_input(m), nx, -1, 1);
+  sc_test_fill(&r, sc_model_input(m), *nx, -1, 1);
   SC_ASSERT(sc_model_forward(m, 0) == SC_OK, "%s: model forward: %s", fc->what, sc_last_error());
+  return m;
+}
+
+/* Worst |folded - model| / max|model| over the features of B images; *scale gets max|model|. */
+static double compare(const fold_case *fc, int64_t batch, uint64_t seed, double *scale) {
+  size_t nx;
+  sc_model *m = evaluated_model(fc, batch, seed, &nx);
+  const sc_model_config c = *sc_model_config_of(m);
   int64_t rows, cols, frows, fcols;
   const float *ref = sc_model_features(m, &rows, &cols);
   sc_folded *f = NULL;
@@ -122,17 +131,8 @@ SC_TEST(fold, stage_maps_equal_the_models) {
   enum { B = 3 };
   for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
     const fold_case *fc = &cases[t].fc;
-    sc_model_config c = sc_model_defaults();
-    c.depth = fc->depth, c.width = 0.25f, c.in_channels = fc->in_channels, c.image_size = fc->image_size;
-    c.stem = fc->stem, c.seed = 40 + t, c.zero_init_residual = 0;
-    sc_model *m = NULL;
-    SC_ASSERT(sc_model_create(&c, &m) == SC_OK && sc_model_plan(m, B) == SC_OK, "%s: %s", fc->what,
-              sc_last_error());
-    randomise_bn(m, 50 + t);
-    const size_t nx = (size_t)B * (size_t)(c.image_size * c.image_size * c.in_channels);
-    sc_test_rng r = {60 + t};
-    sc_test_fill(&r, sc_model_input(m), nx, -1, 1);
-    SC_ASSERT(sc_model_forward(m, 0) == SC_OK, "%s: model forward: %s", fc->what, sc_last_error());
+    size_t nx;
+    sc_model *m = evaluated_model(fc, B, 40 + t, &nx);
     int64_t dim = 0, h, w, ch;
     for (int s = 1; s <= 4; s++)
       if (cases[t].stages & 1u << (s - 1)) {

@@ -131,10 +131,7 @@ sc_status sc_extract_features(sc_model *m, int64_t cap, const sc_dataset *ds, co
                               int64_t *dim) {
   if (!idx) n = ds->n;
   if (!fs.stages) fs = SC_FEATURES_H;
-  if (fs.stages > 15u || fs.grid < 1 || fs.grid > SC_FEATURE_GRID_MAX)
-    return sc_error(SC_EINVAL, "features: stages 0x%x, grid %d (need stages 1..4 and a grid of 1 to %d)", fs.stages,
-                    fs.grid, SC_FEATURE_GRID_MAX);
-  sc_folded *f = NULL;
+  sc_folded *f = NULL; /* it refuses a bad stage mask or grid */
   SC_TRY(sc_folded_create_maps(m, fs.stages, fs.grid, &f));
   feat_ctx c = {NULL, sc_folded_feature_dim(f), f};
   if (cap > 256) cap = 256; /* the folded copy's buffers come on top of m's: no need for more */
