@@ -20,8 +20,12 @@ typedef void (*sc_f32_relu_fn)(size_t n, const float *x, float *y);
 typedef void (*sc_f32_relu_backward_fn)(size_t n, const float *y, const float *dy, float *dx, int accumulate);
 /* y[i] = a[i] + b[i] for i < n; y may equal a or b. */
 typedef void (*sc_f32_add_fn)(size_t n, const float *a, const float *b, float *y);
-/* y[r*ld + j] += b[j] for r < rows, j < c. */
-typedef void (*sc_f32_bias_add_fn)(size_t rows, size_t c, size_t ld, const float *b, float *y);
+/* A layer's epilogue, in place: for r < rows, j < c, v = y[r*ld + j], then v += res[r*ldr + j] (res NULL: skipped),
+ * then v += b[j] (b NULL: skipped), then v = max(v, 0) (relu nonzero; NaN gives 0), and y[r*ld + j] = v. Each step
+ * rounds as the separate add, bias and ReLU kernels would, and a skipped step is not an addition of 0 (-0 stays).
+ * res may equal y (ldr == ld); otherwise it does not overlap y. */
+typedef void (*sc_f32_add_bias_relu_fn)(size_t rows, size_t c, size_t ld, float *y, const float *res, size_t ldr,
+                                        const float *b, int relu);
 /* acc[j] += sum over r < rows of x[r*ld + j], in double. */
 typedef void (*sc_f32_col_sum_fn)(size_t rows, size_t c, size_t ld, const float *x, double *acc);
 /* With d = (double)x[r*ld + j] - shift[j]: sum[j] += sum_r d, sumsq[j] += sum_r d*d. The shift (any value near
@@ -56,7 +60,7 @@ typedef struct sc_eltwise_config {
   sc_f32_relu_fn relu;
   sc_f32_relu_backward_fn relu_backward;
   sc_f32_add_fn add;
-  sc_f32_bias_add_fn bias_add;
+  sc_f32_add_bias_relu_fn add_bias_relu;
   sc_f32_col_sum_fn col_sum;
   sc_f32_bn_stats_fn bn_stats;
   sc_f32_bn_apply_fn bn_apply;
@@ -72,7 +76,8 @@ typedef struct sc_eltwise_config {
   void sc_f32_relu_forward__##isa(size_t n, const float *x, float *y);                                            \
   void sc_f32_relu_backward__##isa(size_t n, const float *y, const float *dy, float *dx, int accumulate);         \
   void sc_f32_add__##isa(size_t n, const float *a, const float *b, float *y);                                     \
-  void sc_f32_bias_add__##isa(size_t rows, size_t c, size_t ld, const float *b, float *y);                        \
+  void sc_f32_add_bias_relu__##isa(size_t rows, size_t c, size_t ld, float *y, const float *res, size_t ldr,       \
+                                   const float *b, int relu);                                                     \
   void sc_f32_col_sum__##isa(size_t rows, size_t c, size_t ld, const float *x, double *acc);                      \
   void sc_f32_bn_stats__##isa(size_t rows, size_t c, size_t ld, const float *x, const float *shift, double *sum,   \
                               double *sumsq);                                                                     \
@@ -93,9 +98,10 @@ typedef struct sc_eltwise_config {
 #define SC_ELTWISE_CONFIG(isa)                                                                                    \
   {                                                                                                               \
     .relu = sc_f32_relu_forward__##isa, .relu_backward = sc_f32_relu_backward__##isa, .add = sc_f32_add__##isa,   \
-    .bias_add = sc_f32_bias_add__##isa, .col_sum = sc_f32_col_sum__##isa, .bn_stats = sc_f32_bn_stats__##isa,     \
-    .bn_apply = sc_f32_bn_apply__##isa, .bn_backward_reduce = sc_f32_bn_backward_reduce__##isa,                   \
-    .bn_backward_dx = sc_f32_bn_backward_dx__##isa, .maxpool = sc_f32_maxpool_forward__##isa,                     \
+    .add_bias_relu = sc_f32_add_bias_relu__##isa, .col_sum = sc_f32_col_sum__##isa,                               \
+    .bn_stats = sc_f32_bn_stats__##isa, .bn_apply = sc_f32_bn_apply__##isa,                                       \
+    .bn_backward_reduce = sc_f32_bn_backward_reduce__##isa, .bn_backward_dx = sc_f32_bn_backward_dx__##isa,       \
+    .maxpool = sc_f32_maxpool_forward__##isa,                                                                     \
     .maxpool_backward = sc_f32_maxpool_backward__##isa,                                                           \
   }
 

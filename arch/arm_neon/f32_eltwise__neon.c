@@ -1,7 +1,7 @@
-/* f32_eltwise__neon.c: ReLU, residual add, bias add and column sums with AArch64 Advanced SIMD, 4 floats per q
- * register; the last c % 4 channels of a row run the scalar kernel's own statements. Must match
- * arch/scalar/f32_eltwise__scalar.c exactly: the same IEEE operations in the same order (a masked-off update is a
- * bit select, never "+ 0", so -0 survives). */
+/* f32_eltwise__neon.c: ReLU, residual add, the epilogue (residual, bias, ReLU) and column sums with AArch64 Advanced
+ * SIMD, 4 floats per q register; the last c % 4 channels of a row run the scalar kernel's own statements. Must match
+ * arch/scalar/f32_eltwise__scalar.c exactly: the same IEEE operations in the same order (a masked-off update is a bit
+ * select, never "+ 0", so -0 survives). */
 #include <arm_neon.h>
 
 #include "eltwise.h"
@@ -52,12 +52,42 @@ void sc_f32_add__neon(size_t n, const float *a, const float *b, float *y) {
   for (; i < n; i++) y[i] = a[i] + b[i];
 }
 
-void sc_f32_bias_add__neon(size_t rows, size_t c, size_t ld, const float *b, float *y) {
+static inline __attribute__((always_inline)) void add_bias_relu_rows(size_t rows, size_t c, size_t ld, float *y,
+                                                                     const float *res, size_t ldr, const float *b,
+                                                                     int has_res, int has_b, int relu) {
+  const float32x4_t zero = vdupq_n_f32(0.0f);
   for (size_t r = 0; r < rows; r++) {
     float *yr = y + r * ld;
+    const float *rr = has_res ? res + r * ldr : NULL;
     size_t j = 0;
-    for (; j + 4 <= c; j += 4) vst1q_f32(yr + j, vaddq_f32(vld1q_f32(yr + j), vld1q_f32(b + j)));
-    for (; j < c; j++) yr[j] += b[j];
+    for (; j + 4 <= c; j += 4) {
+      float32x4_t v = vld1q_f32(yr + j);
+      if (has_res) v = vaddq_f32(v, vld1q_f32(rr + j));
+      if (has_b) v = vaddq_f32(v, vld1q_f32(b + j));
+      if (relu) v = vmaxnmq_f32(v, zero); /* NaN gives 0 and max(-0, +0) is +0, as in the scalar kernel */
+      vst1q_f32(yr + j, v);
+    }
+    for (; j < c; j++) {
+      float v = yr[j];
+      if (has_res) v += rr[j];
+      if (has_b) v += b[j];
+      if (relu) v = v > 0.0f ? v : 0.0f;
+      yr[j] = v;
+    }
+  }
+}
+
+void sc_f32_add_bias_relu__neon(size_t rows, size_t c, size_t ld, float *y, const float *res, size_t ldr,
+                                const float *b, int relu) {
+  switch ((res ? 4 : 0) | (b ? 2 : 0) | (relu ? 1 : 0)) {
+  case 0: return;
+  case 1: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 0, 0, 1); return;
+  case 2: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 0, 1, 0); return;
+  case 3: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 0, 1, 1); return;
+  case 4: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 0, 0); return;
+  case 5: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 0, 1); return;
+  case 6: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 1, 0); return;
+  default: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 1, 1); return;
   }
 }
 

@@ -1,7 +1,7 @@
-/* f32_eltwise__avx512.c: ReLU, residual add, bias add and column sums with AVX-512F, 16 floats per zmm; the ragged
- * end of a row goes through a lane mask (f32_tail__avx512.h), never a read or write past the end. Must match
- * arch/scalar/f32_eltwise__scalar.c exactly: the same additions and comparisons in the same order (a masked-off
- * update keeps the old value, never "+ 0", so -0 stays). */
+/* f32_eltwise__avx512.c: ReLU, residual add, the epilogue (residual, bias, ReLU) and column sums with AVX-512F, 16
+ * floats per zmm; the ragged end of a row goes through a lane mask (f32_tail__avx512.h), never a read or write past
+ * the end. Must match arch/scalar/f32_eltwise__scalar.c exactly: the same additions and comparisons in the same order
+ * (a masked-off update keeps the old value, never "+ 0", so -0 stays). */
 #include "eltwise.h"
 #include "f32_tail__avx512.h"
 
@@ -56,16 +56,41 @@ void sc_f32_add__avx512(size_t n, const float *a, const float *b, float *y) {
   }
 }
 
-void sc_f32_bias_add__avx512(size_t rows, size_t c, size_t ld, const float *b, float *y) {
+/* 16 lanes of the epilogue; the steps present are compile-time constants at every call */
+static inline __m512 add_bias_relu16(__m512 v, const float *res, const float *b, int has_res, int has_b, int relu,
+                                     __mmask16 m, int full) {
+  if (has_res) v = _mm512_add_ps(v, sc_avx512_ld(res, m, full));
+  if (has_b) v = _mm512_add_ps(v, sc_avx512_ld(b, m, full));
+  return relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v; /* NaN gives 0, as in the scalar kernel */
+}
+
+static inline __attribute__((always_inline)) void add_bias_relu_rows(size_t rows, size_t c, size_t ld, float *y,
+                                                                     const float *res, size_t ldr, const float *b,
+                                                                     int has_res, int has_b, int relu) {
   const size_t cf = c & ~(size_t)15;
   const __mmask16 m = sc_avx512_mask(c - cf);
   for (size_t r = 0; r < rows; r++) {
     float *yr = y + r * ld;
+    const float *rr = has_res ? res + r * ldr : NULL;
     for (size_t j = 0; j < cf; j += 16)
-      _mm512_storeu_ps(yr + j, _mm512_add_ps(_mm512_loadu_ps(yr + j), _mm512_loadu_ps(b + j)));
+      _mm512_storeu_ps(yr + j, add_bias_relu16(_mm512_loadu_ps(yr + j), rr + j, b + j, has_res, has_b, relu, m, 1));
     if (cf < c)
-      _mm512_mask_storeu_ps(yr + cf, m,
-                            _mm512_add_ps(_mm512_maskz_loadu_ps(m, yr + cf), _mm512_maskz_loadu_ps(m, b + cf)));
+      _mm512_mask_storeu_ps(
+          yr + cf, m, add_bias_relu16(_mm512_maskz_loadu_ps(m, yr + cf), rr + cf, b + cf, has_res, has_b, relu, m, 0));
+  }
+}
+
+void sc_f32_add_bias_relu__avx512(size_t rows, size_t c, size_t ld, float *y, const float *res, size_t ldr,
+                                  const float *b, int relu) {
+  switch ((res ? 4 : 0) | (b ? 2 : 0) | (relu ? 1 : 0)) {
+  case 0: return;
+  case 1: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 0, 0, 1); return;
+  case 2: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 0, 1, 0); return;
+  case 3: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 0, 1, 1); return;
+  case 4: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 0, 0); return;
+  case 5: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 0, 1); return;
+  case 6: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 1, 0); return;
+  default: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 1, 1); return;
   }
 }
 

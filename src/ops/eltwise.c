@@ -86,7 +86,7 @@ static void bias_add_part(void *arg) {
   const elt_job *j = arg;
   size_t lo, hi;
   sc_elt_split(j->n, omp_get_thread_num(), omp_get_num_threads(), 1, &lo, &hi);
-  if (hi > lo) j->k->eltwise->bias_add(hi - lo, j->c, j->c, j->a, j->out + lo * j->c);
+  if (hi > lo) j->k->eltwise->add_bias_relu(hi - lo, j->c, j->c, j->out + lo * j->c, NULL, 0, j->a, 0);
 }
 
 static void bias_grad_part(void *arg) {

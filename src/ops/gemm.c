@@ -310,21 +310,9 @@ static void choose_grid(const gemm_plan *p, int T, int *tm_out, int *tn_out) {
 void sc_gemm_epilogue_apply(const sc_kernels *kern, const sc_gemm_epilogue *e, float *c, size_t ldc, size_t i0,
                             size_t rows, size_t j0, size_t j1) {
   if (!e || !rows || j0 >= j1) return;
-  const sc_eltwise_config *k = kern->eltwise;
-  const size_t n = j1 - j0;
-  float *c0 = c + i0 * ldc + j0;
-  /* a block of whole rows is one run of memory: one kernel call for all of it */
-  const int whole = n == ldc && (!e->residual || e->ldr == ldc);
-  if (e->residual) {
-    if (whole) k->add(rows * n, c0, e->residual + i0 * e->ldr, c0);
-    for (size_t i = 0; i < rows && !whole; i++)
-      k->add(n, c0 + i * ldc, e->residual + (i0 + i) * e->ldr + j0, c0 + i * ldc);
-  }
-  if (e->bias) k->bias_add(rows, n, ldc, e->bias + j0, c0);
-  if (e->relu) {
-    if (n == ldc) k->relu(rows * n, c0, c0);
-    for (size_t i = 0; i < rows && n != ldc; i++) k->relu(n, c0 + i * ldc, c0 + i * ldc);
-  }
+  const float *res = e->residual ? e->residual + i0 * e->ldr + j0 : NULL;
+  kern->eltwise->add_bias_relu(rows, j1 - j0, ldc, c + i0 * ldc + j0, res, e->ldr, e->bias ? e->bias + j0 : NULL,
+                               e->relu);
 }
 
 static void scale_block(float *c, size_t ldc, size_t m, size_t n, float beta) {

@@ -2,8 +2,8 @@
  * tensors, forward and backward, and the average pool onto a grid of cells (forward only: the probe's features;
  * the global pool is its grid of one cell). Argument checks, window clipping at the borders and the split of work
  * between sc_num_threads() OpenMP threads live here; the per-pixel loops over channels are the active table's
- * kernels (arch/<isa>/f32_maxpool__<isa>.c, col_sum and bias_add). The max-pool backward recomputes the argmax from
- * x and y, so the forward stores no indices. No allocation, no ISA code. */
+ * kernels (arch/<isa>/f32_maxpool__<isa>.c, col_sum and add_bias_relu). The max-pool backward recomputes the
+ * argmax from x and y, so the forward stores no indices. No allocation, no ISA code. */
 #include <string.h>
 
 #include "../core/error.h"
@@ -138,7 +138,7 @@ static void avgpool_backward_part(void *arg) {
     float g[SC_ELT_CBLOCK];
     for (size_t q = 0; q < cb; q++) g[q] = j->dy[img * c + c0 + (int64_t)q] * j->inv;
     if (j->set) zero_channels(j->dx, img * hw, hw, c, c0, (int64_t)cb);
-    j->k->eltwise->bias_add((size_t)hw, cb, (size_t)c, g, j->dx + img * hw * c + c0);
+    j->k->eltwise->add_bias_relu((size_t)hw, cb, (size_t)c, j->dx + img * hw * c + c0, NULL, 0, g, 0);
   }
 }
 

@@ -141,19 +141,43 @@ static void fill_relu_away_from_kink(sc_test_rng *r, rc_case cs, float *x, const
     }
 }
 
-SC_ISA_TEST(eltwise_ukr, bias_add_matches_scalar) {
+/* The epilogue y = relu((y + res) + b), each step optional: every combination of steps, against the scalar table
+ * and against the same steps written out here (so the scalar kernel is checked too). y holds NaN, -0 and +0 where
+ * ReLU and the skipped steps must keep their bits; the residual has a row stride of its own, or is y itself. */
+SC_ISA_TEST(eltwise_ukr, add_bias_relu_matches_scalar) {
   FOR_EACH_RC(cs) {
-    sc_test_rng r = {cs.seed};
-    size_t m = rc_len(cs);
-    float *b = sc_test_alloc(cs.c, cs.off), *y = sc_test_alloc(m, cs.off + 1), *yr = sc_test_alloc(m, 0);
-    sc_test_fill(&r, b, cs.c, -1, 1);
-    sc_test_fill(&r, y, m, -1, 1);
-    memcpy(yr, y, m * sizeof *y);
-    k->eltwise->bias_add(cs.rows, cs.c, cs.ld, b, y);
-    ref_table()->bias_add(cs.rows, cs.c, cs.ld, b, yr);
-    size_t d = first_diff(y, yr, m);
-    SC_ASSERT(d == m, "isa=%s bias_add " RC_FMT ": y[%zu]=%g, scalar %g", k->name, RC_ARGS(cs), d, y[d], yr[d]);
-    sc_test_free(b), sc_test_free(y), sc_test_free(yr);
+    for (int steps = 0; steps < 8; steps++) {
+      const int has_res = steps & 4, has_b = steps & 2, relu = steps & 1, self = has_res && cs.seed % 3 == 0;
+      sc_test_rng r = {cs.seed * 8 + (uint64_t)steps};
+      const size_t m = rc_len(cs), ldr = self ? cs.ld : cs.c + cs.seed % 3;
+      float *b = sc_test_alloc(cs.c, cs.off), *y = sc_test_alloc(m, cs.off + 1), *yr = sc_test_alloc(m, 0);
+      float *want = sc_test_alloc(m, 2), *res = sc_test_alloc(cs.rows * ldr + GUARD, cs.off + 2);
+      sc_test_fill(&r, b, cs.c, -1, 1);
+      sc_test_fill(&r, y, m, -1, 1);
+      sc_test_fill(&r, res, cs.rows * ldr + GUARD, -1, 1);
+      y[0] = -0.0f;
+      if (m > 3) y[m / 2] = NAN, y[m / 3] = 0.0f;
+      memcpy(yr, y, m * sizeof *y);
+      memcpy(want, y, m * sizeof *y);
+      for (size_t q = 0; q < cs.rows; q++)
+        for (size_t j = 0; j < cs.c; j++) {
+          float v = want[q * cs.ld + j];
+          if (has_res) v = v + (self ? v : res[q * ldr + j]);
+          if (has_b) v = v + b[j];
+          if (relu) v = v > 0.0f ? v : 0.0f;
+          want[q * cs.ld + j] = v;
+        }
+      const float *rk = has_res ? (self ? y : res) : NULL, *rr = has_res ? (self ? yr : res) : NULL;
+      k->eltwise->add_bias_relu(cs.rows, cs.c, cs.ld, y, rk, ldr, has_b ? b : NULL, relu);
+      ref_table()->add_bias_relu(cs.rows, cs.c, cs.ld, yr, rr, ldr, has_b ? b : NULL, relu);
+      size_t d = first_diff(y, yr, m);
+      SC_ASSERT(d == m, "isa=%s add_bias_relu steps=%d self=%d " RC_FMT ": y[%zu]=%g, scalar %g", k->name, steps,
+                self, RC_ARGS(cs), d, y[d], yr[d]);
+      d = first_diff(yr, want, m);
+      SC_ASSERT(d == m, "scalar add_bias_relu steps=%d self=%d " RC_FMT ": y[%zu]=%g, written out %g", steps, self,
+                RC_ARGS(cs), d, yr[d], want[d]);
+      sc_test_free(b), sc_test_free(y), sc_test_free(yr), sc_test_free(want), sc_test_free(res);
+    }
   }
 }
 
@@ -363,7 +387,7 @@ SC_ISA_TEST(eltwise_ukr, maxpool_matches_scalar_with_ties) {
 
 SC_ISA_TEST(eltwise_ukr, table_is_complete) {
   const sc_eltwise_config *e = k->eltwise;
-  SC_ASSERT(e && e->relu && e->relu_backward && e->add && e->bias_add && e->col_sum && e->bn_stats && e->bn_apply &&
-            e->bn_backward_reduce && e->bn_backward_dx && e->maxpool && e->maxpool_backward,
+  SC_ASSERT(e && e->relu && e->relu_backward && e->add && e->add_bias_relu && e->col_sum && e->bn_stats &&
+            e->bn_apply && e->bn_backward_reduce && e->bn_backward_dx && e->maxpool && e->maxpool_backward,
             "isa=%s: an element-wise kernel is missing from the table", k->name);
 }
