@@ -52,7 +52,7 @@ typedef struct sc_gemm_epilogue {
   int relu;
 } sc_gemm_epilogue;
 
-/* sc_gemm_run followed by the epilogue e (NULL: none), applied to each tile of C as it is finished. */
+/* sc_gemm_run followed by the epilogue e (NULL: none), applied to each block of C as it is finished. */
 sc_status sc_gemm_run_ep(const sc_kernels *kern, size_t m, size_t n, size_t k, const sc_gemm_src *a,
                          const sc_gemm_src *b, float alpha, float beta, float *c, size_t ldc,
                          const sc_gemm_epilogue *e);
