@@ -1,5 +1,5 @@
 /* eltwise_config__neon.c: the neon element-wise and pooling kernels (ReLU, bias and residual add, batch norm,
- * max-pool; global average pool reuses col_sum and bias_add). The kernels live in f32_eltwise__neon.c,
+ * max-pool; global average pool reuses col_sum and add_bias_relu). The kernels live in f32_eltwise__neon.c,
  * f32_batchnorm__neon.c and f32_maxpool__neon.c; this file only lists them. */
 #include "eltwise.h"
 

@@ -1,5 +1,5 @@
 /* eltwise_config__avx512.c: the avx512 element-wise and pooling kernels (ReLU, bias and residual add, batch norm,
- * max-pool; global average pool reuses col_sum and bias_add). The kernels live in f32_eltwise__avx512.c,
+ * max-pool; global average pool reuses col_sum and add_bias_relu). The kernels live in f32_eltwise__avx512.c,
  * f32_batchnorm__avx512.c and f32_maxpool__avx512.c; this file only lists them. */
 #include "eltwise.h"
 
