@@ -189,6 +189,47 @@ static void pack_gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t 
   }
 }
 
+/* a short run of floats (a kernel row of a few channels: 21 in the 7x7x3 stem), where a memcpy call would cost
+ * more than the copy */
+static void copy_run(float *d, const float *src, int64_t len) {
+  for (int64_t q = 0; q < len; q++) d[q] = src[q];
+}
+
+/* sc_gemm_rows_fn for conv_gather: each row written out whole, a kernel row's taps at a time where they lie side
+ * by side in the image (tx_step 1, all inside), else pixel by pixel, with zeros for the padding. */
+static void gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t k, float *dst, size_t ld) {
+  const conv_gather *g = s->ctx;
+  const int64_t ch = g->ch, run = g->ntx * ch, nty = (int64_t)k / run, grid = g->gh * g->gw;
+  const int64_t row0 = (int64_t)r0 + g->row_off;
+  int64_t n = row0 / grid, i = (row0 - n * grid) / g->gw, j = row0 - n * grid - i * g->gw;
+  for (size_t r = 0; r < rc; r++) {
+    const int64_t y0 = i * g->my + g->by, x0 = j * g->mx + g->bx;
+    const float *img = g->src + n * g->sh * g->sw * ch;
+    float *d = dst + r * ld;
+    for (int64_t ty = 0; ty < nty; ty++, d += run) {
+      const int64_t y = y0 + ty * g->ty_step;
+      if (y < 0 || y >= g->sh) {
+        memset(d, 0, (size_t)run * sizeof *d);
+        continue;
+      }
+      const float *line = img + y * g->sw * ch;
+      if (g->tx_step == 1 && x0 >= 0 && x0 + g->ntx <= g->sw) {
+        copy_run(d, line + x0 * ch, run);
+        continue;
+      }
+      for (int64_t tx = 0; tx < g->ntx; tx++) {
+        const int64_t x = x0 + tx * g->tx_step;
+        if (x >= 0 && x < g->sw)
+          copy_run(d + tx * ch, line + x * ch, ch);
+        else
+          memset(d + tx * ch, 0, (size_t)ch * sizeof *d);
+      }
+    }
+    if (++j == g->gw) j = 0, i++;
+    if (i == g->gh) i = 0, n++;
+  }
+}
+
 /* The im2col matrix seen with rows over (tap, channel) and depth over output pixels, as backward-weights needs:
  * row t*C + c, depth p = (n*oh + oy)*ow + ox, element x[n][oy*sy - py + ky][ox*sx - px + kx][c] (tap t = ky*kw + kx),
  * or 0 in the padding. Each panel row-run of one tap is a contiguous channel copy per pixel. */
@@ -729,7 +770,7 @@ static sc_status forward(const sc_conv2d_shape *s, const float *x, const float *
   conv_gather g = {.src = x, .nimg = s->n, .sh = s->h, .sw = s->w, .ch = s->c, .gh = d.oh, .gw = d.ow, .row_off = 0,
                    .my = s->stride_h, .mx = s->stride_w, .by = -s->pad_h, .bx = -s->pad_w,
                    .ty_step = 1, .tx_step = 1, .ntx = s->kw};
-  sc_gemm_src a = {.pack = pack_gather_rows, .ctx = &g};
+  sc_gemm_src a = {.pack = pack_gather_rows, .ctx = &g, .rows = gather_rows};
   return sc_gemm_run_ep(kern, m, n, depth, &a, &b, 1.0f, beta, y, n, e);
 }
 

@@ -20,12 +20,19 @@ typedef struct sc_gemm_src sc_gemm_src;
 typedef void (*sc_gemm_pack_fn)(const sc_gemm_src *src, size_t r0, size_t rc, size_t p0, size_t kc, size_t w,
                                 float scale, float *dst);
 
+/* Writes rows [r0, r0+rc) of the operand over its whole depth k, unscaled and untransposed: dst[r*ld + p] for
+ * r < rc, p < k (r relative to r0). */
+typedef void (*sc_gemm_rows_fn)(const sc_gemm_src *src, size_t r0, size_t rc, size_t k, float *dst, size_t ld);
+
 struct sc_gemm_src {
   sc_gemm_pack_fn pack;
   const float *data; /* for matrix sources */
   size_t ld;
   int depth_contiguous; /* element (r, p) at data[r*ld + p] if 1, at data[p*ld + r] if 0 */
   const void *ctx;      /* for custom packers */
+  /* optional, for A gathered by a custom packer: its rows written out whole, which the driver can then read in
+   * place (the table's ukr_rowa) where packing them would cost as much as the FMAs they feed (NULL: none) */
+  sc_gemm_rows_fn rows;
 };
 
 /* A source reading element (r, p) of a row-major matrix: at data[r*ld + p] when depth_contiguous, else at
