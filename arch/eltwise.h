@@ -94,6 +94,24 @@ typedef struct sc_eltwise_config {
   void sc_f32_maxpool_backward__##isa(size_t c, size_t kh, size_t kw, const float *x, size_t rs, size_t cs,       \
                                       const float *y, const float *dy, float *dx);
 
+/* Defines sc_f32_add_bias_relu__<isa> for a kernel file that has a static inline (always inlined)
+ * add_bias_relu_rows(rows, c, ld, y, res, ldr, b, has_res, has_b, relu): one call per combination of steps present,
+ * with the three flags as constants, so that each combination compiles to a loop of its own with no test inside. */
+#define SC_ADD_BIAS_RELU_DEFINE(isa)                                                                              \
+  void sc_f32_add_bias_relu__##isa(size_t rows, size_t c, size_t ld, float *y, const float *res, size_t ldr,      \
+                                   const float *b, int relu) {                                                    \
+    switch ((res ? 4 : 0) | (b ? 2 : 0) | (relu ? 1 : 0)) {                                                       \
+    case 0: return;                                                                                               \
+    case 1: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 0, 0, 1); return;                                     \
+    case 2: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 0, 1, 0); return;                                     \
+    case 3: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 0, 1, 1); return;                                     \
+    case 4: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 0, 0); return;                                     \
+    case 5: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 0, 1); return;                                     \
+    case 6: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 1, 0); return;                                     \
+    default: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 1, 1); return;                                    \
+    }                                                                                                             \
+  }
+
 /* The table of one ISA's kernels, in the field order above. */
 #define SC_ELTWISE_CONFIG(isa)                                                                                    \
   {                                                                                                               \

@@ -77,19 +77,7 @@ static inline __attribute__((always_inline)) void add_bias_relu_rows(size_t rows
   }
 }
 
-void sc_f32_add_bias_relu__neon(size_t rows, size_t c, size_t ld, float *y, const float *res, size_t ldr,
-                                const float *b, int relu) {
-  switch ((res ? 4 : 0) | (b ? 2 : 0) | (relu ? 1 : 0)) {
-  case 0: return;
-  case 1: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 0, 0, 1); return;
-  case 2: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 0, 1, 0); return;
-  case 3: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 0, 1, 1); return;
-  case 4: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 0, 0); return;
-  case 5: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 0, 1); return;
-  case 6: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 1, 0); return;
-  default: add_bias_relu_rows(rows, c, ld, y, res, ldr, b, 1, 1, 1); return;
-  }
-}
+SC_ADD_BIAS_RELU_DEFINE(neon)
 
 void sc_f32_col_sum__neon(size_t rows, size_t c, size_t ld, const float *x, double *acc) {
   /* four rows per trip of the accumulators through L1; each lane adds its rows in row order */
