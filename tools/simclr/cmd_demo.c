@@ -278,8 +278,7 @@ int sc_cmd_demo(int argc, char **argv) {
            probe.test_top1, sup.test_top1, lr_acc, wall, t_pre, probe.wall_s, t_lr, sup.wall_s, (long long)pr.steps,
            (double)pr.steps * batch / 60000.0, pr.img_per_s, pr.final_loss, pr.knn_acc, sup.epochs,
            (long long)nlabelled, (long long)ntest, 100 * (probe.test_top1 - best_base), (long long)probe.dim, minutes,
-           (long long)seed,
-           width, (long long)batch);
+           (long long)seed, width, (long long)batch);
   } else {
     printf("Fashion-MNIST: %lld labelled training images (1%%, seed %lld), %lld test images\n",
            (long long)nlabelled, (long long)seed, (long long)ntest);
