@@ -189,12 +189,6 @@ static void pack_gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t 
   }
 }
 
-/* a short run of floats (a kernel row of a few channels: 21 in the 7x7x3 stem), where a memcpy call would cost
- * more than the copy */
-static void copy_run(float *d, const float *src, int64_t len) {
-  for (int64_t q = 0; q < len; q++) d[q] = src[q];
-}
-
 /* sc_gemm_rows_fn for conv_gather: each row written out whole, a kernel row's taps at a time where they lie side
  * by side in the image (tx_step 1, all inside), else pixel by pixel, with zeros for the padding. */
 static void gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t k, float *dst, size_t ld) {
@@ -214,13 +208,13 @@ static void gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t k, fl
       }
       const float *line = img + y * g->sw * ch;
       if (g->tx_step == 1 && x0 >= 0 && x0 + g->ntx <= g->sw) {
-        copy_run(d, line + x0 * ch, run);
+        memcpy(d, line + x0 * ch, (size_t)run * sizeof *d);
         continue;
       }
       for (int64_t tx = 0; tx < g->ntx; tx++) {
         const int64_t x = x0 + tx * g->tx_step;
         if (x >= 0 && x < g->sw)
-          copy_run(d + tx * ch, line + x * ch, ch);
+          memcpy(d + tx * ch, line + x * ch, (size_t)ch * sizeof *d);
         else
           memset(d + tx * ch, 0, (size_t)ch * sizeof *d);
       }
