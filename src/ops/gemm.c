@@ -412,7 +412,14 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
      * shared counter (about two per thread), so that a core slowed by other work does not hold up the call. More,
      * smaller blocks read each panel of B for fewer microkernel calls: with four per thread 1024^3 on two threads
      * ran at 381-389 GFLOP/s, with two at 406-412. */
-    const size_t chunk = dynamic ? min_sz(p->mc, max_sz(mr, round_up(ceil_div(p->m, 2 * (size_t)T), mr))) : mc;
+    const size_t shared = min_sz(p->mc, max_sz(mr, round_up(ceil_div(p->m, 2 * (size_t)T), mr)));
+    /* With an epilogue, a packed block's C (its rows by this thread's columns) is to be in L2 still when the pass
+     * comes, so at most half of L2: ResNet-50's 14x14x256-1024 at batch 16, two threads, 504-row blocks of 2 MB
+     * ran at 282-311 GFLOP/s with the epilogue (345-381 without), 126-row blocks at 327-370; 28x28x128-512 280-288
+     * -> 313-338 (three alternated runs). Rows read in place take the epilogue as they finish (below). */
+    const size_t l2 = sc_cpu()->l2_bytes >= 131072 ? sc_cpu()->l2_bytes : 262144;
+    const size_t ep_rows = p->ep && !narrow ? max_sz(mr, l2 / 2 / ((n1 - n0) * sizeof(float)) / mr * mr) : p->m;
+    const size_t chunk = min_sz(ep_rows, dynamic ? shared : mc);
     const size_t r_end = dynamic ? p->m : m1;
     /* The shared blocks are cut in whole tiles, block b ending at tile ceil(mt * (b+1) / blocks): sizes differ by
      * one tile at most, larger first, so threads taking them in turn get equal counts of microkernel calls.
