@@ -117,8 +117,14 @@ static void pack_matrix(const sc_gemm_src *s, size_t r0, size_t rc, size_t p0, s
   pack_matrix_with(pack_t_of(sc_kernels_active()), s, r0, rc, p0, kc, w, scale, dst);
 }
 
+/* sc_gemm_rows_fn of a matrix source whose rows run along the depth */
+static void matrix_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t k, float *dst, size_t ld) {
+  for (size_t r = 0; r < rc; r++) memcpy(dst + r * ld, s->data + (r0 + r) * s->ld, k * sizeof(float));
+}
+
 sc_gemm_src sc_gemm_src_matrix(const float *data, size_t ld, int depth_contiguous) {
-  sc_gemm_src s = {.pack = pack_matrix, .data = data, .ld = ld, .depth_contiguous = depth_contiguous};
+  sc_gemm_src s = {.pack = pack_matrix, .data = data, .ld = ld, .depth_contiguous = depth_contiguous,
+                   .rows = depth_contiguous ? matrix_rows : NULL};
   return s;
 }
 
@@ -383,11 +389,17 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
     /* A gathered by a packer (implicit GEMM) that can write its rows out whole is read in place the same way,
      * from a micro-panel of rows gathered into the A buffer: a plain copy of each row's runs instead of a
      * transposing pack. ResNet-50's 7x7x3 stem at batch 16 (147 floats a row, 64 columns): 16.7 -> 14.4 ms on
-     * two threads, 32 -> 26 ms on one. */
-    const size_t rows_ld = round_up(p->k, 16);
-    const int a_rows = p->a->pack != pack_matrix && p->a->rows && mr * rows_ld <= p->mc * p->kc;
-    const sc_f32_gemm_ukr_rowa_fn rowa = narrow && ((p->a->pack == pack_matrix && p->a->depth_contiguous) || a_rows) &&
-                                                 p->alpha == 1.0f ? p->kern->gemm->ukr_rowa : NULL;
+     * two threads, 32 -> 26 ms on one. So is a matrix whose rows lie a multiple of 4 KB apart: in place, its MR
+     * rows would share one set of an L1 indexed by 4 KB (64 sets of 64-byte lines) and outnumber its ways.
+     * ResNet-50's 14x14x1024-256 at batch 16 (rows of 1024 floats): 213-244 -> 317-330 GFLOP/s on two threads,
+     * 117-122 -> 166-168 on one (in place, then copied; packed instead, 302-312 and 161-168). The copies' row
+     * stride avoids such multiples too. */
+    const size_t rows_ld = round_up(p->k, 16) + (round_up(p->k, 16) % 1024 == 0 ? 16 : 0);
+    const int aliased = p->a->pack == pack_matrix && p->a->ld % 1024 == 0;
+    const int a_rows = (p->a->pack != pack_matrix || aliased) && p->a->rows && mr * rows_ld <= p->mc * p->kc;
+    const int a_matrix = p->a->pack == pack_matrix && p->a->depth_contiguous && !aliased;
+    const sc_f32_gemm_ukr_rowa_fn rowa = narrow && (a_matrix || a_rows) && p->alpha == 1.0f ? p->kern->gemm->ukr_rowa
+                                                                                             : NULL;
     /* One thread and wide C: B is packed panel by panel during the first row block, behind the FMAs, like A
      * above. Otherwise all threads pack all of B together first, taking groups of panels from a shared counter
      * (so a core slowed by other work packs less). */
@@ -457,7 +469,8 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
         const float *arow = a_rows ? apack : p->a->data + (ic + ir) * p->a->ld;
         const size_t lda = a_rows ? rows_ld : p->a->ld;
         if (a_rows) p->a->rows(p->a, ic + ir, mr, p->k, apack, rows_ld);
-        const size_t next_rows = !a_rows && ic + ir + mr < p->m ? min_sz(mr, p->m - ic - ir - mr) : 0;
+        const size_t next_rows =
+            p->a->pack == pack_matrix && ic + ir + mr < p->m ? min_sz(mr, p->m - ic - ir - mr) : 0;
         const float *next = next_rows ? p->a->data + (ic + ir + mr) * p->a->ld : NULL;
         const size_t span = next_rows ? ((next_rows - 1) * p->a->ld + p->k + 15) / 16 : 0;
         size_t staged = 0; /* lines */

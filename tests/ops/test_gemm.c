@@ -122,6 +122,8 @@ SC_ISA_TEST(gemm, two_threads_tall_wide_deep) {
   check(k, SC_TRANS, SC_NO_TRANS, 70, 128, 17000, 1.0f, 1.0f, 2, 408);
   /* 256 rows (258 in 6-row tiles) in each slice of the depth: B read in place, the next block of A staged */
   check(k, SC_TRANS, SC_NO_TRANS, 256, 64, 8200, 1.0f, 0.0f, 1, 409);
+  /* rows of A 4 KB apart under a narrow C (see one_thread_wide_and_deep), the row blocks shared */
+  check(k, SC_NO_TRANS, SC_NO_TRANS, 1200, 256, 1024, 1.0f, 0.0f, 0, 410);
 }
 
 SC_ISA_TEST(gemm, one_thread_wide_and_deep) {
@@ -134,6 +136,10 @@ SC_ISA_TEST(gemm, one_thread_wide_and_deep) {
   check(k, SC_TRANS, SC_NO_TRANS, 8, 150, 17000, 1.0f, 1.0f, 0, 453);
   check(k, SC_TRANS, SC_NO_TRANS, 70, 128, 17000, -1.0f, 1.0f, 2, 454); /* B read in place (ukr_rowb) */
   check(k, SC_TRANS, SC_NO_TRANS, 130, 192, 700, 1.0f, 0.5f, 1, 455);    /* the same, though B would fit packed */
+  /* narrow C and rows of A 4 KB apart (lda 1024), which the driver copies a micro-panel at a time (to a row
+   * stride that is not such a multiple, for k = 1024) before reading them in place */
+  check(k, SC_NO_TRANS, SC_NO_TRANS, 300, 100, 1000, 1.0f, 1.0f, 24, 456);
+  check(k, SC_NO_TRANS, SC_NO_TRANS, 150, 64, 1024, 1.0f, 0.0f, 0, 457);
 }
 
 SC_ISA_TEST(gemm, every_alternative_tile) {
