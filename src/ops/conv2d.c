@@ -189,6 +189,17 @@ static void pack_gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t 
   }
 }
 
+/* n floats from s to d; 16 to 32 of them (a 7x7x3 stem's kernel row is 21) as two overlapping 64-byte blocks of
+ * fixed size, which the compiler inlines, where a call of memcpy costs more than the copy */
+static void copy_floats(float *d, const float *s, size_t n) {
+  if (n >= 16 && n <= 32) {
+    memcpy(d, s, 16 * sizeof *d);
+    memcpy(d + n - 16, s + n - 16, 16 * sizeof *d);
+    return;
+  }
+  memcpy(d, s, n * sizeof *d);
+}
+
 /* sc_gemm_rows_fn for conv_gather: each row written out whole, a kernel row's taps at a time where they lie side
  * by side in the image (tx_step 1, all inside), else pixel by pixel, with zeros for the padding. */
 static void gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t k, float *dst, size_t ld) {
@@ -208,13 +219,13 @@ static void gather_rows(const sc_gemm_src *s, size_t r0, size_t rc, size_t k, fl
       }
       const float *line = img + y * g->sw * ch;
       if (g->tx_step == 1 && x0 >= 0 && x0 + g->ntx <= g->sw) {
-        memcpy(d, line + x0 * ch, (size_t)run * sizeof *d);
+        copy_floats(d, line + x0 * ch, (size_t)run);
         continue;
       }
       for (int64_t tx = 0; tx < g->ntx; tx++) {
         const int64_t x = x0 + tx * g->tx_step;
         if (x >= 0 && x < g->sw)
-          memcpy(d + tx * ch, line + x * ch, (size_t)ch * sizeof *d);
+          copy_floats(d + tx * ch, line + x * ch, (size_t)ch);
         else
           memset(d + tx * ch, 0, (size_t)ch * sizeof *d);
       }
