@@ -19,13 +19,26 @@
 typedef void (*sc_f32_gemm_ukr_fn)(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,
                                    size_t ldc, int accumulate);
 
+/* What a microkernel may finish its tile with before storing it (the layer's epilogue, on the tile's last depth
+ * block): v += res[i*ldr + j] (res NULL: skipped), then v += bias[j] (bias NULL: skipped), then v = max(v, 0)
+ * (relu nonzero; NaN gives 0), each rounded as the table's add_bias_relu rounds it; res and bias point at the
+ * tile's first row and column, and res does not overlap C. Fields are word-sized: assembly reads them by offset. */
+typedef struct sc_f32_gemm_tile_ep {
+  const float *res;
+  size_t ldr;
+  const float *bias;
+  size_t relu;
+} sc_f32_gemm_tile_ep;
+
 /* The same product with A read in place: row i of the tile at a + i*lda (kc contiguous floats, any alignment),
  * for all MR rows (m == MR: the driver packs the last, partial panel instead); everything else as above, and the
  * result equal to the packed kernel's bit for bit. Along the depth steps it also stages kc consecutive cache lines
  * from pf in L2 (pf + 16p at step p), one per step between the FMAs, so that the driver can have the next panel's
- * rows fetched from DRAM while this one computes, without a burst of prefetches. pf is never dereferenced. */
+ * rows fetched from DRAM while this one computes, without a burst of prefetches. pf is never dereferenced. With
+ * ep (NULL: none) the tile is finished as sc_f32_gemm_tile_ep says, in registers, before it is stored. */
 typedef void (*sc_f32_gemm_ukr_rowa_fn)(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
-                                        const float *pf, float *c, size_t ldc, int accumulate);
+                                        const float *pf, float *c, size_t ldc, int accumulate,
+                                        const sc_f32_gemm_tile_ep *ep);
 
 /* The same product with B read in place: row p of the panel at b + p*ldb (NR floats, any alignment), for all NR
  * columns (n == NR: the driver uses it only where every panel is whole); everything else as the packed kernel, and

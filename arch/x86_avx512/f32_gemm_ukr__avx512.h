@@ -20,13 +20,16 @@
  *                       the function takes lda after a, reads row i of the tile at a + i*lda (kc contiguous floats)
  *                       and needs m == MR (arch/gemm.h, sc_f32_gemm_ukr_rowa_fn). Rows are addressed from two
  *                       bases, a and a + 7*lda, with lda, 3*lda and 5*lda as scaled indices. It takes pf after b
- *                       and stages the line at pf + 16p in L2 at step p.
+ *                       and stages the line at pf + 16p in L2 at step p. It takes ep last and finishes the tile
+ *                       with it: a full tile in the assembly (the loop's A and B registers, free by then, hold
+ *                       ep's fields; zmm28-29 the bias, zmm30 zero), a partial one in the merge below.
  *   SC_UKR_ROW_B        (optional, NV = 4 only) B is read in place: the function takes ldb after b, reads row p of
  *                       the panel at b + p*ldb (NR floats, any alignment) and needs n == NR
  *                       (sc_f32_gemm_ukr_rowb_fn); it takes pf and pf_ld after ldb and stages pf + p*pf_ld in L2
  *                       at step p.
  */
 #include <immintrin.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gemm.h"
@@ -93,6 +96,20 @@
 #define SC_TILE_ROW(s, i, r0, r1, bc)                   \
   "vmovaps %%zmm" #r0 ", 64*" #r0 "(%[t])\n\t"          \
   "vmovaps %%zmm" #r1 ", 64*" #r1 "(%[t])\n\t"
+/* a row finished with the tile's epilogue (SC_UKR_ROW_A): + C when accumulating, + the residual row (at a, rows
+ * k4 bytes apart; none when a is 0), + the bias (zmm28-29; none when b is 0), max with zero (zmm30; when k1) */
+#define SC_EP_ROW(s, i, r0, r1, bc)                                                                \
+  "test $2, %[mode]\n\tjz 31f\n\t"                                                              \
+  "vaddps (%[c]), %%zmm" #r0 ", %%zmm" #r0 "\n\tvaddps 64(%[c]), %%zmm" #r1 ", %%zmm" #r1 "\n"    \
+  "31:\n\ttest %[a], %[a]\n\tjz 32f\n\t"                                                        \
+  "vaddps (%[a]), %%zmm" #r0 ", %%zmm" #r0 "\n\tvaddps 64(%[a]), %%zmm" #r1 ", %%zmm" #r1 "\n\t"  \
+  "add %[k4], %[a]\n"                                                                             \
+  "32:\n\ttest %[b], %[b]\n\tjz 33f\n\t"                                                        \
+  "vaddps %%zmm28, %%zmm" #r0 ", %%zmm" #r0 "\n\tvaddps %%zmm29, %%zmm" #r1 ", %%zmm" #r1 "\n"     \
+  "33:\n\ttest %[k1], %[k1]\n\tjz 34f\n\t"                                                      \
+  "vmaxps %%zmm30, %%zmm" #r0 ", %%zmm" #r0 "\n\tvmaxps %%zmm30, %%zmm" #r1 ", %%zmm" #r1 "\n"     \
+  "34:\n\t"                                                                                       \
+  "vmovups %%zmm" #r0 ", (%[c])\n\tvmovups %%zmm" #r1 ", 64(%[c])\n\tadd %[ldc], %[c]\n\t"
 #elif SC_UKR_NV == 4
 #ifdef SC_UKR_ROW_B
 /* one row of B in place, then the pointer moves to the next row */
@@ -175,6 +192,23 @@ static inline __mmask16 sc_lane_mask(size_t n, size_t v) {
   return r >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << r) - 1u);
 }
 
+/* A full tile with an epilogue (mode bit 2) is finished at label 9, after the partial tile's path: ep's fields
+ * go to the registers the loop no longer needs (a: res, k4: its row stride in bytes, b: bias, k1: relu) */
+#ifdef SC_UKR_ROW_A
+#define SC_EP_BRANCH "test $4, %[mode]\n\tjnz 9f\n\t"
+#define SC_EP_TILE                                                                                        \
+  "jmp 8f\n"                                                                                             \
+  "9:\n\t"                                                                                              \
+  "mov 16(%[ep]), %[b]\n\ttest %[b], %[b]\n\tjz 30f\n\t"                                                \
+  "vmovups (%[b]), %%zmm28\n\tvmovups 64(%[b]), %%zmm29\n"                                              \
+  "30:\n\t"                                                                                             \
+  "mov (%[ep]), %[a]\n\tmov 8(%[ep]), %[k4]\n\tshl $2, %[k4]\n\tmov 24(%[ep]), %[k1]\n\t"              \
+  "vpxord %%zmm30, %%zmm30, %%zmm30\n\t" SC_UKR_ROWS(SC_EP_ROW, 0)
+#else
+#define SC_EP_BRANCH ""
+#define SC_EP_TILE ""
+#endif
+
 /* the A pointers step along f depth steps (4 in the unrolled loop, 1 in the tail) */
 #ifdef SC_UKR_ROW_A
 #define SC_A_STEP(f) "add $4*" #f ", %[a]\n\tadd $4*" #f ", %[a7]\n\t"
@@ -184,8 +218,11 @@ static inline __mmask16 sc_lane_mask(size_t n, size_t v) {
 
 #if defined(SC_UKR_ROW_A)
 void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b, const float *pf,
-                 float *c, size_t ldc, int accumulate) {
+                 float *c, size_t ldc, int accumulate, const sc_f32_gemm_tile_ep *ep) {
   const float *a7 = a + 7 * lda;
+  _Static_assert(offsetof(sc_f32_gemm_tile_ep, res) == 0 && offsetof(sc_f32_gemm_tile_ep, ldr) == 8 &&
+                     offsetof(sc_f32_gemm_tile_ep, bias) == 16 && offsetof(sc_f32_gemm_tile_ep, relu) == 24,
+                 "the assembly reads sc_f32_gemm_tile_ep's fields at these offsets");
 #elif defined(SC_UKR_ROW_B)
 void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb, const float *pf,
                  size_t pf_ld, float *c, size_t ldc, int accumulate) {
@@ -204,7 +241,13 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
     _mm_prefetch((const char *)(c + i * ldc + 32), _MM_HINT_T0);
 #endif
   }
-  size_t k4 = kc / 4, k1 = kc % 4, acc = (size_t)(accumulate != 0);
+  /* bit 0: a full tile, stored by the assembly; bit 1: accumulate; bit 2: an epilogue (SC_UKR_ROW_A) */
+#ifdef SC_UKR_ROW_A
+  const size_t mode = (size_t)full | (size_t)(accumulate != 0) << 1 | (size_t)(ep != NULL) << 2;
+#else
+  const size_t mode = (size_t)full | (size_t)(accumulate != 0) << 1;
+#endif
+  size_t k4 = kc / 4, k1 = kc % 4;
   float *cp = c;
   __asm__ volatile(
       SC_UKR_ROWS(SC_ZERO_ROW, 0)
@@ -227,9 +270,10 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
       "dec %[k1]\n\t"
       "jnz 3b\n"
       "4:\n\t"
-      "test %[full], %[full]\n\t"
+      "test $1, %[mode]\n\t"
       "jz 7f\n\t"
-      "test %[acc], %[acc]\n\t"
+      SC_EP_BRANCH
+      "test $2, %[mode]\n\t"
       "jz 5f\n\t"
       SC_UKR_ROWS(SC_ADD_ROW, 0)
       "jmp 8f\n"
@@ -238,6 +282,7 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
       "jmp 8f\n"
       "7:\n\t"
       SC_UKR_ROWS(SC_TILE_ROW, 0)
+      SC_EP_TILE
       "8:\n\t"
       "vzeroupper\n\t"
       : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [k1] "+r"(k1), [c] "+r"(cp)
@@ -250,7 +295,10 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
 #else
       :
 #endif
-        [ldc] "r"(ldc * sizeof(float)), [full] "r"(full), [acc] "r"(acc), [t] "r"(tile)
+        [ldc] "r"(ldc * sizeof(float)), [mode] "r"(mode), [t] "r"(tile)
+#ifdef SC_UKR_ROW_A
+        , [ep] "r"(ep)
+#endif
       : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
         "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
         "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
@@ -262,6 +310,13 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
       float *ci = c + i * ldc + 16 * v;
       __m512 x = _mm512_load_ps(tile + (i * SC_UKR_NV + v) * 16);
       if (accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(k, ci));
+#ifdef SC_UKR_ROW_A
+      if (ep) {
+        if (ep->res) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(k, ep->res + i * ep->ldr + 16 * v));
+        if (ep->bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(k, ep->bias + 16 * v));
+        if (ep->relu) x = _mm512_max_ps(x, _mm512_setzero_ps()); /* NaN gives 0, as add_bias_relu */
+      }
+#endif
       _mm512_mask_storeu_ps(ci, k, x);
     }
 }

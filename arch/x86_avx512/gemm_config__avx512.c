@@ -26,7 +26,8 @@ void sc_f32_gemm_ukr_28x16__avx512(size_t m, size_t n, size_t kc, const float *a
 void sc_f32_gemm_ukr_6x64__avx512(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,
                                   size_t ldc, int accumulate);
 void sc_f32_gemm_ukr_rowa_14x32__avx512(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
-                                        const float *pf, float *c, size_t ldc, int accumulate);
+                                        const float *pf, float *c, size_t ldc, int accumulate,
+                                        const sc_f32_gemm_tile_ep *ep);
 void sc_f32_gemm_ukr_rowb_6x64__avx512(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb,
                                        const float *pf, size_t pf_ld, float *c, size_t ldc, int accumulate);
 void sc_f32_gemm_pack_t__avx512(size_t w, size_t rn, size_t kc, const float *src, size_t ld, float scale,

@@ -20,12 +20,14 @@
  * overlap or is repeated), so both cores have work whether M or N is small. The table may name other tiles, chosen
  * per call: one for A stored transposed (arch/gemm.h, strided_a) and one for C of few columns (narrow_n).
  * An optional epilogue (sc_gemm_run_ep: residual, bias, ReLU) runs on each block of C right after its last depth
- * block, while the block is still in cache, in one pass (the table's add_bias_relu); where A is read in place, on
- * each micro-panel's rows of C as soon as they are final (MR whole rows, in L1): ResNet-50 at batch 16, two
- * threads, 56x56x64-256 5.13 -> 4.93 ms, the 7x7 stem 15.3 -> 15.0 (medians of 6 alternated runs). Applied to each
- * tile instead, right after its microkernel call, it measured no faster (a 1x1 layer of depth 64 is bound by
- * writing C to DRAM, and the tile's pass then sits between the FMAs); to each finished column panel of a packed
- * block (MC rows of NR floats, a row of C apart), slower: 14x14x256-1024 at 316-367 GFLOP/s fell to 302-315.
+ * block, while the block is still in cache, in one pass (the table's add_bias_relu). Where A is read in place,
+ * the microkernel finishes each tile in its registers on the last depth block (arch/gemm.h, sc_f32_gemm_tile_ep):
+ * ResNet-50 at batch 16, two threads, 56x56x64-256 with bias and ReLU 5.13 ms with the row block's pass, 4.93 with
+ * a pass on each micro-panel's rows (in L1), 4.28 in the registers (the bare GEMM: 4.20; medians of 6 alternated
+ * runs, two sessions). Applied to each tile as a pass right after its microkernel call, it measured no faster
+ * than the block's pass (a 1x1 layer of depth 64 is bound by writing C to DRAM, and the tile's pass then sits
+ * between the FMAs); to each finished column panel of a packed block (MC rows of NR floats, a row of C apart),
+ * slower: 14x14x256-1024 at 316-367 GFLOP/s fell to 302-315.
  */
 #include <omp.h>
 #include <pthread.h>
@@ -477,14 +479,19 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
         for (size_t pc = 0; pc < p->k; pc += p->kc) {
           const size_t kc = min_sz(p->kc, p->k - pc);
           const float *ap = arow + pc, *bp = bres + p->n_round * pc;
+          const sc_gemm_epilogue *e = pc + kc >= p->k ? p->ep : NULL; /* the tiles are final: finish them */
           for (size_t jr = n0; jr < n1; jr += nr) {
             const float *pf = span ? next + staged % span * 16 : bp + jr * kc;
             staged += kc;
+            const sc_f32_gemm_tile_ep tile_ep = {
+                .res = e && e->residual ? e->residual + (ic + ir) * e->ldr + jr : NULL,
+                .ldr = e ? e->ldr : 0,
+                .bias = e && e->bias ? e->bias + jr : NULL,
+                .relu = e ? (size_t)(e->relu != 0) : 0};
             rowa(mr, min_sz(nr, n1 - jr), kc, ap, lda, bp + jr * kc, pf, p->c + (ic + ir) * p->ldc + jr, p->ldc,
-                 pc > 0 || p->beta != 0.0f);
+                 pc > 0 || p->beta != 0.0f, e ? &tile_ep : NULL);
           }
         }
-        sc_gemm_epilogue_apply(p->kern, p->ep, p->c, p->ldc, ic + ir, mr, n0, n1);
       }
       for (size_t pc = 0; pc < p->k; pc += p->kc) {
         const size_t kc = min_sz(p->kc, p->k - pc);
@@ -529,7 +536,7 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
           macro_kernel(p, apack, bp, kc, ic + ir, rn, 0, n0, n1, kc, accumulate, &pf);
         }
       }
-      /* the row block is final and still in cache (but for the rows read in place, done above) */
+      /* the row block is final and still in cache (but for the rows read in place, finished above) */
       sc_gemm_epilogue_apply(p->kern, p->ep, p->c, p->ldc, ic + in_place, mcc - in_place, n0, n1);
     }
     return;

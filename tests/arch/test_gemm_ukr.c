@@ -4,7 +4,8 @@
  * around it; every m <= MR and n <= NR for small kc, the corners for larger kc; accumulate on and off; a large
  * ldc and a misaligned C. Also the transposing packers (the ISA's pack_t) against the definition, and the
  * microkernels that read A or B in place (ukr_rowa, ukr_rowb) against the same loop, with the last row read
- * ending at an unreadable page.
+ * ending at an unreadable page, and ukr_rowa finishing its tile with each kind of epilogue (residual, bias, ReLU)
+ * against the loop followed by those steps.
  *
  * Data are small integers, so every product and partial sum is exact in fp32 and results must match bit for bit
  * (tolerance zero). Non-accumulating calls start from NaN in C, which must not leak into the result; every
@@ -30,6 +31,7 @@ typedef struct ukr_case {
   uint64_t seed;
   size_t lda; /* 0: A packed; else ukr_rowa, A's rows lda floats apart */
   size_t ldb; /* 0: B packed; else ukr_rowb, B's rows ldb floats apart */
+  int ep;     /* ukr_rowa only: the tile's epilogue, 0 for none, else 1 + (bit 0: residual, 1: bias, 2: ReLU) */
 } ukr_case;
 
 /* nrows rows of len floats, ld apart, the last ending where an unreadable page begins (a read past them faults;
@@ -60,12 +62,27 @@ static void check_ukr(const ukr_case *t) {
     for (size_t j = 0; j < t->n; j++) c0[i * ldc + j] = t->accumulate ? (float)sc_test_int(&r, -50, 50) : NAN;
   for (size_t i = 0; i < rows * ldc; i++) ref[i] = c[i];
   float *ref0 = ref + ldc;
+  /* the epilogue's operands: a residual with a row stride of its own, a bias, small integers of both signs */
+  const int with_ep = t->ep > 0, with_res = with_ep && ((t->ep - 1) & 1), with_bias = with_ep && ((t->ep - 1) & 2);
+  const int with_relu = with_ep && ((t->ep - 1) & 4);
+  const size_t ldr = t->n + 5;
+  float *res = malloc(mr * ldr * sizeof(float)), *bias = malloc(nr * sizeof(float));
+  SC_ASSERT(res && bias, "out of memory");
+  sc_test_fill_int(&r, res, mr * ldr, 40);
+  sc_test_fill_int(&r, bias, nr, 40);
+  if (with_res && with_relu) res[ldr + 1] = NAN; /* the ReLU makes it 0, as add_bias_relu does */
   for (size_t i = 0; i < t->m; i++)
     for (size_t j = 0; j < t->n; j++) {
       double s = t->accumulate ? ref0[i * ldc + j] : 0.0;
       for (size_t p = 0; p < kc; p++) s += (double)a[p * mr + i] * (double)b[p * nr + j];
-      ref0[i * ldc + j] = (float)s;
+      float v = (float)s;
+      if (with_res) v += res[i * ldr + j];
+      if (with_bias) v += bias[j];
+      if (with_relu) v = v > 0.0f ? v : 0.0f;
+      ref0[i * ldc + j] = v;
     }
+  const sc_f32_gemm_tile_ep ep = {.res = with_res ? res : NULL, .ldr = ldr, .bias = with_bias ? bias : NULL,
+                                  .relu = (size_t)with_relu};
   void *map;
   size_t map_len;
   if (t->lda) { /* A's rows in place: row i of the tile is column i of the packed panel */
@@ -73,7 +90,8 @@ static void check_ukr(const ukr_case *t) {
     for (size_t i = 0; i < mr; i++)
       for (size_t p = 0; p < kc; p++) ar[i * t->lda + p] = a[p * mr + i];
     /* the staging pointer starts on the guard page: it must never be read */
-    t->g->ukr_rowa(t->m, t->n, kc, ar, t->lda, b, ar + (mr - 1) * t->lda + kc, c0, ldc, t->accumulate);
+    t->g->ukr_rowa(t->m, t->n, kc, ar, t->lda, b, ar + (mr - 1) * t->lda + kc, c0, ldc, t->accumulate,
+                   with_ep ? &ep : NULL);
     munmap(map, map_len);
   } else if (t->ldb) { /* B's rows in place: row p is row p of the packed panel */
     float *br = guarded_rows(kc, nr, t->ldb, &map, &map_len);
@@ -88,13 +106,14 @@ static void check_ukr(const ukr_case *t) {
   const char *name = t->lda ? t->g->ukr_rowa_name : t->ldb ? t->g->ukr_rowb_name : t->g->ukr_name;
   for (size_t i = 0; i < rows * ldc; i++) {
     int same = c[i] == ref[i];
-    SC_ASSERT(same, "%s (isa %s) m=%zu n=%zu kc=%zu ldc=%zu lda=%zu ldb=%zu accumulate=%d seed=%llu: C[%zd][%zu] = "
-              "%g, want %g%s", name, t->k->name, t->m, t->n, kc, ldc, t->lda, t->ldb, t->accumulate,
+    SC_ASSERT(same, "%s (isa %s) m=%zu n=%zu kc=%zu ldc=%zu lda=%zu ldb=%zu accumulate=%d ep=%d seed=%llu: "
+              "C[%zd][%zu] = %g, want %g%s", name, t->k->name, t->m, t->n, kc, ldc, t->lda, t->ldb, t->accumulate,
+              t->ep,
               (unsigned long long)t->seed,
               (ssize_t)(i / ldc) - 1, i % ldc, c[i], ref[i],
               ref[i] == sentinel ? " (outside the m x n corner: must be untouched)" : "");
   }
-  free(a), free(b), free(ref), sc_test_free(c);
+  free(a), free(b), free(ref), free(res), free(bias), sc_test_free(c);
 }
 
 /* the table's tile and its alternatives */
@@ -114,7 +133,7 @@ SC_ISA_TEST(gemm_ukr, every_corner_small_kc) {
     for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
       for (size_t m = 1; m <= cfgs[ci]->mr; m++)
         for (size_t n = 1; n <= cfgs[ci]->nr; n++) {
-          ukr_case t = {k, cfgs[ci], m, n, kcs[q], cfgs[ci]->nr + (seed % 5), (int)(seed & 1), seed, 0, 0};
+          ukr_case t = {k, cfgs[ci], m, n, kcs[q], cfgs[ci]->nr + (seed % 5), (int)(seed & 1), seed, 0, 0, 0};
           check_ukr(&t);
           seed++;
         }
@@ -132,7 +151,7 @@ SC_ISA_TEST(gemm_ukr, depths_around_blocks) {
       for (size_t i = 0; i < 3; i++)
         for (size_t j = 0; j < 4; j++)
           for (int acc = 0; acc < 2; acc++) {
-            ukr_case t = {k, g, ms[i], ns[j], kcs[q], g->nr + 1, acc, seed++, 0, 0};
+            ukr_case t = {k, g, ms[i], ns[j], kcs[q], g->nr + 1, acc, seed++, 0, 0, 0};
             check_ukr(&t);
           }
   }
@@ -143,9 +162,9 @@ SC_ISA_TEST(gemm_ukr, large_ldc) {
   size_t ncfg = configs_of(k, cfgs, 8);
   for (size_t ci = 0; ci < ncfg; ci++)
     for (int acc = 0; acc < 2; acc++) {
-      ukr_case full = {k, cfgs[ci], cfgs[ci]->mr, cfgs[ci]->nr, 37, 4099, acc, 77, 0, 0};
+      ukr_case full = {k, cfgs[ci], cfgs[ci]->mr, cfgs[ci]->nr, 37, 4099, acc, 77, 0, 0, 0};
       check_ukr(&full);
-      ukr_case part = {k, cfgs[ci], cfgs[ci]->mr - 1, cfgs[ci]->nr - 3, 37, 4099, acc, 78, 0, 0};
+      ukr_case part = {k, cfgs[ci], cfgs[ci]->mr - 1, cfgs[ci]->nr - 3, 37, 4099, acc, 78, 0, 0, 0};
       check_ukr(&part);
     }
 }
@@ -177,16 +196,22 @@ static size_t check_in_place(const sc_kernels *k, int b_side, uint64_t seed) {
     for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
       for (size_t x = 1; x <= other; x += (kcs[q] <= 17 || other <= 8 ? 1 : 7))
         for (int acc = 0; acc < 2; acc++) {
-          ukr_case t = {k, g, b_side ? x : g->mr, b_side ? g->nr : x, kcs[q], g->nr + (seed % 3), acc, seed, 0, 0};
+          ukr_case t = {k, g, b_side ? x : g->mr, b_side ? g->nr : x, kcs[q], g->nr + (seed % 3), acc, seed, 0, 0, 0};
           if (b_side)
             t.ldb = g->nr + (seed % 4);
           else
-            t.lda = kcs[q] + (seed % 4) + (kcs[q] == 0);
+            t.lda = kcs[q] + (seed % 4) + (kcs[q] == 0), t.ep = (int)(seed % 9); /* none, then each of 8 kinds */
           check_ukr(&t);
           seed++;
         }
-    ukr_case wide = {k, g, g->mr, g->nr, 37, 4099, 1, seed, b_side ? 0 : 4099, b_side ? 4099 : 0};
+    ukr_case wide = {k, g, g->mr, g->nr, 37, 4099, 1, seed, b_side ? 0 : 4099, b_side ? 4099 : 0, 0};
     check_ukr(&wide);
+    for (int e = 1; !b_side && e <= 8; e++) { /* every epilogue on a full tile and on a partial one */
+      ukr_case full = {k, g, g->mr, g->nr, 37, 4099, e & 1, seed++, 4099, 0, e};
+      check_ukr(&full);
+      ukr_case part = {k, g, g->mr, g->nr - 5, 37, g->nr + 2, (e >> 1) & 1, seed++, 40, 0, e};
+      check_ukr(&part);
+    }
   }
   return ncfg;
 }
