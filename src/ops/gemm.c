@@ -267,8 +267,8 @@ typedef struct gemm_plan {
   atomic_size_t *next_bgroup; /* the shared counter of groups of B panels to pack (B resident) */
 } gemm_plan;
 
-/* a thread whose columns of C number at most this packs A one micro-panel at a time, and one whose rows number at
- * most this reads B in place where it can (see run_thread) */
+/* a thread whose columns of C number at most this (twice this where B is small) packs A one micro-panel at a
+ * time, and one whose rows number at most this reads B in place where it can (see run_thread) */
 #define SC_GEMM_NARROW_N 256
 
 /* Whether a thread with `rows` rows of C reads B in place (run_thread's streaming schedule): the table has the
@@ -386,8 +386,14 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
     /* With few columns per thread each A panel meets few B panels, so packing A (often straight from DRAM)
      * would rival the FMAs: pack it one micro-panel at a time, prefetching the next, so the reads overlap the
      * microkernels running on the current one; or not at all, where the table has a microkernel reading A's rows
-     * in place and there is no alpha to apply (65536x64x576, one core: 169 -> 211 GFLOP/s). */
-    const int narrow = n1 - n0 <= SC_GEMM_NARROW_N;
+     * in place and there is no alpha to apply (65536x64x576, one core: 169 -> 211 GFLOP/s). Each micro-panel
+     * then meets all of B, so up to twice as many columns qualify where B is at most four times L2: ResNet-50's
+     * 1x1 layers at batch 16 with their epilogue, two threads, 28x28x128-512 5.16 -> 4.37 ms, 14x14x1024-512
+     * 10.0 -> 9.1, 7x7x2048-512 5.27 -> 5.08 (medians of 5 alternated runs); but sgemm 1024x512x4608 (B of 9.4
+     * MB), 327-330 -> 291-335 GFLOP/s. */
+    const size_t l2 = sc_cpu()->l2_bytes >= 131072 ? sc_cpu()->l2_bytes : 262144;
+    const int narrow = n1 - n0 <= SC_GEMM_NARROW_N ||
+                       (n1 - n0 <= 2 * SC_GEMM_NARROW_N && p->n_round * p->k * sizeof(float) <= 4 * l2);
     /* A gathered by a packer (implicit GEMM) that can write its rows out whole is read in place the same way,
      * from a micro-panel of rows gathered into the A buffer: a plain copy of each row's runs instead of a
      * transposing pack. ResNet-50's 7x7x3 stem at batch 16 (147 floats a row, 64 columns): 16.7 -> 14.4 ms on
@@ -431,7 +437,6 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
      * comes, so at most half of L2: ResNet-50's 14x14x256-1024 at batch 16, two threads, 504-row blocks of 2 MB
      * ran at 282-311 GFLOP/s with the epilogue (345-381 without), 126-row blocks at 327-370; 28x28x128-512 280-288
      * -> 313-338 (three alternated runs). Rows read in place take the epilogue as they finish (below). */
-    const size_t l2 = sc_cpu()->l2_bytes >= 131072 ? sc_cpu()->l2_bytes : 262144;
     const size_t ep_rows = p->ep && !narrow ? max_sz(mr, l2 / 2 / ((n1 - n0) * sizeof(float)) / mr * mr) : p->m;
     const size_t chunk = min_sz(ep_rows, dynamic ? shared : mc);
     const size_t r_end = dynamic ? p->m : m1;

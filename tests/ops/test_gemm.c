@@ -127,9 +127,10 @@ SC_ISA_TEST(gemm, two_threads_tall_wide_deep) {
 }
 
 SC_ISA_TEST(gemm, one_thread_wide_and_deep) {
-  /* one thread: B packed panel by panel behind the FMAs (C wider than 256 columns), the narrow path (A read in
-   * place where the table can: alpha 1, A not transposed), streaming */
+  /* one thread: B packed panel by panel behind the FMAs (C wider than 512 columns, or than 256 with B over four
+   * times L2), the narrow path (A read in place where the table can: alpha 1, A not transposed), streaming */
   SC_ASSERT(sc_set_num_threads(1) == SC_OK, "set threads: %s", sc_last_error());
+  check(k, SC_NO_TRANS, SC_NO_TRANS, 100, 600, 300, 1.0f, 0.0f, 1, 458);
   check(k, SC_NO_TRANS, SC_NO_TRANS, 530, 300, 300, 1.0f, 0.0f, 1, 450);
   check(k, SC_NO_TRANS, SC_TRANS, 260, 333, 700, 2.0f, -1.0f, 0, 451);
   check(k, SC_NO_TRANS, SC_NO_TRANS, 700, 40, 520, 1.0f, 1.0f, 2, 452);
