@@ -22,12 +22,14 @@
  * An optional epilogue (sc_gemm_run_ep: residual, bias, ReLU) runs on each block of C right after its last depth
  * block, while the block is still in cache, in one pass (the table's add_bias_relu). Where A is read in place,
  * the microkernel finishes each tile in its registers on the last depth block (arch/gemm.h, sc_f32_gemm_tile_ep):
- * ResNet-50 at batch 16, two threads, 56x56x64-256 with bias and ReLU 5.13 ms with the row block's pass, 4.93 with
- * a pass on each micro-panel's rows (in L1), 4.28 in the registers (the bare GEMM: 4.20; medians of 6 alternated
- * runs, two sessions). Applied to each tile as a pass right after its microkernel call, it measured no faster
- * than the block's pass (a 1x1 layer of depth 64 is bound by writing C to DRAM, and the tile's pass then sits
- * between the FMAs); to each finished column panel of a packed block (MC rows of NR floats, a row of C apart),
- * slower: 14x14x256-1024 at 316-367 GFLOP/s fell to 302-315.
+ * ResNet-50 at batch 16, two threads, 56x56x64-256 with bias and ReLU: 5.13 -> 4.93 ms with a pass over each
+ * micro-panel's rows (in L1) instead of the row block's, and later 4.55 -> 4.28 with the tiles finished in the
+ * registers (the bare GEMM 4.20 in that run; medians of 6 alternated runs). Applied to each tile as a pass right
+ * after its microkernel call, it measured no faster than the block's pass (a 1x1 layer of depth 64 is bound by
+ * writing C to DRAM, and the tile's pass then sits between the FMAs); to each finished column panel of a packed
+ * block (MC rows of NR floats, a row of C apart), slower: 14x14x256-1024 at 316-367 GFLOP/s fell to 302-315.
+ * Stored past the caches (non-temporal) once finished in the registers, the 56x56 layers' tiles were 3-6% slower:
+ * the next layer reads them.
  */
 #include <omp.h>
 #include <pthread.h>

@@ -30,8 +30,9 @@ struct sc_gemm_src {
   size_t ld;
   int depth_contiguous; /* element (r, p) at data[r*ld + p] if 1, at data[p*ld + r] if 0 */
   const void *ctx;      /* for custom packers */
-  /* optional, for A gathered by a custom packer: its rows written out whole, which the driver can then read in
-   * place (the table's ukr_rowa) where packing them would cost as much as the FMAs they feed (NULL: none) */
+  /* optional, for A: its rows written out whole, which the driver can then read in place (the table's ukr_rowa)
+   * where packing them would cost as much as the FMAs they feed: a gathered A's rows, or a matrix's rows that lie
+   * a multiple of 4 KB apart and would collide in L1 if read where they are (NULL: none) */
   sc_gemm_rows_fn rows;
 };
 
