@@ -254,6 +254,7 @@ typedef struct gemm_plan {
   size_t m, n, k, mr, nr;
   size_t mc, kc, nc; /* mc: the most rows of a block (each thread balances its own); kc, nc: balanced */
   size_t kc_max;     /* the cache bound kc was balanced under */
+  size_t l2;         /* L2 bytes: the CPU's, or what the table's default blocking assumes (MC x KC in half) */
   int stream_b;      /* set before choose_blocks: never keep all of B packed (a slice of a split depth) */
   size_t n_round;    /* n rounded up to nr: the row length of resident B */
   int resident;      /* 1: all of B packed once (ws->b[0]); 0: streaming NC x KC blocks */
@@ -289,6 +290,7 @@ static void choose_blocks(gemm_plan *p) {
   if (ci->l1d_bytes >= 16384) kc_max = ci->l1d_bytes * 2 / 3 / (p->nr * sizeof(float)) / 8 * 8;
   kc_max = min_sz(max_sz(kc_max, 64), 1024);
   if (ci->l2_bytes >= 131072) mc_max = ci->l2_bytes / 2 / (kc_max * sizeof(float));
+  p->l2 = ci->l2_bytes >= 131072 ? ci->l2_bytes : 2 * g->mc * g->kc * sizeof(float);
   mc_max = max_sz(mc_max / p->mr * p->mr, p->mr);
   if (ci->l3_bytes >= ((size_t)4 << 20)) b_budget = ci->l3_bytes / 4;
   nc_max = max_sz(b_budget / 2 / (kc_max * sizeof(float)) / p->nr * p->nr, p->nr);
@@ -393,9 +395,8 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
      * 1x1 layers at batch 16 with their epilogue, two threads, 28x28x128-512 5.16 -> 4.37 ms, 14x14x1024-512
      * 10.0 -> 9.1, 7x7x2048-512 5.27 -> 5.08 (medians of 5 alternated runs); but sgemm 1024x512x4608 (B of 9.4
      * MB), 327-330 -> 291-335 GFLOP/s. */
-    const size_t l2 = sc_cpu()->l2_bytes >= 131072 ? sc_cpu()->l2_bytes : 262144;
     const int narrow = n1 - n0 <= SC_GEMM_NARROW_N ||
-                       (n1 - n0 <= 2 * SC_GEMM_NARROW_N && p->n_round * p->k * sizeof(float) <= 4 * l2);
+                       (n1 - n0 <= 2 * SC_GEMM_NARROW_N && p->n_round * p->k * sizeof(float) <= 4 * p->l2);
     /* A gathered by a packer (implicit GEMM) that can write its rows out whole is read in place the same way,
      * from a micro-panel of rows gathered into the A buffer: a plain copy of each row's runs instead of a
      * transposing pack. ResNet-50's 7x7x3 stem at batch 16 (147 floats a row, 64 columns): 16.7 -> 14.4 ms on
@@ -404,7 +405,7 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
      * ResNet-50's 14x14x1024-256 at batch 16 (rows of 1024 floats): 213-244 -> 317-330 GFLOP/s on two threads,
      * 117-122 -> 166-168 on one (in place, then copied; packed instead, 302-312 and 161-168). The copies' row
      * stride avoids such multiples too. */
-    const size_t rows_ld = round_up(p->k, 16) + (round_up(p->k, 16) % 1024 == 0 ? 16 : 0);
+    const size_t k16 = round_up(p->k, 16), rows_ld = k16 % 1024 == 0 ? k16 + 16 : k16;
     const int aliased = p->a->pack == pack_matrix && p->a->ld % 1024 == 0;
     const int a_rows = (p->a->pack != pack_matrix || aliased) && p->a->rows && mr * rows_ld <= p->mc * p->kc;
     const int a_matrix = p->a->pack == pack_matrix && p->a->depth_contiguous && !aliased;
@@ -439,7 +440,7 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
      * comes, so at most half of L2: ResNet-50's 14x14x256-1024 at batch 16, two threads, 504-row blocks of 2 MB
      * ran at 282-311 GFLOP/s with the epilogue (345-381 without), 126-row blocks at 327-370; 28x28x128-512 280-288
      * -> 313-338 (three alternated runs). Rows read in place take the epilogue as they finish (below). */
-    const size_t ep_rows = p->ep && !narrow ? max_sz(mr, l2 / 2 / ((n1 - n0) * sizeof(float)) / mr * mr) : p->m;
+    const size_t ep_rows = p->ep && !narrow ? max_sz(mr, p->l2 / 2 / ((n1 - n0) * sizeof(float)) / mr * mr) : p->m;
     const size_t chunk = min_sz(ep_rows, dynamic ? shared : mc);
     const size_t r_end = dynamic ? p->m : m1;
     /* The shared blocks are cut in whole tiles, block b ending at tile ceil(mt * (b+1) / blocks): sizes differ by
