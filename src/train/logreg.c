@@ -1,5 +1,5 @@
 /* logreg.c: multinomial logistic regression by L-BFGS (see logreg.h). The objective is evaluated in double; the
- * logits are computed per sample and the weight gradient per class and eight features, each by exactly one
+ * logits are computed per sample and the weight gradient per block of features (all classes), each by exactly one
  * thread, and the loss is summed serially afterwards, so the fit is bit-identical for any thread count. The line
  * search is a backtracking Armijo search, enough for a smooth convex objective. Must not print. */
 #include <math.h>
@@ -36,7 +36,7 @@ double sc_logreg_objective(const float *x, const int32_t *y, int64_t n, int64_t 
   }
   for (int64_t c = 0; c < k; c++)
     for (int64_t j = 0; j < d; j++) wt[j * kp + c] = W[c * d + j];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(sc_num_threads())
   for (int64_t i = 0; i < n; i++) {
     const float *xi = x + i * d;
     double *zi = z + i * k, mx = -INFINITY;
@@ -63,23 +63,26 @@ double sc_logreg_objective(const float *x, const int32_t *y, int64_t n, int64_t 
   for (int64_t t = 0; t < k * d; t++) r += W[t] * W[t];
   f += 0.5 * l2 * r;
   if (grad) {
-    /* grad W[c][j] = l2 W[c][j] + sum_i dz[i][c] x[i][j], eight columns j at a time */
-    const int64_t nblk = (d + LANES - 1) / LANES;
-#pragma omp parallel for schedule(static)
-    for (int64_t blk = 0; blk < nblk * k; blk++) {
-      const int64_t c = blk / nblk, j0 = blk % nblk * LANES, nj = d - j0 < LANES ? d - j0 : LANES;
-      double acc[LANES];
-      for (int q = 0; q < LANES; q++) acc[q] = q < nj ? l2 * W[c * d + j0 + q] : 0;
-      if (nj == LANES)
-        for (int64_t i = 0; i < n; i++) {
+    /* grad W[c][j] = l2 W[c][j] + sum_i dz[i][c] x[i][j]. A thread takes a block of columns j for every class
+     * and walks the samples once, so that x is read once (each row's columns in one run), the block's sums kept in
+     * grad itself (k x cols doubles, in L1 for few classes). Blocks of eight columns of one class read x k times,
+     * one strided line a sample: 60,000 x 512, 10 classes, two threads, the fit took 6.5 s, 68% of it here. */
+    int64_t cols = 64;
+    while (cols > LANES && (d + cols - 1) / cols < 8) cols /= 2;
+    const int64_t nblk = (d + cols - 1) / cols;
+#pragma omp parallel for schedule(static) num_threads(sc_num_threads())
+    for (int64_t blk = 0; blk < nblk; blk++) {
+      const int64_t j0 = blk * cols, nj = d - j0 < cols ? d - j0 : cols;
+      for (int64_t c = 0; c < k; c++)
+        for (int64_t q = 0; q < nj; q++) grad[c * d + j0 + q] = l2 * W[c * d + j0 + q];
+      for (int64_t i = 0; i < n; i++) {
+        const float *xi = x + i * d + j0;
+        for (int64_t c = 0; c < k; c++) {
           const double dz = z[i * k + c];
-          const float *xi = x + i * d + j0;
-          for (int q = 0; q < LANES; q++) acc[q] += dz * xi[q];
+          double *gc = grad + c * d + j0;
+          for (int64_t q = 0; q < nj; q++) gc[q] += dz * xi[q];
         }
-      else
-        for (int64_t i = 0; i < n; i++)
-          for (int64_t q = 0; q < nj; q++) acc[q] += z[i * k + c] * x[i * d + j0 + q];
-      for (int64_t q = 0; q < nj; q++) grad[c * d + j0 + q] = acc[q];
+      }
     }
     for (int64_t c = 0; c < k; c++) {
       double gb = 0;
@@ -141,7 +144,7 @@ static sc_status reduce(problem *pb) {
     goto done;
   }
   /* K[i][j] for j <= i, each a sum over t in order; LANES rows j side by side keep the additions in flight */
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) num_threads(sc_num_threads())
   for (int64_t i = 0; i < n; i++) {
     const float *xi = pb->xs + i * d;
     for (int64_t j0 = 0; j0 <= i; j0 += LANES) {
@@ -209,10 +212,13 @@ static sc_status prepare(const float *x, int64_t n, int64_t d, const sc_logreg_o
     for (int64_t i = 0; i < n; i++)
       for (int64_t j = 0; j < d; j++) pb->mean[j] += x[i * d + j];
     for (int64_t j = 0; j < d; j++) pb->mean[j] /= (double)n;
+    /* each feature's sum of squares over the samples in order, all features side by side: a row at a time (a
+     * column at a time read one line of 64 bytes per float, 0.7 s of a 60,000 x 512 fit) */
+    for (int64_t j = 0; j < d; j++) sd[j] = 0;
+    for (int64_t i = 0; i < n; i++)
+      for (int64_t j = 0; j < d; j++) sd[j] += (x[i * d + j] - mean[j]) * (x[i * d + j] - mean[j]);
     for (int64_t j = 0; j < d; j++) {
-      double v = 0;
-      for (int64_t i = 0; i < n; i++) v += (x[i * d + j] - mean[j]) * (x[i * d + j] - mean[j]);
-      v = sqrt(v / (double)n);
+      const double v = sqrt(sd[j] / (double)n);
       sd[j] = v > 1e-6 ? v : 1.0; /* a constant feature stays constant (zero after centring) */
     }
   }
@@ -397,7 +403,7 @@ sc_status sc_logreg_fit(const float *x, const int32_t *y, int64_t n, int64_t d, 
 sc_status sc_logreg_scores(const sc_logreg *m, const float *x, int64_t n, float *scores) {
   if (!m || !m->w || !x || !scores || n < 0) return sc_error(SC_EINVAL, "logreg: bad arguments to scores");
   const int64_t d = m->d, k = m->k;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(sc_num_threads())
   for (int64_t i = 0; i < n; i++)
     for (int64_t c = 0; c < k; c++) {
       double s = m->b[c];

@@ -1,7 +1,8 @@
 /* test_logreg.c: the multinomial logistic regression of the linear probe (src/train/logreg): its gradient against
- * central finite differences, its optimum against a case solved independently here (a symmetric two-class problem
- * whose optimum is the root of a scalar equation, found by bisection), accuracy on well-separated clusters, the
- * top-k helper on hand-made scores, refusal of bad labels, and the cross-validated choice of the L2 weight. */
+ * central finite differences, the same bits on one thread and two, its optimum against a case solved independently
+ * here (a symmetric two-class problem whose optimum is the root of a scalar equation, found by bisection), accuracy
+ * on well-separated clusters, the top-k helper on hand-made scores, refusal of bad labels, and the cross-validated
+ * choice of the L2 weight. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,32 +11,65 @@
 #include "testutil.h"
 #include "train/logreg.h"
 
-SC_TEST(logreg, gradient_matches_finite_differences) {
-  enum { N = 23, D = 7, K = 4 };
-  const double l2 = 0.05;
-  sc_test_rng r = {101};
-  float x[N * D];
-  int32_t y[N];
-  sc_test_fill(&r, x, N * D, -2, 2);
-  for (int i = 0; i < N; i++) y[i] = (int32_t)sc_test_int(&r, 0, K - 1);
-  const int P = K * D + K;
-  double th[K * D + K], g[K * D + K];
-  for (int t = 0; t < P; t++) th[t] = sc_test_uniform(&r, -1, 1);
-  double f = sc_logreg_objective(x, y, N, D, K, l2, th, g);
-  SC_ASSERT(isfinite(f) && f > 0, "objective %g at a random point (seed 101)", f);
-  /* central differences: truncation error ~ h^2 |f'''| ~ 1e-10, rounding ~ 1e-16 / h ~ 1e-11, both far below 1e-6 */
+/* The objective's gradient at a random point (seed) against central differences: truncation error ~ h^2 |f'''| ~
+ * 1e-10, rounding ~ 1e-16 / h ~ 1e-11, both far below 1e-6. */
+static void check_gradient(int n, int d, int k, double l2, uint64_t seed) {
+  sc_test_rng r = {seed};
+  float *x = malloc(sizeof(float) * (size_t)(n * d));
+  int32_t *y = malloc(sizeof(int32_t) * (size_t)n);
+  const int p = k * d + k;
+  double *th = malloc(sizeof(double) * (size_t)p), *g = malloc(sizeof(double) * (size_t)p);
+  sc_test_fill(&r, x, (size_t)(n * d), -2, 2);
+  for (int i = 0; i < n; i++) y[i] = (int32_t)sc_test_int(&r, 0, k - 1);
+  for (int t = 0; t < p; t++) th[t] = sc_test_uniform(&r, -1, 1);
+  double f = sc_logreg_objective(x, y, n, d, k, l2, th, g);
+  SC_ASSERT(isfinite(f) && f > 0, "objective %g at a random point (seed %llu)", f, (unsigned long long)seed);
   const double h = 1e-5;
-  for (int t = 0; t < P; t++) {
+  for (int t = 0; t < p; t++) {
     double save = th[t];
     th[t] = save + h;
-    double fp = sc_logreg_objective(x, y, N, D, K, l2, th, NULL);
+    double fp = sc_logreg_objective(x, y, n, d, k, l2, th, NULL);
     th[t] = save - h;
-    double fm = sc_logreg_objective(x, y, N, D, K, l2, th, NULL);
+    double fm = sc_logreg_objective(x, y, n, d, k, l2, th, NULL);
     th[t] = save;
     double fd = (fp - fm) / (2 * h);
-    SC_ASSERT(fabs(fd - g[t]) <= 1e-6 * (1 + fabs(fd)), "n=%d d=%d k=%d l2=%g seed 101: d f / d theta[%d] is %.10g, "
-              "finite differences say %.10g", N, D, K, l2, t, g[t], fd);
+    SC_ASSERT(fabs(fd - g[t]) <= 1e-6 * (1 + fabs(fd)), "n=%d d=%d k=%d l2=%g seed %llu: d f / d theta[%d] is %.10g, "
+              "finite differences say %.10g", n, d, k, l2, (unsigned long long)seed, t, g[t], fd);
   }
+  free(x), free(y), free(th), free(g);
+}
+
+/* A few features (one block of the gradient's columns), and 150 (ten blocks of 16, the last one of 6) */
+SC_TEST(logreg, gradient_matches_finite_differences) {
+  check_gradient(23, 7, 4, 0.05, 101);
+  check_gradient(61, 150, 3, 0.01, 102);
+}
+
+/* The objective and its gradient are each one sum per entry in a fixed order: one and two threads must agree to
+ * the bit, and so must the fits. */
+SC_TEST(logreg, same_bits_on_any_thread_count) {
+  enum { N = 500, D = 150, K = 5 };
+  sc_test_rng r = {103};
+  float *x = malloc(sizeof(float) * N * D);
+  int32_t y[N];
+  sc_test_fill(&r, x, N * D, -2, 2);
+  for (int i = 0; i < N; i++) y[i] = (int32_t)sc_test_int(&r, 0, K - 1), x[i * D + y[i]] += 1.0f;
+  static double th[K * D + K], g[2][K * D + K];
+  double f[2];
+  for (int t = 0; t < K * D + K; t++) th[t] = sc_test_uniform(&r, -0.1f, 0.1f);
+  sc_logreg m[2];
+  for (int v = 0; v < 2; v++) {
+    SC_ASSERT(sc_set_num_threads(v + 1) == SC_OK, "threads: %s", sc_last_error());
+    f[v] = sc_logreg_objective(x, y, N, D, K, 1e-3, th, g[v]);
+    SC_ASSERT(sc_logreg_fit(x, y, N, D, K, NULL, &m[v]) == SC_OK, "fit on %d threads: %s", v + 1, sc_last_error());
+  }
+  SC_ASSERT(memcmp(&f[0], &f[1], sizeof f[0]) == 0 && memcmp(g[0], g[1], sizeof g[0]) == 0,
+            "objective %.17g (1 thread) and %.17g (2 threads), or their gradients, differ", f[0], f[1]);
+  SC_ASSERT(m[0].iters == m[1].iters && memcmp(m[0].w, m[1].w, sizeof(float) * K * D) == 0 &&
+            memcmp(m[0].b, m[1].b, sizeof(float) * K) == 0, "the fits differ (%d and %d iterations)", m[0].iters,
+            m[1].iters);
+  sc_logreg_free(&m[0]), sc_logreg_free(&m[1]);
+  free(x);
 }
 
 /* The symmetric problem: x = +1 (m samples, a fraction q of them labelled 0, the rest 1) and x = -1 (m samples, a
