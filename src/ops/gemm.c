@@ -281,18 +281,23 @@ static int b_in_place(const gemm_plan *p, size_t rows) {
          rows <= SC_GEMM_NARROW_N;
 }
 
+static size_t l3_model; /* sc_gemm_model_l3 (0: the CPU's) */
+
+void sc_gemm_model_l3(size_t bytes) { l3_model = bytes; }
+
 /* Block sizes from the caches: a kc x NR panel of B fills about 2/3 of L1 (A's micro-panel and C stream past it),
  * an MC x KC block of A half of L2, and resident or streamed B at most a quarter of L3. */
 static void choose_blocks(gemm_plan *p) {
   const sc_gemm_config *g = p->kern->gemm;
   const sc_cpu_info *ci = sc_cpu();
+  const size_t l3 = l3_model ? l3_model : ci->l3_bytes;
   size_t kc_max = g->kc, mc_max = g->mc, nc_max = g->nc, b_budget = (size_t)8 << 20;
   if (ci->l1d_bytes >= 16384) kc_max = ci->l1d_bytes * 2 / 3 / (p->nr * sizeof(float)) / 8 * 8;
   kc_max = min_sz(max_sz(kc_max, 64), 1024);
   if (ci->l2_bytes >= 131072) mc_max = ci->l2_bytes / 2 / (kc_max * sizeof(float));
   p->l2 = ci->l2_bytes >= 131072 ? ci->l2_bytes : 2 * g->mc * g->kc * sizeof(float);
   mc_max = max_sz(mc_max / p->mr * p->mr, p->mr);
-  if (ci->l3_bytes >= ((size_t)4 << 20)) b_budget = ci->l3_bytes / 4;
+  if (l3 >= ((size_t)4 << 20)) b_budget = l3 / 4;
   nc_max = max_sz(b_budget / 2 / (kc_max * sizeof(float)) / p->nr * p->nr, p->nr);
   p->kc_max = kc_max;
   p->kc = round_up(ceil_div(p->k, ceil_div(p->k, kc_max)), 8);

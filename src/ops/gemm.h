@@ -68,6 +68,11 @@ sc_status sc_gemm_run_ep(const sc_kernels *kern, size_t m, size_t n, size_t k, c
 void sc_gemm_epilogue_apply(const sc_kernels *kern, const sc_gemm_epilogue *e, float *c, size_t ldc, size_t i0,
                             size_t rows, size_t j0, size_t j1);
 
+/* Plans every later call as if L3 held `bytes` (0: the CPU's size, the default), for tests: which schedule a shape
+ * takes depends on B's budget, a quarter of L3, and a machine with a large L3 would otherwise keep B resident in
+ * every case meant to stream it. Not to be called while a GEMM runs. */
+void sc_gemm_model_l3(size_t bytes);
+
 /* For custom packers: packs rn <= w rows that are contiguous along the depth (row r at src + r*ld, kc floats used)
  * into one panel of width w: dst[p*w + r] = scale * src[r*ld + p], rows rn..w-1 zero. Uses the vectorised
  * transposing packer of the active kernel table when it has one. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ops/conv2d.h"
+#include "ops/gemm.h"
 #include "ops/winograd.h"
 #include "simclr_ops.h"
 #include "test.h"
@@ -581,8 +582,8 @@ SC_ISA_TEST(conv2d, winograd_backward_weights_float) {
 
 /* The forward's epilogue (inference: + residual, + bias, ReLU) against the forward followed by the separate
  * operators, bit for bit, on each path that applies it: the 16-lane and 64-lane direct kernels (per image), the
- * pointwise and gathering GEMM (per row block, B resident), a 1x1 layer whose weights outgrow the resident budget
- * on most machines (streaming), and Winograd (per block of tile rows); one and two threads; with and without
+ * pointwise and gathering GEMM (per row block, B resident), a 1x1 layer whose weights (9 MiB) outgrow the resident
+ * budget of a 32 MiB L3, as which the GEMM is told to plan (streaming), and Winograd (per block of tile rows); one and two threads; with and without
  * residual and ReLU. The residual is a buffer of its own, or y itself (y holds it on entry and the convolution
  * adds into y). In place, the residual joins the sum at its first depth block, which rounds differently, so those
  * cases take small integers (and quarters for the bias): every sum is then exact, Winograd's too (its transformed
@@ -592,6 +593,7 @@ SC_ISA_TEST(conv2d, forward_epilogue_matches_separate_passes) {
                                    shape(2, 9, 9, 40, 72, 1, 1, 1, 0),   shape(2, 20, 18, 3, 64, 7, 7, 2, 3),
                                    shape(1, 4, 4, 1024, 2304, 1, 1, 1, 0), shape(2, 9, 8, 24, 40, 3, 3, 2, 1),
                                    shape(2, 8, 10, 64, 72, 3, 3, 1, 1)};
+  sc_gemm_model_l3((size_t)32 << 20);
   for (int threads = 1; threads <= 2; threads++) {
     SC_ASSERT(sc_set_num_threads(threads) == SC_OK, "set threads: %s", sc_last_error());
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
@@ -631,6 +633,7 @@ SC_ISA_TEST(conv2d, forward_epilogue_matches_separate_passes) {
         sc_test_free(x), sc_test_free(w), sc_test_free(y), sc_test_free(want), sc_test_free(res), sc_test_free(bias);
       }
   }
+  sc_gemm_model_l3(0);
 }
 
 /* Backward-weights of many pixels and few weights (outputs not in blocks of 16, so not the direct kernels), on

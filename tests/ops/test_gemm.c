@@ -103,13 +103,17 @@ SC_ISA_TEST(gemm, beta_zero_ignores_nan_in_c) {
   }
 }
 
+/* The driver keeps B packed while it fits a quarter of L3; these tests plan as on a 32 MiB L3 (an 8 MiB budget)
+ * whatever the machine's, so that the cases meant to stream B do so everywhere. */
+#define TEST_L3 ((size_t)32 << 20)
+
 SC_ISA_TEST(gemm, two_threads_tall_wide_deep) {
   SC_ASSERT(sc_set_num_threads(2) == SC_OK, "set threads: %s", sc_last_error());
+  sc_gemm_model_l3(TEST_L3);
   check(k, SC_NO_TRANS, SC_NO_TRANS, 2000, 20, 50, 1.0f, 0.0f, 1, 400);  /* threads split M */
   check(k, SC_NO_TRANS, SC_TRANS, 9, 700, 60, 2.0f, 1.0f, 0, 401);       /* threads split N */
   check(k, SC_TRANS, SC_NO_TRANS, 150, 170, 300, -1.0f, 2.0f, 3, 402);   /* both, several blocks, beta scaling */
-  /* op(B) too large to keep packed (over 8 MiB, the budget on machines with up to 32 MiB of L3): the streaming
-   * schedule, many depth blocks */
+  /* op(B) too large to keep packed (over 8 MiB): the streaming schedule, many depth blocks */
   check(k, SC_TRANS, SC_NO_TRANS, 8, 150, 17000, 1.0f, 1.0f, 0, 403);
   check(k, SC_NO_TRANS, SC_TRANS, 3, 135, 17000, 1.0f, 0.0f, 1, 404);
   /* the same with the threads over N (few rows, a wide C): each packs and walks its own columns, in blocks */
@@ -124,12 +128,19 @@ SC_ISA_TEST(gemm, two_threads_tall_wide_deep) {
   check(k, SC_TRANS, SC_NO_TRANS, 256, 64, 8200, 1.0f, 0.0f, 1, 409);
   /* rows of A 4 KB apart under a narrow C (see one_thread_wide_and_deep), the row blocks shared */
   check(k, SC_NO_TRANS, SC_NO_TRANS, 1200, 256, 1024, 1.0f, 0.0f, 0, 410);
+  /* streamed B shared by both threads (over M), packed together a block at a time, two blocks of columns: planned
+   * as on a 4 MiB L3 (a 1 MiB budget) to keep the case small */
+  sc_gemm_model_l3((size_t)4 << 20);
+  check(k, SC_NO_TRANS, SC_TRANS, 1000, 700, 600, 1.0f, 0.0f, 1, 411);
+  check(k, SC_TRANS, SC_NO_TRANS, 999, 650, 601, 0.5f, 1.0f, 2, 412);
+  sc_gemm_model_l3(0);
 }
 
 SC_ISA_TEST(gemm, one_thread_wide_and_deep) {
   /* one thread: B packed panel by panel behind the FMAs (C wider than 512 columns, or than 256 with B over four
    * times L2), the narrow path (A read in place where the table can: alpha 1, A not transposed), streaming */
   SC_ASSERT(sc_set_num_threads(1) == SC_OK, "set threads: %s", sc_last_error());
+  sc_gemm_model_l3(TEST_L3);
   check(k, SC_NO_TRANS, SC_NO_TRANS, 100, 600, 300, 1.0f, 0.0f, 1, 458);
   check(k, SC_NO_TRANS, SC_NO_TRANS, 530, 300, 300, 1.0f, 0.0f, 1, 450);
   check(k, SC_NO_TRANS, SC_TRANS, 260, 333, 700, 2.0f, -1.0f, 0, 451);
@@ -141,6 +152,7 @@ SC_ISA_TEST(gemm, one_thread_wide_and_deep) {
    * stride that is not such a multiple, for k = 1024) before reading them in place */
   check(k, SC_NO_TRANS, SC_NO_TRANS, 300, 100, 1000, 1.0f, 1.0f, 24, 456);
   check(k, SC_NO_TRANS, SC_NO_TRANS, 150, 64, 1024, 1.0f, 0.0f, 0, 457);
+  sc_gemm_model_l3(0);
 }
 
 SC_ISA_TEST(gemm, every_alternative_tile) {
