@@ -14,6 +14,7 @@
 #include "eltwise.h"
 #include "image.h"
 #include "conv.h"
+#include "logreg.h"
 
 typedef struct sc_kernels {
   const char *name; /* "scalar", "avx2", ... as sc_isa_name() */
@@ -23,6 +24,7 @@ typedef struct sc_kernels {
   const sc_eltwise_config *eltwise;
   const sc_image_config *image;
   const sc_conv_config *conv; /* the direct convolution for few channels */
+  const sc_logreg_config *logreg; /* the linear probe's logistic regression */
 } sc_kernels;
 
 extern const sc_kernels sc_kernels_scalar;

@@ -4,6 +4,7 @@
 extern const sc_gemm_config sc_gemm_config__neon;
 extern const sc_xent_config sc_xent_config__neon;
 extern const sc_eltwise_config sc_eltwise_config__neon;
+extern const sc_logreg_config sc_logreg_config__neon;
 extern const sc_image_config sc_image_config__neon;
 extern const sc_conv_config sc_conv_config__neon;
 
@@ -13,6 +14,7 @@ const sc_kernels sc_kernels_neon = {
     .gemm = &sc_gemm_config__neon,
     .xent = &sc_xent_config__neon,
     .eltwise = &sc_eltwise_config__neon,
+    .logreg = &sc_logreg_config__neon,
     .image = &sc_image_config__neon,
     .conv = &sc_conv_config__neon,
 };

@@ -4,6 +4,7 @@
 extern const sc_gemm_config sc_gemm_config__avx512;
 extern const sc_xent_config sc_xent_config__avx512;
 extern const sc_eltwise_config sc_eltwise_config__avx512;
+extern const sc_logreg_config sc_logreg_config__avx512;
 extern const sc_image_config sc_image_config__avx512;
 extern const sc_conv_config sc_conv_config__avx512;
 
@@ -13,6 +14,7 @@ const sc_kernels sc_kernels_avx512 = {
     .gemm = &sc_gemm_config__avx512,
     .xent = &sc_xent_config__avx512,
     .eltwise = &sc_eltwise_config__avx512,
+    .logreg = &sc_logreg_config__avx512,
     .image = &sc_image_config__avx512,
     .conv = &sc_conv_config__avx512,
 };

@@ -1,12 +1,15 @@
-/* logreg.c: multinomial logistic regression by L-BFGS (see logreg.h). The objective is evaluated in double; the
- * logits are computed per sample and the weight gradient per block of features (all classes), each by exactly one
- * thread, and the loss is summed serially afterwards, so the fit is bit-identical for any thread count. The line
- * search is a backtracking Armijo search, enough for a smooth convex objective. Must not print. */
+/* logreg.c: multinomial logistic regression by L-BFGS (see logreg.h). The objective is evaluated in double by the
+ * kernel table's logreg kernels (arch/logreg.h: every logit and gradient entry one chain of fused multiply-adds in
+ * a fixed order, the same bits on every ISA): the logits per block of samples and the weight gradient per block of
+ * features (all classes), each by exactly one thread, and the loss summed serially afterwards, so the fit is
+ * bit-identical for any thread count. The line search is a backtracking Armijo search, enough for a smooth convex
+ * objective. Must not print. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "dispatch/dispatch.h"
 #include "logreg.h"
 
 sc_logreg_options sc_logreg_defaults(void) {
@@ -19,43 +22,52 @@ void sc_logreg_free(sc_logreg *m) {
   m->w = m->b = NULL;
 }
 
-/* Each logit and each gradient entry is one sum in a fixed order (bias or l2*W first, then j or i ascending), so
- * the result does not depend on the thread count. The loops carry eight such sums side by side, in registers: a
- * single sum would stall on the latency of each addition. */
+/* The Gram loop of reduce() carries this many sums side by side, in registers: a single sum would stall on the
+ * latency of each addition. */
 enum { LANES = 8 };
 
-double sc_logreg_objective(const float *x, const int32_t *y, int64_t n, int64_t d, int64_t k, double l2,
-                           const double *theta, double *grad) {
+/* Samples per block of the logits: a thread's share of the work in the table's logits kernel */
+#define LOGIT_ROWS 64
+
+/* The objective's scratch: z [n][k] (logits, then dloss/dz), li [n] (each sample's loss), wt [d][k] (W transposed) */
+typedef struct objective_ws {
+  double *z, *li, *wt;
+} objective_ws;
+
+static int ws_alloc(objective_ws *ws, int64_t n, int64_t d, int64_t k) {
+  ws->z = malloc(sizeof(double) * (size_t)(n * k));
+  ws->li = malloc(sizeof(double) * (size_t)n);
+  ws->wt = malloc(sizeof(double) * (size_t)(d * k) + 1);
+  return ws->z && ws->li && ws->wt;
+}
+
+static void ws_free(objective_ws *ws) { free(ws->z), free(ws->li), free(ws->wt); }
+
+/* sc_logreg_objective on the kernel table lk with scratch ws (allocated once per fit: fresh pages for 60,000 x 10
+ * logits on every evaluation cost a tenth of the fit in page faults) */
+static double objective(const sc_logreg_config *lk, objective_ws *ws, const float *x, const int32_t *y, int64_t n,
+                        int64_t d, int64_t k, double l2, const double *theta, double *grad) {
   const double *W = theta, *b = theta + k * d;
-  const int64_t kp = (k + LANES - 1) / LANES * LANES;
-  double *z = malloc(sizeof(double) * (size_t)(n * k)), *li = malloc(sizeof(double) * (size_t)n);
-  double *wt = calloc((size_t)(d * kp) + 1, sizeof(double)); /* W transposed, [d][kp], zero beyond k */
-  if (!z || !li || !wt) {
-    free(z), free(li), free(wt);
-    return NAN;
-  }
+  double *z = ws->z, *li = ws->li, *wt = ws->wt;
   for (int64_t c = 0; c < k; c++)
-    for (int64_t j = 0; j < d; j++) wt[j * kp + c] = W[c * d + j];
+    for (int64_t j = 0; j < d; j++) wt[j * k + c] = W[c * d + j];
+  const int64_t nblk = (n + LOGIT_ROWS - 1) / LOGIT_ROWS;
 #pragma omp parallel for schedule(static) num_threads(sc_num_threads())
-  for (int64_t i = 0; i < n; i++) {
-    const float *xi = x + i * d;
-    double *zi = z + i * k, mx = -INFINITY;
-    for (int64_t c0 = 0; c0 < k; c0 += LANES) {
-      double acc[LANES];
-      for (int q = 0; q < LANES; q++) acc[q] = c0 + q < k ? b[c0 + q] : 0;
-      for (int64_t j = 0; j < d; j++) {
-        const double xj = xi[j], *wj = wt + j * kp + c0;
-        for (int q = 0; q < LANES; q++) acc[q] += wj[q] * xj;
-      }
-      for (int q = 0; q < LANES && c0 + q < k; q++) zi[c0 + q] = acc[q];
+  for (int64_t blk = 0; blk < nblk; blk++) {
+    const int64_t i0 = blk * LOGIT_ROWS, i1 = i0 + LOGIT_ROWS < n ? i0 + LOGIT_ROWS : n;
+    lk->logits((size_t)(i1 - i0), (size_t)d, (size_t)k, x + i0 * d, (size_t)d, wt, (size_t)k, b, z + i0 * k,
+               (size_t)k);
+    for (int64_t i = i0; i < i1; i++) {
+      double *zi = z + i * k, mx = -INFINITY;
+      for (int64_t c = 0; c < k; c++) mx = zi[c] > mx ? zi[c] : mx;
+      /* zi becomes exp(z - max), then dloss/dz_i = (softmax - onehot) / n */
+      double se = 0;
+      const double zy = zi[y[i]];
+      for (int64_t c = 0; c < k; c++) zi[c] = exp(zi[c] - mx), se += zi[c];
+      li[i] = mx + log(se) - zy;
+      const double scale = 1.0 / (se * (double)n);
+      for (int64_t c = 0; c < k; c++) zi[c] = zi[c] * scale - (c == y[i]) / (double)n;
     }
-    for (int64_t c = 0; c < k; c++) mx = zi[c] > mx ? zi[c] : mx;
-    double se = 0;
-    for (int64_t c = 0; c < k; c++) se += exp(zi[c] - mx);
-    double lse = mx + log(se);
-    li[i] = lse - zi[y[i]];
-    /* zi becomes dloss/dz_i: (softmax - onehot) / n */
-    for (int64_t c = 0; c < k; c++) zi[c] = (exp(zi[c] - lse) - (c == y[i])) / (double)n;
   }
   double f = 0, r = 0;
   for (int64_t i = 0; i < n; i++) f += li[i];
@@ -63,26 +75,18 @@ double sc_logreg_objective(const float *x, const int32_t *y, int64_t n, int64_t 
   for (int64_t t = 0; t < k * d; t++) r += W[t] * W[t];
   f += 0.5 * l2 * r;
   if (grad) {
-    /* grad W[c][j] = l2 W[c][j] + sum_i dz[i][c] x[i][j]. A thread takes a block of columns j for every class
-     * and walks the samples once, so that x is read once (each row's columns in one run), the block's sums kept in
-     * grad itself (k x cols doubles, in L1 for few classes). Blocks of eight columns of one class read x k times,
-     * one strided line a sample: 60,000 x 512, 10 classes, two threads, the fit took 6.5 s, 68% of it here. */
-    int64_t cols = 64;
-    while (cols > LANES && (d + cols - 1) / cols < 8) cols /= 2;
-    const int64_t nblk = (d + cols - 1) / cols;
+    /* grad W[c][j] = l2 W[c][j] + sum_i dz[i][c] x[i][j]. A thread takes a block of columns j for every class and
+     * walks the samples once (the table's logits_grad), so that x is read once per evaluation. Blocks of eight
+     * columns of one class read x k times, one strided line a sample: 60,000 x 512, 10 classes, two threads,
+     * the fit took 6.5 s, 68% of it there. */
+    const int64_t T = sc_num_threads(), cols = d > T ? ((d + T - 1) / T + 15) / 16 * 16 : 16;
+    const int64_t ncb = (d + cols - 1) / cols; /* none when the span is empty (d = 0) */
 #pragma omp parallel for schedule(static) num_threads(sc_num_threads())
-    for (int64_t blk = 0; blk < nblk; blk++) {
+    for (int64_t blk = 0; blk < ncb; blk++) {
       const int64_t j0 = blk * cols, nj = d - j0 < cols ? d - j0 : cols;
       for (int64_t c = 0; c < k; c++)
         for (int64_t q = 0; q < nj; q++) grad[c * d + j0 + q] = l2 * W[c * d + j0 + q];
-      for (int64_t i = 0; i < n; i++) {
-        const float *xi = x + i * d + j0;
-        for (int64_t c = 0; c < k; c++) {
-          const double dz = z[i * k + c];
-          double *gc = grad + c * d + j0;
-          for (int64_t q = 0; q < nj; q++) gc[q] += dz * xi[q];
-        }
-      }
+      lk->logits_grad((size_t)n, (size_t)nj, (size_t)k, x + j0, (size_t)d, z, (size_t)k, grad + j0, (size_t)d);
     }
     for (int64_t c = 0; c < k; c++) {
       double gb = 0;
@@ -90,7 +94,17 @@ double sc_logreg_objective(const float *x, const int32_t *y, int64_t n, int64_t 
       grad[k * d + c] = gb;
     }
   }
-  free(z), free(li), free(wt);
+  return f;
+}
+
+double sc_logreg_objective(const float *x, const int32_t *y, int64_t n, int64_t d, int64_t k, double l2,
+                           const double *theta, double *grad) {
+  const sc_kernels *kern = sc_kernels_active();
+  if (!kern && sc_init() == SC_OK) kern = sc_kernels_active();
+  objective_ws ws;
+  const int have_ws = ws_alloc(&ws, n, d, k);
+  const double f = kern && have_ws ? objective(kern->logreg, &ws, x, y, n, d, k, l2, theta, grad) : NAN;
+  ws_free(&ws);
   return f;
 }
 
@@ -201,27 +215,35 @@ static sc_status prepare(const float *x, int64_t n, int64_t d, const sc_logreg_o
   pb->xs = malloc(sizeof(float) * (size_t)(n * d));
   if (!pb->mean || !pb->sd || !pb->xs)
     return sc_error(SC_ENOMEM, "logreg: out of memory for %lld x %lld features", (long long)n, (long long)d);
-  const double *mean = pb->mean;
-  double *sd = pb->sd;
+  double *mean = pb->mean, *sd = pb->sd;
   for (int64_t j = 0; j < d; j++) sd[j] = 1.0;
-  for (int64_t t = 0; t < n * d; t++)
-    if (!isfinite(x[t]))
-      return sc_error(SC_ENUMERIC, "logreg: feature %lld of sample %lld is %g", (long long)(t % d),
-                      (long long)(t / d), x[t]);
-  if (opt->standardize) {
+  /* Each thread takes a block of features and walks the samples in order: each feature's sums (its mean, its
+   * squares) are the same on any thread count. (A column at a time read one line of 64 bytes per float: 0.7 s of a
+   * 60,000 x 512 fit.) */
+  const int64_t T = sc_num_threads(), cols = (d + T - 1) / T;
+  int finite = 1;
+#pragma omp parallel for schedule(static) num_threads(sc_num_threads()) reduction(&& : finite)
+  for (int64_t j0 = 0; j0 < d; j0 += cols) {
+    const int64_t j1 = j0 + cols < d ? j0 + cols : d;
     for (int64_t i = 0; i < n; i++)
-      for (int64_t j = 0; j < d; j++) pb->mean[j] += x[i * d + j];
-    for (int64_t j = 0; j < d; j++) pb->mean[j] /= (double)n;
-    /* each feature's sum of squares over the samples in order, all features side by side: a row at a time (a
-     * column at a time read one line of 64 bytes per float, 0.7 s of a 60,000 x 512 fit) */
-    for (int64_t j = 0; j < d; j++) sd[j] = 0;
+      for (int64_t j = j0; j < j1; j++) mean[j] += x[i * d + j];
+    /* a NaN or an infinity among the features makes its sum NaN or infinite; finite floats cannot overflow it */
+    for (int64_t j = j0; j < j1; j++) finite = finite && isfinite(mean[j]);
+    if (!opt->standardize) continue;
+    for (int64_t j = j0; j < j1; j++) mean[j] /= (double)n, sd[j] = 0;
     for (int64_t i = 0; i < n; i++)
-      for (int64_t j = 0; j < d; j++) sd[j] += (x[i * d + j] - mean[j]) * (x[i * d + j] - mean[j]);
-    for (int64_t j = 0; j < d; j++) {
+      for (int64_t j = j0; j < j1; j++) sd[j] += (x[i * d + j] - mean[j]) * (x[i * d + j] - mean[j]);
+    for (int64_t j = j0; j < j1; j++) {
       const double v = sqrt(sd[j] / (double)n);
       sd[j] = v > 1e-6 ? v : 1.0; /* a constant feature stays constant (zero after centring) */
     }
   }
+  for (int64_t t = 0; !finite && t < n * d; t++)
+    if (!isfinite(x[t]))
+      return sc_error(SC_ENUMERIC, "logreg: feature %lld of sample %lld is %g", (long long)(t % d),
+                      (long long)(t / d), x[t]);
+  if (!opt->standardize) memset(mean, 0, sizeof(double) * (size_t)d);
+#pragma omp parallel for schedule(static) num_threads(sc_num_threads())
   for (int64_t i = 0; i < n; i++)
     for (int64_t j = 0; j < d; j++) pb->xs[i * d + j] = (float)((x[i * d + j] - mean[j]) / sd[j]);
   return opt->reduce && d > n && n <= REDUCE_MAX_SAMPLES ? reduce(pb) : SC_OK;
@@ -237,13 +259,18 @@ static sc_status solve(const problem *pb, const int32_t *y, int64_t k, const sc_
   double *dir = malloc(sizeof(double) * (size_t)p), *S = malloc(sizeof(double) * (size_t)(m * p));
   double *Y = malloc(sizeof(double) * (size_t)(m * p)), *rho = malloc(sizeof(double) * (size_t)m);
   double *alpha = malloc(sizeof(double) * (size_t)m);
-  sc_status st = SC_OK;
-  if (!g || !th2 || !g2 || !dir || !S || !Y || !rho || !alpha) {
+  objective_ws ws;
+  const int have_ws = ws_alloc(&ws, n, d, k);
+  const sc_kernels *kern = sc_kernels_active();
+  sc_status st = kern ? SC_OK : sc_init();
+  if (st != SC_OK) goto done;
+  kern = sc_kernels_active();
+  if (!g || !th2 || !g2 || !dir || !S || !Y || !rho || !alpha || !have_ws) {
     st = sc_error(SC_ENOMEM, "logreg: out of memory for %lld x %lld features", (long long)n, (long long)d);
     goto done;
   }
   memset(th, 0, sizeof(double) * (size_t)p);
-  double f = sc_logreg_objective(xs, y, n, d, k, opt->l2, th, g);
+  double f = objective(kern->logreg, &ws, xs, y, n, d, k, opt->l2, th, g);
   int stored = 0, head = 0, it = 0, converged = 0;
   for (; it < opt->max_iter && isfinite(f); it++) {
     if (max_abs(g, p) <= opt->tol) {
@@ -278,7 +305,7 @@ static sc_status solve(const problem *pb, const int32_t *y, int64_t k, const sc_
     int ok = 0;
     for (int ls = 0; ls < 50; ls++, step *= 0.5) {
       for (int64_t t = 0; t < p; t++) th2[t] = th[t] + step * dir[t];
-      f2 = sc_logreg_objective(xs, y, n, d, k, opt->l2, th2, g2);
+      f2 = objective(kern->logreg, &ws, xs, y, n, d, k, opt->l2, th2, g2);
       if (isfinite(f2) && f2 <= f + 1e-4 * step * slope) {
         ok = 1;
         break;
@@ -309,6 +336,7 @@ static sc_status solve(const problem *pb, const int32_t *y, int64_t k, const sc_
   *loss = f, *iters = it, *converged_out = converged;
 done:
   free(g), free(th2), free(g2), free(dir), free(S), free(Y), free(rho), free(alpha);
+  ws_free(&ws);
   return st;
 }
 
