@@ -65,12 +65,14 @@ void sc_f64_logits__avx2(size_t rows, size_t d, size_t k, const float *x, size_t
 #define GRAD_CHUNK 256
 
 static inline __attribute__((always_inline)) void grad_block(int C, size_t n, const float *x, size_t ldx,
+                                                             const float *pf, size_t pf_rows,
                                                              const double *dz, size_t lddz, double *g, size_t ldg,
                                                              __m128i mx0, __m128i mx1, __m256i m0, __m256i m1) {
   __m256d acc[4][2];
   for (int c = 0; c < C; c++)
     acc[c][0] = _mm256_maskload_pd(g + c * ldg, m0), acc[c][1] = _mm256_maskload_pd(g + c * ldg + 4, m1);
   for (size_t i = 0; i < n; i++) {
+    if (i < pf_rows) _mm_prefetch((const char *)(pf + i * ldx), _MM_HINT_T0);
     const __m256d x0 = _mm256_cvtps_pd(_mm_maskload_ps(x + i * ldx, mx0));
     const __m256d x1 = _mm256_cvtps_pd(_mm_maskload_ps(x + i * ldx + 4, mx1));
     for (int c = 0; c < C; c++) {
@@ -95,10 +97,17 @@ void sc_f64_logits_grad__avx2(size_t rows, size_t cols, size_t k, const float *x
       const __m128i mx0 = mask4f(nj), mx1 = mask4f(nj > 4 ? nj - 4 : 0);
       const float *xc = x + i0 * ldx + j0;
       const double *dc = dz + i0 * lddz;
-      size_t c = 0;
-      for (; c + 4 <= k; c += 4) grad_block(4, n, xc, ldx, dc + c, lddz, g + c * ldg + j0, ldg, mx0, mx1, m0, m1);
-      if (c + 2 <= k) grad_block(2, n, xc, ldx, dc + c, lddz, g + c * ldg + j0, ldg, mx0, mx1, m0, m1), c += 2;
-      if (c < k) grad_block(1, n, xc, ldx, dc + c, lddz, g + c * ldg + j0, ldg, mx0, mx1, m0, m1);
+      /* the first group of classes fetches the line each of these samples reads next (the next columns, else the
+       * next chunk's first), so that the passes over a chunk do not wait on memory a line at a time */
+      const float *pf = j0 + 8 < cols ? xc + 8 : x + (i0 + n) * ldx;
+      size_t pfr = j0 + 8 < cols ? n : rows - i0 - n < n ? rows - i0 - n : n, c = 0;
+      for (; c + 4 <= k; c += 4, pfr = 0)
+        grad_block(4, n, xc, ldx, pf, pfr, dc + c, lddz, g + c * ldg + j0, ldg, mx0, mx1, m0, m1);
+      if (c + 2 <= k) {
+        grad_block(2, n, xc, ldx, pf, pfr, dc + c, lddz, g + c * ldg + j0, ldg, mx0, mx1, m0, m1);
+        c += 2, pfr = 0;
+      }
+      if (c < k) grad_block(1, n, xc, ldx, pf, pfr, dc + c, lddz, g + c * ldg + j0, ldg, mx0, mx1, m0, m1);
     }
   }
 }

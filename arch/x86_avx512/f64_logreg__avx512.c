@@ -61,12 +61,14 @@ void sc_f64_logits__avx512(size_t rows, size_t d, size_t k, const float *x, size
 
 /* C classes (dz columns from dz, g rows from g) by 16 columns (masks m0, m1) over n samples */
 static inline __attribute__((always_inline)) void grad_block(int C, size_t n, const float *x, size_t ldx,
+                                                             const float *pf, size_t pf_rows,
                                                              const double *dz, size_t lddz, double *g, size_t ldg,
                                                              __mmask16 mx, __mmask8 m0, __mmask8 m1) {
   __m512d acc[4][2];
   for (int c = 0; c < C; c++)
     acc[c][0] = _mm512_maskz_loadu_pd(m0, g + c * ldg), acc[c][1] = _mm512_maskz_loadu_pd(m1, g + c * ldg + 8);
   for (size_t i = 0; i < n; i++) {
+    if (i < pf_rows) _mm_prefetch((const char *)(pf + i * ldx), _MM_HINT_T0);
     const __m512 xf = _mm512_maskz_loadu_ps(mx, x + i * ldx);
     const __m512d x0 = _mm512_cvtps_pd(_mm512_castps512_ps256(xf));
     const __m512d x1 = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(xf), 1)));
@@ -92,10 +94,17 @@ void sc_f64_logits_grad__avx512(size_t rows, size_t cols, size_t k, const float 
       const __mmask8 m0 = mask8(nj), m1 = mask8(nj > 8 ? nj - 8 : 0);
       const float *xc = x + i0 * ldx + j0;
       const double *dc = dz + i0 * lddz;
-      size_t c = 0;
-      for (; c + 4 <= k; c += 4) grad_block(4, n, xc, ldx, dc + c, lddz, g + c * ldg + j0, ldg, mx, m0, m1);
-      if (c + 2 <= k) grad_block(2, n, xc, ldx, dc + c, lddz, g + c * ldg + j0, ldg, mx, m0, m1), c += 2;
-      if (c < k) grad_block(1, n, xc, ldx, dc + c, lddz, g + c * ldg + j0, ldg, mx, m0, m1);
+      /* the first group of classes fetches the line each of these samples reads next (the next columns, else the
+       * next chunk's first), so that the passes over a chunk do not wait on memory a line at a time */
+      const float *pf = j0 + 16 < cols ? xc + 16 : x + (i0 + n) * ldx;
+      size_t pfr = j0 + 16 < cols ? n : rows - i0 - n < n ? rows - i0 - n : n, c = 0;
+      for (; c + 4 <= k; c += 4, pfr = 0)
+        grad_block(4, n, xc, ldx, pf, pfr, dc + c, lddz, g + c * ldg + j0, ldg, mx, m0, m1);
+      if (c + 2 <= k) {
+        grad_block(2, n, xc, ldx, pf, pfr, dc + c, lddz, g + c * ldg + j0, ldg, mx, m0, m1);
+        c += 2, pfr = 0;
+      }
+      if (c < k) grad_block(1, n, xc, ldx, pf, pfr, dc + c, lddz, g + c * ldg + j0, ldg, mx, m0, m1);
     }
   }
 }
