@@ -3,8 +3,9 @@
  * arch/scalar/f64_logreg__scalar.c's bit for bit); ragged ends go through lane masks. Also the table entry.
  *  - logits: eight samples at a time, their logits of up to 16 classes in registers over the whole depth; each
  *    feature is broadcast once and meets the weights' one or two vectors.
- *  - gradient: 16 columns at a time for up to four classes, over a chunk of samples whose features stay in L1
- *    while every group of classes passes over them; each sample's 16 features are widened once per group. */
+ *  - gradient: 16 columns at a time for up to 12 classes (24 accumulators), over a chunk of samples whose
+ *    features stay in cache while each group of classes passes over them; each sample's 16 features are widened
+ *    once per group, and the first group fetches the line the next columns will read. */
 #include <immintrin.h>
 
 #include "logreg.h"
@@ -59,12 +60,12 @@ void sc_f64_logits__avx512(size_t rows, size_t d, size_t k, const float *x, size
 /* samples per chunk of the gradient: 256 rows of 16 features are 16 KB */
 #define GRAD_CHUNK 256
 
-/* C classes (dz columns from dz, g rows from g) by 16 columns (masks m0, m1) over n samples */
+/* C <= 12 classes (dz columns from dz, g rows from g) by 16 columns (masks mx, m0, m1) over n samples */
 static inline __attribute__((always_inline)) void grad_block(int C, size_t n, const float *x, size_t ldx,
                                                              const float *pf, size_t pf_rows,
                                                              const double *dz, size_t lddz, double *g, size_t ldg,
                                                              __mmask16 mx, __mmask8 m0, __mmask8 m1) {
-  __m512d acc[4][2];
+  __m512d acc[12][2];
   for (int c = 0; c < C; c++)
     acc[c][0] = _mm512_maskz_loadu_pd(m0, g + c * ldg), acc[c][1] = _mm512_maskz_loadu_pd(m1, g + c * ldg + 8);
   for (size_t i = 0; i < n; i++) {
@@ -97,14 +98,19 @@ void sc_f64_logits_grad__avx512(size_t rows, size_t cols, size_t k, const float 
       /* the first group of classes fetches the line each of these samples reads next (the next columns, else the
        * next chunk's first), so that the passes over a chunk do not wait on memory a line at a time */
       const float *pf = j0 + 16 < cols ? xc + 16 : x + (i0 + n) * ldx;
-      size_t pfr = j0 + 16 < cols ? n : rows - i0 - n < n ? rows - i0 - n : n, c = 0;
-      for (; c + 4 <= k; c += 4, pfr = 0)
-        grad_block(4, n, xc, ldx, pf, pfr, dc + c, lddz, g + c * ldg + j0, ldg, mx, m0, m1);
-      if (c + 2 <= k) {
-        grad_block(2, n, xc, ldx, pf, pfr, dc + c, lddz, g + c * ldg + j0, ldg, mx, m0, m1);
-        c += 2, pfr = 0;
+      size_t pfr = j0 + 16 < cols ? n : rows - i0 - n < n ? rows - i0 - n : n;
+      for (size_t c = 0; c < k; c += 12, pfr = 0) {
+        const double *dcc = dc + c;
+        double *gc = g + c * ldg + j0;
+        switch (k - c < 12 ? k - c : 12) {
+#define SC_GRAD_CASE(C)                                                                                              \
+  case C: grad_block(C, n, xc, ldx, pf, pfr, dcc, lddz, gc, ldg, mx, m0, m1); break;
+          SC_GRAD_CASE(1) SC_GRAD_CASE(2) SC_GRAD_CASE(3) SC_GRAD_CASE(4) SC_GRAD_CASE(5) SC_GRAD_CASE(6)
+          SC_GRAD_CASE(7) SC_GRAD_CASE(8) SC_GRAD_CASE(9) SC_GRAD_CASE(10) SC_GRAD_CASE(11) default:
+          grad_block(12, n, xc, ldx, pf, pfr, dcc, lddz, gc, ldg, mx, m0, m1);
+#undef SC_GRAD_CASE
+        }
       }
-      if (c < k) grad_block(1, n, xc, ldx, pf, pfr, dc + c, lddz, g + c * ldg + j0, ldg, mx, m0, m1);
     }
   }
 }
