@@ -1,9 +1,9 @@
 /* logreg.c: multinomial logistic regression by L-BFGS (see logreg.h). The objective is evaluated in double by the
- * kernel table's logreg kernels (arch/logreg.h: every logit and gradient entry one chain of fused multiply-adds in
- * a fixed order, the same bits on every ISA): the logits per block of samples and the weight gradient per block of
- * features (all classes), each by exactly one thread, and the loss summed serially afterwards, so the fit is
- * bit-identical for any thread count. The line search is a backtracking Armijo search, enough for a smooth convex
- * objective. Must not print. */
+ * kernel table's logreg kernels (arch/logreg.h: every logit and gradient sum one chain of fused multiply-adds in a
+ * fixed order, the same bits on every ISA), in one pass over the features: blocks of samples, each by exactly one
+ * thread, get their logits and their share of the weight gradient, whose partial sums are then added in a fixed
+ * order, and the loss is summed serially, so the fit is bit-identical for any thread count. The line search is a
+ * backtracking Armijo search, enough for a smooth convex objective. Must not print. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

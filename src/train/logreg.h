@@ -7,8 +7,8 @@
  * fitted model folds that transform into W and b, so prediction always takes the raw features. With more features
  * than samples (a probe of 600 images on feature maps), the fit runs in the span of the samples, whose optimum is
  * the same (see logreg.c): its cost per iteration then scales with n, not d. All arithmetic is in double, the
- * objective's sums on the kernel table's logreg kernels (arch/logreg.h); work is split over samples and features so
- * the result does not depend on the thread count, nor on the instruction set.
+ * objective's sums on the kernel table's logreg kernels (arch/logreg.h); work is split over blocks of samples whose
+ * sums are added in a fixed order, so the result depends neither on the thread count nor on the instruction set.
  * Nothing here prints or reads files.
  */
 #ifndef SC_TRAIN_LOGREG_H
