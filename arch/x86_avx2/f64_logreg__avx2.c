@@ -2,7 +2,8 @@
  * doubles per ymm, each lane one chain of fused multiply-adds in the scalar kernel's order (so the results equal
  * arch/scalar/f64_logreg__scalar.c's bit for bit); ragged ends go through maskload/maskstore. Also the table entry.
  *  - logits: four samples at a time, their logits of up to 8 classes in registers over the whole depth.
- *  - gradient: 8 columns at a time for up to four classes, over a chunk of samples whose features stay in L1. */
+ *  - gradient: 8 columns at a time for up to four classes, over a chunk of samples whose features stay in cache;
+ *    the first group of classes fetches the line the next columns will read. */
 #include <immintrin.h>
 
 #include "logreg.h"
