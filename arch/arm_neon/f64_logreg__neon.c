@@ -1,15 +1,15 @@
 /* f64_logreg__neon.c: the logistic regression's logits and gradient sums (arch/logreg.h) with NEON (AArch64), two
  * doubles per register, each lane one chain of fused multiply-adds in the scalar kernel's order (vfmaq_f64 and
- * fma() round once, so the results equal arch/scalar/f64_logreg__scalar.c's bit for bit); ragged ends take fma()
- * one lane at a time. Also the table entry.
+ * fma() round once, so the results equal arch/scalar/f64_logreg__scalar.c's bit for bit); ragged ends go to that
+ * scalar kernel. Also the table entry.
  *  - logits: four samples at a time, their logits of four classes in registers over the whole depth.
  *  - gradient: four columns at a time for up to four classes, over a chunk of samples that stays in L1. */
 #include <arm_neon.h>
-#include <math.h>
 
 #include "logreg.h"
 
 SC_LOGREG_DECLARE(neon)
+SC_LOGREG_DECLARE(scalar) /* the ragged ends: the same chains, one lane at a time */
 
 static inline __attribute__((always_inline)) void logits_block(int R, size_t d, const float *x, size_t ldx,
                                                                const double *w, size_t ldw, const double *b,
@@ -35,12 +35,7 @@ void sc_f64_logits__neon(size_t rows, size_t d, size_t k, const float *x, size_t
     for (; i + 4 <= rows; i += 4) logits_block(4, d, x + i * ldx, ldx, w + c0, ldw, b + c0, z + i * ldz + c0, ldz);
     for (; i < rows; i++) logits_block(1, d, x + i * ldx, ldx, w + c0, ldw, b + c0, z + i * ldz + c0, ldz);
   }
-  for (size_t i = 0; c0 < k && i < rows; i++)
-    for (size_t c = c0; c < k; c++) {
-      double acc = b[c];
-      for (size_t j = 0; j < d; j++) acc = fma((double)x[i * ldx + j], w[j * ldw + c], acc);
-      z[i * ldz + c] = acc;
-    }
+  if (c0 < k) sc_f64_logits__scalar(rows, d, k - c0, x, ldx, w + c0, ldw, b + c0, z + c0, ldz);
 }
 
 /* samples per chunk of the gradient: 256 rows of 4 features are 4 KB */
@@ -75,12 +70,7 @@ void sc_f64_logits_grad__neon(size_t rows, size_t cols, size_t k, const float *x
       if (c + 2 <= k) grad_block(2, n, xc + j0, ldx, dc + c, lddz, g + c * ldg + j0, ldg), c += 2;
       if (c < k) grad_block(1, n, xc + j0, ldx, dc + c, lddz, g + c * ldg + j0, ldg);
     }
-    for (size_t c = 0; c < k; c++)
-      for (size_t j = cols4; j < cols; j++) {
-        double acc = g[c * ldg + j];
-        for (size_t i = 0; i < n; i++) acc = fma(dc[i * lddz + c], (double)xc[i * ldx + j], acc);
-        g[c * ldg + j] = acc;
-      }
+    if (cols4 < cols) sc_f64_logits_grad__scalar(n, cols - cols4, k, xc + cols4, ldx, dc, lddz, g + cols4, ldg);
   }
 }
 

@@ -50,7 +50,7 @@ typedef struct objective_ws {
 } objective_ws;
 
 static int ws_alloc(objective_ws *ws, int64_t n, int64_t d, int64_t k) {
-  const int64_t ns = (n + super_rows(n, d, k) - 1) / super_rows(n, d, k);
+  const int64_t sr = super_rows(n, d, k), ns = (n + sr - 1) / sr;
   ws->z = malloc(sizeof(double) * (size_t)(n * k));
   ws->li = malloc(sizeof(double) * (size_t)n);
   ws->wt = malloc(sizeof(double) * (size_t)(d * k) + 1);
@@ -134,14 +134,21 @@ static double objective(const sc_logreg_config *lk, objective_ws *ws, const floa
   return f;
 }
 
+/* The active kernel table's logreg kernels into *lk, initialising the engine first where nothing has */
+static sc_status logreg_kernels(const sc_logreg_config **lk) {
+  if (!sc_kernels_active()) SC_TRY(sc_init());
+  *lk = sc_kernels_active()->logreg;
+  return SC_OK;
+}
+
 double sc_logreg_objective(const float *x, const int32_t *y, int64_t n, int64_t d, int64_t k, double l2,
                            const double *theta, double *grad) {
-  const sc_kernels *kern = sc_kernels_active();
-  if (!kern && sc_init() == SC_OK) kern = sc_kernels_active();
+  const sc_logreg_config *lk = NULL;
   objective_ws ws;
   const int have_ws = ws_alloc(&ws, n, d, k);
-  const double f =
-      kern && have_ws ? objective(kern->logreg, &ws, x, y, n, d, k, l2, theta, grad, NULL, NULL) : NAN;
+  const double f = logreg_kernels(&lk) == SC_OK && have_ws
+                       ? objective(lk, &ws, x, y, n, d, k, l2, theta, grad, NULL, NULL)
+                       : NAN;
   ws_free(&ws);
   return f;
 }
@@ -160,15 +167,16 @@ static double max_abs(const double *a, int64_t n) {
 
 /* ---- the problem as L-BFGS sees it -------------------------------------------------------------------------- */
 
-/* The features of a fit, standardised, and with more features than samples (opt.reduce) their coordinates in the
- * span of the samples. That span holds the optimum: the loss sees W only through W xs_i, and the component of W
- * orthogonal to every xs_i adds to the penalty alone. With an orthonormal basis Q [r][d] of the span, the fit of
- * V [k][r] on z_i = Q xs_i with the same penalty has the same optimum, W = V Q (||V|| = ||W||), found with r <= n
- * coordinates instead of d. The basis comes from the Gram matrix K = xs xs^T by a pivoted Cholesky factorisation:
- * K = L L^T with L [n][r], stopping when what is left of every sample is below 1e-9 of the largest squared norm (the
- * centring alone removes one dimension). Then z_i = L[i], and with P the pivot samples and L_P their rows of L
- * (lower triangular, r x r), Q = L_P^-1 xs_P, so W = (V L_P^-1) xs_P. K and L take 16 n^2 bytes, and the
- * factorisation n^3/3 serial steps: beyond REDUCE_MAX_SAMPLES samples the fit keeps its d features. */
+/* The features of a fit with their means and deviations (the objective standardises on the fly), and with more features
+ * than samples (opt.reduce) their standardised copy and their coordinates in the span of the samples. That span holds
+ * the optimum: the loss sees W only through W xs_i, and the component of W orthogonal to every xs_i adds to the penalty
+ * alone. With an orthonormal basis Q [r][d] of the span, the fit of V [k][r] on z_i = Q xs_i with the same penalty has
+ * the same optimum, W = V Q (||V|| = ||W||), found with r <= n coordinates instead of d. The basis comes from the Gram
+ * matrix K = xs xs^T by a pivoted Cholesky factorisation: K = L L^T with L [n][r], stopping when what is left of every
+ * sample is below 1e-9 of the largest squared norm (the centring alone removes one dimension). Then z_i = L[i], and
+ * with P the pivot samples and L_P their rows of L (lower triangular, r x r), Q = L_P^-1 xs_P, so W = (V L_P^-1) xs_P.
+ * K and L take 16 n^2 bytes, and the factorisation n^3/3 serial steps: beyond REDUCE_MAX_SAMPLES samples the fit keeps
+ * its d features. */
 enum { REDUCE_MAX_SAMPLES = 4096 };
 typedef struct problem {
   int64_t n, d, dim;   /* dim: d, or r when reduced */
@@ -305,16 +313,15 @@ static sc_status solve(const problem *pb, const int32_t *y, int64_t k, const sc_
   double *alpha = malloc(sizeof(double) * (size_t)m);
   objective_ws ws;
   const int have_ws = ws_alloc(&ws, n, d, k);
-  const sc_kernels *kern = sc_kernels_active();
-  sc_status st = kern ? SC_OK : sc_init();
+  const sc_logreg_config *lk = NULL;
+  sc_status st = logreg_kernels(&lk);
   if (st != SC_OK) goto done;
-  kern = sc_kernels_active();
   if (!g || !th2 || !g2 || !dir || !S || !Y || !rho || !alpha || !have_ws) {
     st = sc_error(SC_ENOMEM, "logreg: out of memory for %lld x %lld features", (long long)n, (long long)d);
     goto done;
   }
   memset(th, 0, sizeof(double) * (size_t)p);
-  double f = objective(kern->logreg, &ws, xs, y, n, d, k, opt->l2, th, g, mean, sd);
+  double f = objective(lk, &ws, xs, y, n, d, k, opt->l2, th, g, mean, sd);
   int stored = 0, head = 0, it = 0, converged = 0;
   for (; it < opt->max_iter && isfinite(f); it++) {
     if (max_abs(g, p) <= opt->tol) {
@@ -349,7 +356,7 @@ static sc_status solve(const problem *pb, const int32_t *y, int64_t k, const sc_
     int ok = 0;
     for (int ls = 0; ls < 50; ls++, step *= 0.5) {
       for (int64_t t = 0; t < p; t++) th2[t] = th[t] + step * dir[t];
-      f2 = objective(kern->logreg, &ws, xs, y, n, d, k, opt->l2, th2, g2, mean, sd);
+      f2 = objective(lk, &ws, xs, y, n, d, k, opt->l2, th2, g2, mean, sd);
       if (isfinite(f2) && f2 <= f + 1e-4 * step * slope) {
         ok = 1;
         break;

@@ -44,10 +44,10 @@ sc_status sc_logreg_fit(const float *x, const int32_t *y, int64_t n, int64_t d, 
                         const sc_logreg_options *o, sc_logreg *out);
 void sc_logreg_free(sc_logreg *m);
 
-/* Chooses the L2 weight among grid[0..ngrid) by stratified cross-validation on x, y alone: sample i is held out in
- * fold (its rank among the samples of its class) mod `folds`; each weight is fitted (options o otherwise, NULL for the defaults) on the
- * other folds and scored by top-1 accuracy on the held-out one. The weight with the most held-out hits over all
- * folds wins, the later one in the grid on a tie (order the grid from weak to strong to prefer the stronger).
+/* Chooses the L2 weight among grid[0..ngrid) by stratified cross-validation on x, y alone: sample i is held out in fold
+ * (its rank among the samples of its class) mod `folds`; each weight is fitted (options o otherwise, NULL for the
+ * defaults) on the other folds and scored by top-1 accuracy on the held-out one. The weight with the most held-out hits
+ * over all folds wins, the later one in the grid on a tie (order the grid from weak to strong to prefer the stronger).
  * *best_top1 (may be NULL) receives its cross-validated accuracy. */
 sc_status sc_logreg_choose_l2(const float *x, const int32_t *y, int64_t n, int64_t d, int64_t k, const double *grid,
                               int ngrid, int folds, const sc_logreg_options *o, double *best_l2, double *best_top1);

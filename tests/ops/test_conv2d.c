@@ -580,13 +580,13 @@ SC_ISA_TEST(conv2d, winograd_backward_weights_float) {
   }
 }
 
-/* The forward's epilogue (inference: + residual, + bias, ReLU) against the forward followed by the separate
- * operators, bit for bit, on each path that applies it: the 16-lane and 64-lane direct kernels (per image), the
- * pointwise and gathering GEMM (per row block, B resident), a 1x1 layer whose weights (9 MiB) outgrow the resident
- * budget of a 32 MiB L3, as which the GEMM is told to plan (streaming), and Winograd (per block of tile rows); one and two threads; with and without
- * residual and ReLU. The residual is a buffer of its own, or y itself (y holds it on entry and the convolution
- * adds into y). In place, the residual joins the sum at its first depth block, which rounds differently, so those
- * cases take small integers (and quarters for the bias): every sum is then exact, Winograd's too (its transformed
+/* The forward's epilogue (inference: + residual, + bias, ReLU) against the forward followed by the separate operators,
+ * bit for bit, on each path that applies it: the 16-lane and 64-lane direct kernels (per image), the pointwise and
+ * gathering GEMM (per row block, B resident), a 1x1 layer whose weights (9 MiB) outgrow the resident budget of a 32 MiB
+ * L3, on which the GEMM is told to plan (streaming), and Winograd (per block of tile rows); one and two threads; with
+ * and without residual and ReLU. The residual is a buffer of its own, or y itself (y holds it on entry and the
+ * convolution adds into y). In place, the residual joins the sum at its first depth block, which rounds differently, so
+ * those cases take small integers (and quarters for the bias): every sum is then exact, Winograd's too (its transformed
  * weights are quarters of integers), and any missing, doubled or misplaced term still shows. */
 SC_ISA_TEST(conv2d, forward_epilogue_matches_separate_passes) {
   const sc_conv2d_shape cases[] = {shape(3, 28, 28, 16, 16, 3, 3, 1, 1), shape(3, 7, 7, 64, 64, 3, 3, 1, 1),
