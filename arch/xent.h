@@ -1,12 +1,13 @@
 /* xent.h: per-ISA kernels of the NT-Xent softmax-similarity (the row-wise exp / log-sum-exp work that follows
  * the similarity GEMM and precedes the gradient GEMM).
  *
- * The driver (src/ops/ntxent.c) stores the similarity row S_i with its diagonal set to -inf (so no kernel needs to
- * know where the diagonal is; exp(-inf) = 0). Rows are normalised, so every S entry is at most 1/tau, and two
- * paths exist:
- *   fixed shift (1/tau <= 32, the usual temperatures): row_expsum stores u_ij = e^(S_ij - 1/tau) in place and
- *     sums it (no maximum pass: u >= e^-64 never underflows); with w_k = 1 / sum_j u_kj, P_ij = u_ij w_i and,
- *     because S is symmetric, P_ji = u_ij w_j; row_symgrad forms H = scale * (P + P^T) with no exponential;
+ * The driver (src/ops/ntxent.c) stores the similarity row S_i (or a block's part of it) with its diagonal set to
+ * -inf (so no kernel needs to know where the diagonal is; exp(-inf) = 0). Rows are normalised, so every S entry is
+ * at most 1/tau, and two paths exist:
+ *   fixed shift (1/tau <= 32, the usual temperatures): on S's upper triangle, row_expsum stores u_ij =
+ *     e^(S_ij - 1/tau) in place and sums it along the row and down the columns (no maximum pass: u >= e^-64
+ *     never underflows); with w_k = 1 / sum_j u_kj, P_ij = u_ij w_i and, because S is symmetric, P_ji = u_ij w_j;
+ *     row_symgrad forms H = scale * (P + P^T) with no exponential;
  *   general (small tau): row_lse (maximum, then exp, sum and log), and row_grad with two exponentials per
  *     element, H_ij = scale * (e^(S_ij - lse_i) + e^(S_ij - lse_j)).
  * Either way H = G + G^T is formed row by row in place, without reading S's transpose. Kernels take unaligned
@@ -29,9 +30,10 @@ typedef double (*sc_f32_xent_row_lse_fn)(size_t n, const float *s);
 typedef void (*sc_f32_xent_row_grad_fn)(size_t n, const float *s, float lse_i, const float *lse, float scale,
                                         float *g);
 
-/* u[j] = exp(s[j] - shift) for j < n, and returns sum_j u[j] accumulated in double. u may equal s (in place). An
+/* u[j] = exp(s[j] - shift) for j < n, and returns sum_j u[j] accumulated in double; when col is not NULL, also
+ * col[j] += (double)u[j] (the column sums of the rows above: S's stored triangle). u may equal s (in place). An
  * element equal to -inf gives 0. The caller guarantees s[j] - shift <= ~0 (no overflow). */
-typedef double (*sc_f32_xent_row_expsum_fn)(size_t n, const float *s, float shift, float *u);
+typedef double (*sc_f32_xent_row_expsum_fn)(size_t n, const float *s, float shift, float *u, double *col);
 
 /* g[j] = scale * (u[j] * (w_i + w[j])) for j < n, rounded in that order (the product u * (w_i + w[j]) is
  * P_ij + P_ji, at most 2, so it is scaled last and never goes subnormal). g may equal u (in place). */

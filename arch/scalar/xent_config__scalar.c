@@ -4,7 +4,7 @@
 
 double sc_f32_xent_row_lse__scalar(size_t n, const float *s);
 void sc_f32_xent_row_grad__scalar(size_t n, const float *s, float lse_i, const float *lse, float scale, float *g);
-double sc_f32_xent_row_expsum__scalar(size_t n, const float *s, float shift, float *u);
+double sc_f32_xent_row_expsum__scalar(size_t n, const float *s, float shift, float *u, double *col);
 void sc_f32_xent_row_symgrad__scalar(size_t n, const float *u, float w_i, const float *w, float scale, float *g);
 
 const sc_xent_config sc_xent_config__scalar = {

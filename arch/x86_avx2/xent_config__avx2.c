@@ -3,7 +3,7 @@
 
 double sc_f32_xent_row_lse__avx2(size_t n, const float *s);
 void sc_f32_xent_row_grad__avx2(size_t n, const float *s, float lse_i, const float *lse, float scale, float *g);
-double sc_f32_xent_row_expsum__avx2(size_t n, const float *s, float shift, float *u);
+double sc_f32_xent_row_expsum__avx2(size_t n, const float *s, float shift, float *u, double *col);
 void sc_f32_xent_row_symgrad__avx2(size_t n, const float *u, float w_i, const float *w, float scale, float *g);
 
 const sc_xent_config sc_xent_config__avx2 = {

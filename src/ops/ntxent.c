@@ -1,24 +1,34 @@
 /* ntxent.c: the NT-Xent softmax-similarity (sc_ntxent): SimCLR's contrastive loss and its gradient over a batch of
- * 2N embeddings, as two GEMMs around two row-wise passes of the kernel table's xent kernels.
+ * 2N embeddings, as two GEMMs around row-wise passes of the kernel table's xent kernels.
  *
  *   Zs  = rows of z divided by max(||z_i||, eps), times 1/sqrt(tau)   (2N x d, scratch)
- *   S   = Zs Zs^T = Zn Zn^T / tau, diagonal set to -inf               (2N x 2N, scratch, the only big buffer)
- *   pass 1, per row: lse_i = log sum_j exp(S_ij); loss_i = lse_i - S_i,pos(i)
- *   pass 2, per row, in place: H_ij = (P_ij + P_ji) / 2N - 2/2N [j = pos(i)], P = softmax of S's rows
+ *   S   = Zs Zs^T = Zn Zn^T / tau, diagonal set to -inf               (2N x 2N)
+ *   loss_i = log sum_j exp(S_ij) - S_i,pos(i)
+ *   H_ij = (P_ij + P_ji) / 2N - 2/2N [j = pos(i)], P = softmax of S's rows
  *   dZn = H Zs / sqrt(tau)                                            (written straight into dz)
  *   dz_i = (dZn_i - Zn_i (Zn_i . dZn_i)) / ||z_i||                   (in place)
  * Folding 1/sqrt(tau) into both operands (rather than alpha = 1/tau, which the GEMM applies to one side only)
- * makes S_ij and S_ji the same products summed in the same order: S is symmetric to the last bit.
- * With G = dloss/dS = (softmax - onehot(pos)) / 2N, dloss/dZn = (G + G^T) Zn / tau; since S is symmetric,
- * G^T's row i is available from row i of S and one vector, so H = G + G^T is formed row by row in place without
- * a transpose pass over the 2N x 2N matrix. Only the similarity matrix is ever stored at O((2N)^2). For the usual
- * temperatures (1/tau <= 32) pass 1 stores u = e^(S - 1/tau) in place and pass 2 needs no exponential at all:
- * P_ij = u_ij w_i and P_ji = u_ij w_j with w = 1 / row sums of u (xent.h explains the two paths): one
- * exponential per element instead of three, and no maximum pass. The log of each row's sum (one per row) is
- * taken in double here. Two more uses of symmetry were tried and measured, and dropped: multiplying only the
- * block rows on and above the diagonal of S and copying the rest across (bit-identical, half the flops of the
- * first GEMM, but 5% slower at 2N = 4096, d = 128: the per-block GEMM calls and the copy cost more than they
- * save), and forming H inside the second GEMM's A packer so that H is never written back (no faster).
+ * makes S_ij and S_ji the same products summed in the same order: S is symmetric to the last bit, and so is H.
+ * With G = dloss/dS = (softmax - onehot(pos)) / 2N, dloss/dZn = (G + G^T) Zn / tau = H Zn / tau. S and H live in
+ * one 2N x 2N buffer (rows padded so that they are never a multiple of 4 KB apart). Two paths (xent.h explains
+ * their kernels):
+ *  - the usual temperatures (1/tau <= 32): S's upper triangle only, in blocks of B x B (B depends on 2N alone),
+ *    one GEMM per block row (its diagonal block whole). Then per block, row_expsum stores u = e^(S - 1/tau) in
+ *    place (no maximum pass: every S is at most 1/tau) and sums each row and, right of the diagonal block, each
+ *    column: u is symmetric, so a column sum of block row I is part of a row sum of a later one. With
+ *    w_i = 1 / sum_j u_ij, P_ij = u_ij w_i and P_ji = u_ij w_j, so row_symgrad forms each upper block of H in
+ *    place with no exponential, and the block is then copied transposed to the lower triangle (16 rows at a time
+ *    through the table's transposing packer), for the second GEMM to read H where it lies (alpha 1: H carries
+ *    1/sqrt(tau)). Against computing all of S: half the first GEMM's flops and half the exponentials. 2N = 4096,
+ *    d = 128, one thread, medians of 11 alternated with the whole-matrix form: 57.9 -> 50.8, 60.1 -> 50.7,
+ *    57.6 -> 50.8 ms (per call: first GEMM 23 -> 13 ms, the exponentials 5.5 -> 3.7, H 2.9 -> 5.7 with the copy).
+ *  - small tau: the whole S, row_lse (maximum, exponentials, sum and log per row) and row_grad (H with two
+ *    exponentials per element, from the log-sum-exps of row i and of row j, which is column j's).
+ * Partial sums are kept per block and added in a fixed order, and the loss is summed in row order, so no bit
+ * depends on the thread count. Measured and dropped: the second GEMM reading H from the triangle through a packer
+ * (the part of each row left of its block row being a column of the blocks above) instead of the copy: 28.5 ms
+ * against 23.4 for the GEMM reading rows in place, more than the copy costs; the first GEMM per two blocks
+ * instead of per block row, so that the exponentials find S in L2: no faster at one or two threads.
  *
  * It must not contain instruction-set code (the row kernels live in arch/), and must not allocate per call once
  * its scratch has grown to the largest batch seen (grow-only, one buffer per calling thread).
@@ -42,12 +52,17 @@
  * normal float and every 1 / sum <= e^64 is finite, so nothing underflows or overflows */
 #define NTXENT_FIXED_SHIFT_MAX_INV_TAU 32.0
 
+/* the triangle's strips: B rows, about 2N / 16 rounded up to a multiple of 16, between these */
+#define NTXENT_STRIP_MIN 64
+#define NTXENT_STRIP_MAX 256
+/* rows of a block transposed at once when H's upper triangle is copied to the lower */
+#define NTXENT_MIRROR_ROWS 16
+
 /* Grow-only scratch, one per calling thread so that concurrent callers do not share it. Freed at exit only. */
 static _Thread_local void *scratch;
 static _Thread_local size_t scratch_bytes;
 
-/* the scratch is carved into parts that each start on a cache line */
-static size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 
 static void *scratch_get(size_t bytes) {
   if (bytes <= scratch_bytes) return scratch;
@@ -59,26 +74,44 @@ static void *scratch_get(size_t bytes) {
   return p;
 }
 
-/* What sc_ntxent hands to its parallel row loops (run by sc_parallel: on a team, or once on the calling thread,
- * where the orphaned `omp for` runs every row). */
+/* Lays parts out one after the other, each on a cache line: first with base NULL to size the scratch, then for
+ * real. */
+typedef struct carver {
+  char *base;
+  size_t used;
+} carver;
+
+static void *carve(carver *c, size_t bytes) {
+  void *p = c->base ? c->base + c->used : NULL;
+  c->used += (bytes + 63) / 64 * 64;
+  return p;
+}
+
+/* What sc_ntxent hands to its parallel loops (run by sc_parallel: on a team, or once on the calling thread, where
+ * the orphaned `omp for` runs every iteration). */
 typedef struct nt_job {
   const sc_xent_config *xk;
   size_t n, half, dd;
   const float *z;
-  float *s, *zs, *inv_norm, *rowv, *dz;
+  float *zs, *inv_norm, *dz;
+  float *s; /* S, then H: n rows of stride ld */
+  size_t ld;
+  float *rowv; /* w_i = 1 / sum_j u_ij (triangle), or lse_i (whole matrix) */
   double *row_loss;
   float rsqrt_tau, shift, tau, scale;
-  int fixed_shift;
+  /* the triangle: blocks of bs x bs, nb of them a side */
+  size_t bs, nb;
+  double *rowpart; /* [i * nb + J]: row i's sum of u over column block J (J >= i's block) */
+  double *colpart; /* [I * n + j]: column j's sum of u over block row I (j right of its diagonal block) */
+  float *spos;     /* S_i,i+N for i < N */
+  size_t strip;    /* the block row the exponential pass works on */
 } nt_job;
 
-#define NT_JOB_LOCALS                                                                                            \
-  const nt_job *jb = arg;                                                                                        \
-  const sc_xent_config *xk = jb->xk;                                                                             \
-  const size_t n = jb->n, half = jb->half, dd = jb->dd;                                                          \
-  (void)xk, (void)half, (void)dd
+static size_t pos_of(const nt_job *jb, size_t i) { return i < jb->half ? i + jb->half : i - jb->half; }
 
 static void normalise_part(void *arg) {
-  NT_JOB_LOCALS;
+  const nt_job *jb = arg;
+  const size_t n = jb->n, dd = jb->dd;
   const float *z = jb->z, rsqrt_tau = jb->rsqrt_tau;
   float *zs = jb->zs, *inv_norm = jb->inv_norm;
 #pragma omp for schedule(static)
@@ -95,56 +128,9 @@ static void normalise_part(void *arg) {
   }
 }
 
-static void row_softmax(const nt_job *jb, size_t i) {
-  const size_t n = jb->n, half = jb->half;
-  float *si = jb->s + i * n;
-  const double s_pos = si[i < half ? i + half : i - half];
-  si[i] = -INFINITY; /* a row is not its own negative */
-  if (jb->fixed_shift) {
-    const double sum = jb->xk->row_expsum(n, si, jb->shift, si);
-    jb->rowv[i] = (float)(1.0 / sum);
-    jb->row_loss[i] = (double)jb->shift + log(sum) - s_pos;
-  } else {
-    const double l = jb->xk->row_lse(n, si);
-    jb->rowv[i] = (float)l;
-    jb->row_loss[i] = l - s_pos;
-  }
-}
-
-static void row_grad(const nt_job *jb, size_t i) {
-  const size_t n = jb->n, half = jb->half;
-  float *si = jb->s + i * n;
-  if (jb->fixed_shift)
-    jb->xk->row_symgrad(n, si, jb->rowv[i], jb->rowv, jb->scale, si);
-  else
-    jb->xk->row_grad(n, si, jb->rowv[i], jb->rowv, jb->scale, si);
-  si[i < half ? i + half : i - half] -= 2.0f * jb->scale;
-}
-
-/* Rows cost the same, but chunks handed out on demand keep both passes balanced when a core is shared. Without a
- * team the loop is plain: an orphaned dynamic `omp for` would make libgomp allocate a work-share descriptor. */
-static void rows_part(void *arg) {
-  const nt_job *jb = arg;
-  if (!omp_in_parallel()) {
-    for (size_t i = 0; i < jb->n; i++) row_softmax(jb, i);
-    return;
-  }
-#pragma omp for schedule(dynamic, 16)
-  for (size_t i = 0; i < jb->n; i++) row_softmax(jb, i);
-}
-
-static void grad_rows_part(void *arg) {
-  const nt_job *jb = arg;
-  if (!omp_in_parallel()) {
-    for (size_t i = 0; i < jb->n; i++) row_grad(jb, i);
-    return;
-  }
-#pragma omp for schedule(dynamic, 16)
-  for (size_t i = 0; i < jb->n; i++) row_grad(jb, i);
-}
-
 static void project_part(void *arg) {
-  NT_JOB_LOCALS;
+  const nt_job *jb = arg;
+  const size_t n = jb->n, dd = jb->dd;
   float *dz = jb->dz, *zs = jb->zs, *inv_norm = jb->inv_norm;
   const float tau = jb->tau;
 #pragma omp for schedule(static)
@@ -163,6 +149,131 @@ static void project_part(void *arg) {
   }
 }
 
+/* Runs body(jb, i) for i < count: chunks handed out on demand keep a pass balanced when a core is shared. Without
+ * a team the loop is plain: an orphaned dynamic `omp for` would make libgomp allocate a work-share descriptor. */
+typedef void (*nt_item_fn)(const nt_job *jb, size_t i);
+
+static void dynamic_loop(const nt_job *jb, size_t count, size_t chunk, nt_item_fn body) {
+  if (!omp_in_parallel()) {
+    for (size_t i = 0; i < count; i++) body(jb, i);
+    return;
+  }
+#pragma omp for schedule(dynamic, chunk)
+  for (size_t i = 0; i < count; i++) body(jb, i);
+}
+
+/* ---- the triangle (1/tau <= 32) ---------------------------------------------------------------------------- */
+
+/* Block J of the current block row I, once its GEMM has stored S: the diagonal masked, S_i,i+N kept for the loss,
+ * then u = e^(S - 1/tau) in place with each row's sum and (right of the diagonal block) the column sums. */
+static void tri_exp_block(const nt_job *jb, size_t jrel) {
+  const size_t I = jb->strip, J = I + jrel, bs = jb->bs, n = jb->n, half = jb->half, ld = jb->ld;
+  const size_t i0 = I * bs, i1 = min_sz(i0 + bs, n), j0 = J * bs, j1 = min_sz(j0 + bs, n);
+  double *col = J == I ? NULL : jb->colpart + I * n + j0;
+  for (size_t i = i0; i < i1; i++) {
+    float *row = jb->s + i * ld + j0;
+    if (J == I) row[i - j0] = -INFINITY; /* a row is not its own negative */
+    if (i < half && i + half >= j0 && i + half < j1) jb->spos[i] = row[i + half - j0];
+    jb->rowpart[i * jb->nb + J] = jb->xk->row_expsum(j1 - j0, row, jb->shift, row, col);
+  }
+}
+
+static void tri_exp_part(void *arg) {
+  const nt_job *jb = arg;
+  dynamic_loop(jb, jb->nb - jb->strip, 1, tri_exp_block);
+}
+
+/* Row i's sum of u: the column sums of the block rows above (its blocks left of the diagonal), then its own. */
+static void tri_sums_part(void *arg) {
+  const nt_job *jb = arg;
+  const size_t n = jb->n, nb = jb->nb, half = jb->half;
+#pragma omp for schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    const size_t R = i / jb->bs;
+    double sum = 0.0;
+    for (size_t K = 0; K < R; K++) sum += jb->colpart[K * n + i];
+    for (size_t J = R; J < nb; J++) sum += jb->rowpart[i * nb + J];
+    jb->rowv[i] = (float)(1.0 / sum);
+    jb->row_loss[i] = (double)jb->shift + log(sum) - (double)jb->spos[i < half ? i : i - half];
+  }
+}
+
+/* Block (I, J), J >= I, of H in place, scale * u (w_i + w_j) less 2 scale at positive pairs, then copied
+ * transposed to block (J, I): a few rows at a time through the table's transposing packer. */
+static void tri_grad_block(const nt_job *jb, size_t t) {
+  const size_t n = jb->n, bs = jb->bs, ld = jb->ld;
+  size_t I = 0;
+  while (t >= jb->nb - I) t -= jb->nb - I, I++;
+  const size_t J = I + t, i0 = I * bs, i1 = min_sz(i0 + bs, n), j0 = J * bs, j1 = min_sz(j0 + bs, n);
+  for (size_t i = i0; i < i1; i++) {
+    float *row = jb->s + i * ld + j0;
+    const size_t p = pos_of(jb, i);
+    jb->xk->row_symgrad(j1 - j0, row, jb->rowv[i], jb->rowv + j0, jb->scale, row);
+    if (p >= j0 && p < j1) row[p - j0] -= 2.0f * jb->scale;
+  }
+  if (J == I) return;
+  _Alignas(64) float stage[NTXENT_MIRROR_ROWS * NTXENT_STRIP_MAX];
+  for (size_t ia = i0; ia < i1; ia += NTXENT_MIRROR_ROWS) {
+    const size_t rn = min_sz(NTXENT_MIRROR_ROWS, i1 - ia);
+    sc_gemm_pack_rows_t(NTXENT_MIRROR_ROWS, rn, j1 - j0, jb->s + ia * ld + j0, ld, 1.0f, stage);
+    float *dst = jb->s + j0 * ld + ia;
+    if (rn == NTXENT_MIRROR_ROWS) /* a constant size: the copies are inlined */
+      for (size_t j = 0; j < j1 - j0; j++)
+        memcpy(dst + j * ld, stage + j * NTXENT_MIRROR_ROWS, NTXENT_MIRROR_ROWS * sizeof(float));
+    else
+      for (size_t j = 0; j < j1 - j0; j++) memcpy(dst + j * ld, stage + j * NTXENT_MIRROR_ROWS, rn * sizeof(float));
+  }
+}
+
+static void tri_grad_part(void *arg) {
+  const nt_job *jb = arg;
+  dynamic_loop(jb, jb->nb * (jb->nb + 1) / 2, 1, tri_grad_block);
+}
+
+/* ---- the whole matrix (1/tau > 32) ------------------------------------------------------------------------- */
+
+static void full_lse_row(const nt_job *jb, size_t i) {
+  float *si = jb->s + i * jb->ld;
+  const double s_pos = si[pos_of(jb, i)];
+  si[i] = -INFINITY; /* a row is not its own negative */
+  const double l = jb->xk->row_lse(jb->n, si);
+  jb->rowv[i] = (float)l;
+  jb->row_loss[i] = l - s_pos;
+}
+
+static void full_lse_part(void *arg) {
+  const nt_job *jb = arg;
+  dynamic_loop(jb, jb->n, 16, full_lse_row);
+}
+
+static void full_grad_row(const nt_job *jb, size_t i) {
+  float *si = jb->s + i * jb->ld;
+  jb->xk->row_grad(jb->n, si, jb->rowv[i], jb->rowv, jb->scale, si);
+  si[pos_of(jb, i)] -= 2.0f * jb->scale;
+}
+
+static void full_grad_part(void *arg) {
+  const nt_job *jb = arg;
+  dynamic_loop(jb, jb->n, 16, full_grad_row);
+}
+
+/* ---- the operator ------------------------------------------------------------------------------------------ */
+
+/* Lays the scratch out (c->base NULL: only sizes it). */
+static void lay_out(carver *c, nt_job *jb, int triangle) {
+  const size_t n = jb->n;
+  jb->s = carve(c, n * jb->ld * sizeof(float));
+  jb->zs = carve(c, n * jb->dd * sizeof(float));
+  jb->inv_norm = carve(c, n * sizeof(float));
+  jb->rowv = carve(c, n * sizeof(float));
+  jb->row_loss = carve(c, n * sizeof(double));
+  if (triangle) {
+    jb->rowpart = carve(c, n * jb->nb * sizeof(double));
+    jb->colpart = carve(c, jb->nb * n * sizeof(double));
+    jb->spos = carve(c, jb->half * sizeof(float));
+  }
+}
+
 sc_status sc_ntxent(int64_t two_n, int64_t d, float tau, const float *z, float *loss, float *dz) {
   const sc_kernels *kern = sc_kernels_active();
   if (!kern) return sc_init();
@@ -175,53 +286,59 @@ sc_status sc_ntxent(int64_t two_n, int64_t d, float tau, const float *z, float *
                     (double)tau);
   if (!z || !loss) return sc_error(SC_EINVAL, "ntxent: null %s pointer", z ? "loss" : "z");
   /* the similarity matrix alone is (2N)^2 floats: refuse sizes whose byte counts overflow */
-  const int64_t limit = INT64_MAX / 16;
-  if (two_n > limit / two_n || d > limit / two_n || two_n * two_n > limit - two_n * d)
+  const int64_t limit = INT64_MAX / 32;
+  if (two_n > limit / (two_n + 16) || d > limit / two_n || two_n * (two_n + 16) > limit - two_n * d)
     return sc_error(SC_EINVAL, "ntxent: 2N=%lld, d=%lld: scratch size overflows", (long long)two_n, (long long)d);
 
-  const size_t n = (size_t)two_n, half = n / 2, dd = (size_t)d;
-  const size_t s_bytes = round64(n * n * sizeof(float)), zn_bytes = round64(n * dd * sizeof(float));
-  const size_t v_bytes = round64(n * sizeof(float)), rl_bytes = round64(n * sizeof(double));
-  char *base = scratch_get(s_bytes + zn_bytes + 2 * v_bytes + rl_bytes);
-  if (!base)
-    return sc_error(SC_ENOMEM, "ntxent: cannot allocate %zu bytes of scratch for 2N=%zu, d=%zu",
-                    s_bytes + zn_bytes + 2 * v_bytes + rl_bytes, n, dd);
-  float *s = (float *)base;                                 /* S, then H */
-  float *zs = (float *)(base + s_bytes);                    /* normalised rows / sqrt(tau) */
-  float *inv_norm = (float *)(base + s_bytes + zn_bytes);   /* 1 / max(||z_i||, eps) */
-  float *rowv = (float *)(base + s_bytes + zn_bytes + v_bytes); /* lse_i, or w_i = 1 / sum_j u_ij */
-  double *row_loss = (double *)(base + s_bytes + zn_bytes + 2 * v_bytes);
-  const sc_xent_config *xk = kern->xent;
+  const size_t n = (size_t)two_n, dd = (size_t)d;
+  const int triangle = 1.0 / (double)tau <= NTXENT_FIXED_SHIFT_MAX_INV_TAU;
+  size_t bs = ((n + 15) / 16 + 15) / 16 * 16;
+  bs = bs < NTXENT_STRIP_MIN ? NTXENT_STRIP_MIN : bs > NTXENT_STRIP_MAX ? NTXENT_STRIP_MAX : bs;
+  nt_job job = {.xk = kern->xent, .n = n, .half = n / 2, .dd = dd, .z = z, .dz = dz, .tau = tau,
+                .ld = (n + 15) / 16 * 16 + 16, /* rows 64-byte aligned and never a multiple of 4 KB apart */
+                .rsqrt_tau = (float)(1.0 / sqrt((double)tau)),
+                .shift = (float)(1.0 / (double)tau), /* an upper bound of every S entry, up to rounding */
+                .bs = bs, .nb = (n + bs - 1) / bs};
+  carver c = {0};
+  lay_out(&c, &job, triangle);
+  if (!(c.base = scratch_get(c.used)))
+    return sc_error(SC_ENOMEM, "ntxent: cannot allocate %zu bytes of scratch for 2N=%zu, d=%zu", c.used, n, dd);
+  c.used = 0;
+  lay_out(&c, &job, triangle);
   const int nt = sc_num_threads();
-  const float rsqrt_tau = (float)(1.0 / sqrt((double)tau));
-  const int fixed_shift = 1.0 / (double)tau <= NTXENT_FIXED_SHIFT_MAX_INV_TAU;
-  const float shift = (float)(1.0 / (double)tau); /* an upper bound of every S entry, up to rounding */
-
-  nt_job job = {.xk = xk, .n = n, .half = half, .dd = dd, .z = z, .s = s, .zs = zs, .inv_norm = inv_norm,
-                .rowv = rowv, .row_loss = row_loss, .rsqrt_tau = rsqrt_tau, .shift = shift, .tau = tau,
-                .fixed_shift = fixed_shift, .dz = dz};
   sc_parallel(nt, normalise_part, &job);
 
-  const sc_gemm_src zrows = sc_gemm_src_matrix(zs, dd, 1);
-  SC_TRY(sc_gemm_run(kern, n, n, dd, &zrows, &zrows, 1.0f, 0.0f, s, n));
-
-  sc_parallel(nt, rows_part, &job);
+  if (triangle) {
+    for (size_t I = 0; I < job.nb; I++) {
+      const size_t i0 = I * bs;
+      const sc_gemm_src zrows = sc_gemm_src_matrix(job.zs + i0 * dd, dd, 1);
+      SC_TRY(sc_gemm_run(kern, min_sz(bs, n - i0), n - i0, dd, &zrows, &zrows, 1.0f, 0.0f,
+                         job.s + i0 * job.ld + i0, job.ld));
+      memset(job.colpart + I * n, 0, n * sizeof(double));
+      job.strip = I;
+      sc_parallel(nt, tri_exp_part, &job);
+    }
+    sc_parallel(nt, tri_sums_part, &job);
+  } else {
+    const sc_gemm_src zrows = sc_gemm_src_matrix(job.zs, dd, 1);
+    SC_TRY(sc_gemm_run(kern, n, n, dd, &zrows, &zrows, 1.0f, 0.0f, job.s, job.ld));
+    sc_parallel(nt, full_lse_part, &job);
+  }
   /* summed in a fixed order so that the loss does not depend on the thread count */
   double total = 0.0;
-  for (size_t i = 0; i < n; i++) total += row_loss[i];
+  for (size_t i = 0; i < n; i++) total += job.row_loss[i];
   const float result = (float)(total / (double)n);
   if (!dz) {
     *loss = result;
     return SC_OK;
   }
 
-  const float scale = (float)(1.0 / (double)n);
-  job.scale = scale;
-  sc_parallel(nt, grad_rows_part, &job);
-
+  /* H carries the second GEMM's 1/sqrt(tau), so that the GEMM (alpha 1) can read H where it lies */
+  job.scale = (float)(1.0 / ((double)n * sqrt((double)tau)));
+  sc_parallel(nt, triangle ? tri_grad_part : full_grad_part, &job);
   /* dZn = H Zs / sqrt(tau): A = H (rows of depth 2N), B seen as d x 2N, i.e. Zs read column-wise */
-  const sc_gemm_src hrows = sc_gemm_src_matrix(s, n, 1), zcols = sc_gemm_src_matrix(zs, dd, 0);
-  SC_TRY(sc_gemm_run(kern, n, dd, n, &hrows, &zcols, rsqrt_tau, 0.0f, dz, dd));
+  const sc_gemm_src hrows = sc_gemm_src_matrix(job.s, job.ld, 1), zcols = sc_gemm_src_matrix(job.zs, dd, 0);
+  SC_TRY(sc_gemm_run(kern, n, dd, n, &hrows, &zcols, 1.0f, 0.0f, dz, dd));
 
   sc_parallel(nt, project_part, &job);
   *loss = result;

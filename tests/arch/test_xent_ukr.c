@@ -162,11 +162,13 @@ SC_ISA_TEST(xent_ukr, row_expsum_matches_scalar) {
       const float shift = shifts[si], lo = si == 3 ? shift - 64.0f : -shift;
       sc_test_rng r = {seed};
       float *s = sc_test_alloc(n + 32, off), *u = sc_test_alloc(n + 32, (off + 3) % 4), *want = sc_test_alloc(n, 0);
+      double *col = malloc((n + 32) * sizeof *col), *col0 = malloc((n + 32) * sizeof *col0);
       for (size_t j = 0; j < n + 32; j++) s[j] = j < 16 || j >= n + 16 ? 1.0e30f : sc_test_uniform(&r, lo, shift);
       if (n > 1) s[16 + (size_t)sc_test_int(&r, 0, (int64_t)n - 1)] = -INFINITY;
-      for (size_t j = 0; j < n + 32; j++) u[j] = -7.0f;
-      double sum_ref = ref->row_expsum(n, s + 16, shift, want);
-      double sum = x->row_expsum(n, s + 16, shift, u + 16);
+      for (size_t j = 0; j < n + 32; j++) u[j] = -7.0f, col[j] = col0[j] = sc_test_uniform(&r, 0.0f, 100.0f);
+      double sum_ref = ref->row_expsum(n, s + 16, shift, want, NULL);
+      /* with column sums */
+      double sum = x->row_expsum(n, s + 16, shift, u + 16, col + 16);
       size_t worst;
       double e = sc_test_max_err(u + 16, want, n, EXPSUM_RTOL, 1e-44, &worst); /* atol: exact zeros */
       SC_ASSERT(e <= 1.0, "%s n=%zu shift=%g offset=%zu seed=%llu: u[%zu]=%.9g, scalar %.9g", x->row_expsum_name, n,
@@ -176,13 +178,21 @@ SC_ISA_TEST(xent_ukr, row_expsum_matches_scalar) {
       for (size_t j = 0; j < 16; j++)
         SC_ASSERT(u[j] == -7.0f && u[n + 16 + j] == -7.0f, "%s n=%zu seed=%llu: wrote outside the row",
                   x->row_expsum_name, n, (unsigned long long)seed);
-      /* in place gives the same bits and the same sum */
-      double sum_in = x->row_expsum(n, s + 16, shift, s + 16);
+      /* each column sum gained exactly its u, widened: one double addition, as in the scalar kernel */
+      for (size_t j = 0; j < n + 32; j++) {
+        const double want_col = j < 16 || j >= n + 16 ? col0[j] : col0[j] + (double)u[j];
+        SC_ASSERT(col[j] == want_col, "%s n=%zu seed=%llu: col[%zd] = %.17g, want %.17g%s", x->row_expsum_name, n,
+                  (unsigned long long)seed, (ptrdiff_t)j - 16, col[j], want_col,
+                  j < 16 || j >= n + 16 ? " (outside the row)" : "");
+      }
+      /* in place and without column sums gives the same bits and the same sum */
+      double sum_in = x->row_expsum(n, s + 16, shift, s + 16, NULL);
       SC_ASSERT(sum_in == sum && memcmp(s + 16, u + 16, n * sizeof(float)) == 0,
                 "%s n=%zu seed=%llu: in-place result differs", x->row_expsum_name, n, (unsigned long long)seed);
       SC_ASSERT(s[15] == 1.0e30f && s[n + 16] == 1.0e30f, "%s n=%zu seed=%llu: in place wrote outside the row",
                 x->row_expsum_name, n, (unsigned long long)seed);
       sc_test_free(s), sc_test_free(u), sc_test_free(want);
+      free(col), free(col0);
     }
 }
 
@@ -194,14 +204,14 @@ SC_ISA_TEST(xent_ukr, row_expsum_exact_values) {
     /* s = shift everywhere but one -inf: u = exp(0) = 1 exactly, the -inf gives exactly 0, the sum is n - 1 */
     for (size_t j = 0; j < n; j++) s[j] = 1.0e4f;
     s[n / 3] = -INFINITY;
-    double sum = x->row_expsum(n, s, 1.0e4f, s);
+    double sum = x->row_expsum(n, s, 1.0e4f, s, NULL);
     SC_ASSERT(sum == (double)(n - 1), "%s n=%zu: sum %.12g, want %zu", x->row_expsum_name, n, sum, n - 1);
     for (size_t j = 0; j < n; j++)
       SC_ASSERT(s[j] == (j == n / 3 ? 0.0f : 1.0f), "%s n=%zu: u[%zu]=%.9g", x->row_expsum_name, n, j, s[j]);
     /* a NaN surfaces in the sum */
     for (size_t j = 0; j < n; j++) s[j] = -(float)j * 0.01f;
     s[n - 1] = NAN;
-    sum = x->row_expsum(n, s, 0.0f, s);
+    sum = x->row_expsum(n, s, 0.0f, s, NULL);
     SC_ASSERT(isnan(sum), "%s n=%zu: NaN input gave sum %g", x->row_expsum_name, n, sum);
     sc_test_free(s);
   }

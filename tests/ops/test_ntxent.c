@@ -1,8 +1,10 @@
 /* test_ntxent.c: sc_ntxent (NT-Xent loss and gradient) on every ISA against a double-precision reference written
  * here the plain way (explicit softmax matrix, explicit G + G^T), against central finite differences of that
  * reference, through invariances that a wrong implementation breaks (identical views, scale, sample order, view
- * order, thread count), and argument validation. Both of the driver's paths are covered: the fixed-shift one
- * (tau >= 1/32) and the general one (smaller tau). The reference shares no code with src/ops/ntxent.c.
+ * order, thread count), and argument validation. Both of the driver's paths are covered: the triangle one
+ * (tau >= 1/32, S's upper triangle in blocks: one block below 2N = 128, three at 2N = 130, and at 2N = 1100
+ * blocks of 80 with a ragged last one of 60) and the whole-matrix one (smaller tau). The reference shares no code
+ * with src/ops/ntxent.c.
  */
 #include <float.h>
 #include <math.h>
@@ -141,6 +143,20 @@ SC_ISA_TEST(ntxent, matches_double_reference) {
         check_against_reference(k, z, n, d, taus[t], seed & 1 ? "correlated views" : "random views", seed);
         sc_test_free(z);
       }
+}
+
+SC_ISA_TEST(ntxent, many_blocks_match_double_reference) {
+  /* 2N = 1100: the triangle's blocks are 80 wide, the last 60, so column sums cross thirteen block rows and the
+   * copies to the lower triangle end in a part-filled group of rows */
+  static const float taus[] = {0.07f, 0.5f};
+  for (size_t t = 0; t < 2; t++) {
+    const size_t n = 1100, d = 24;
+    sc_test_rng r = {700 + t};
+    float *z = sc_test_alloc(n * d, t);
+    fill_z(&r, z, n, d, (int)t);
+    check_against_reference(k, z, n, d, taus[t], t ? "correlated views" : "random views", 700 + t);
+    sc_test_free(z);
+  }
 }
 
 SC_ISA_TEST(ntxent, small_tau_general_path) {
@@ -289,22 +305,27 @@ SC_ISA_TEST(ntxent, invariances) {
 }
 
 SC_ISA_TEST(ntxent, same_bits_for_any_thread_count) {
-  /* rows are independent and the loss is summed in a fixed order, so threads must not change a single bit */
-  const size_t n = 130, d = 64;
-  sc_test_rng r = {99};
-  float *z = sc_test_alloc(n * d, 0), *dz1 = sc_test_alloc(n * d, 0), *dz2 = sc_test_alloc(n * d, 0), l1, l2;
-  fill_z(&r, z, n, d, 1);
-  int saved = sc_num_threads();
-  SC_ASSERT(sc_set_num_threads(1) == SC_OK, "%s", sc_last_error());
-  SC_ASSERT(sc_ntxent((int64_t)n, (int64_t)d, 0.1f, z, &l1, dz1) == SC_OK, "%s", sc_last_error());
-  SC_ASSERT(sc_set_num_threads(3) == SC_OK, "%s", sc_last_error());
-  SC_ASSERT(sc_ntxent((int64_t)n, (int64_t)d, 0.1f, z, &l2, dz2) == SC_OK, "%s", sc_last_error());
-  sc_set_num_threads(saved);
-  SC_ASSERT(l1 == l2, "isa=%s 2N=%zu d=%zu: loss %.9g on 1 thread, %.9g on 3", k->name, n, d, (double)l1,
-            (double)l2);
-  SC_ASSERT(memcmp(dz1, dz2, n * d * sizeof(float)) == 0, "isa=%s 2N=%zu d=%zu: dz differs between 1 and 3 threads",
-            k->name, n, d);
-  sc_test_free(z), sc_test_free(dz1), sc_test_free(dz2);
+  /* partial sums are kept per fixed block and added in a fixed order, and the loss is summed in row order, so
+   * threads must not change a single bit: on both paths, and with many blocks */
+  static const struct { size_t n, d; float tau; } cases[] = {{130, 64, 0.1f}, {1100, 24, 0.1f}, {130, 64, 0.02f}};
+  for (size_t ci = 0; ci < 3; ci++) {
+    const size_t n = cases[ci].n, d = cases[ci].d;
+    const float tau = cases[ci].tau;
+    sc_test_rng r = {99 + ci};
+    float *z = sc_test_alloc(n * d, 0), *dz1 = sc_test_alloc(n * d, 0), *dz2 = sc_test_alloc(n * d, 0), l1, l2;
+    fill_z(&r, z, n, d, 1);
+    int saved = sc_num_threads();
+    SC_ASSERT(sc_set_num_threads(1) == SC_OK, "%s", sc_last_error());
+    SC_ASSERT(sc_ntxent((int64_t)n, (int64_t)d, tau, z, &l1, dz1) == SC_OK, "%s", sc_last_error());
+    SC_ASSERT(sc_set_num_threads(3) == SC_OK, "%s", sc_last_error());
+    SC_ASSERT(sc_ntxent((int64_t)n, (int64_t)d, tau, z, &l2, dz2) == SC_OK, "%s", sc_last_error());
+    sc_set_num_threads(saved);
+    SC_ASSERT(l1 == l2, "isa=%s 2N=%zu d=%zu tau=%g: loss %.9g on 1 thread, %.9g on 3", k->name, n, d, (double)tau,
+              (double)l1, (double)l2);
+    SC_ASSERT(memcmp(dz1, dz2, n * d * sizeof(float)) == 0,
+              "isa=%s 2N=%zu d=%zu tau=%g: dz differs between 1 and 3 threads", k->name, n, d, (double)tau);
+    sc_test_free(z), sc_test_free(dz1), sc_test_free(dz2);
+  }
 }
 
 SC_ISA_TEST(ntxent, nan_input_gives_nan_loss) {
