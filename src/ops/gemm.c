@@ -311,7 +311,27 @@ static void choose_blocks(gemm_plan *p) {
   p->nc = p->resident ? p->n_round : round_up(ceil_div(p->n, ceil_div(p->n, nc_max)), p->nr);
 }
 
-/* thread grid: tm threads over M, tn over N, tm * tn = T */
+/* With B resident and all T threads over M, the rows of the blocks they share (run_thread): about two a thread */
+static size_t shared_block_rows(const gemm_plan *p, int T) {
+  return min_sz(p->mc, max_sz(p->mr, round_up(ceil_div(p->m, 2 * (size_t)T), p->mr)));
+}
+
+/* A element packed by a source other than a matrix (an im2col gather) costs this many times a matrix's */
+#define SC_GEMM_GATHER_PACK_COST 3.0
+/* a packed element of resident B read by the microkernel, per cycle of FMAs: from L2, or from further out */
+#define SC_GEMM_B_READ_L2 0.05
+#define SC_GEMM_B_READ_FAR 0.25
+
+/* thread grid: tm threads over M, tn over N, tm * tn = T. Per thread, in cycles of 32 FMAs: the FMAs over its
+ * padded tiles, the A elements it packs (every thread of a column group packs the same rows), and the resident B it
+ * reads, once per row block, its columns' share. The last term is what takes the columns apart where M is small
+ * and B large: two threads over 512 rows of 512x4608x1024 (TN) took two shared blocks of 132 rows each and read all
+ * 19 MB of B twice, one panel per 22 microkernel calls; split over N each reads its half once. Two threads,
+ * alternated in one process, medians of 7-9: 512x4608x1024 272-286 -> 328-348 GFLOP/s, 512x2304x1024 278-299 ->
+ * 334-352, 256^3 247-259 -> 273-320, 2048^3 +2-3%, the rest within 2% (1024^3, the ResNet-18 stage 3 and 4 shapes);
+ * ResNet-18 stage 4's stride-2 backward-weights 38.7 -> 32.3 ms, ResNet-50 inference level. Without the gather's
+ * higher packing cost the stride-2 backward-data of stage 4 (256-row GEMMs of gathered A) split over N too and
+ * fell from 44 to 49 ms. */
 static void choose_grid(const gemm_plan *p, int T, int *tm_out, int *tn_out) {
   size_t mt = ceil_div(p->m, p->mr), nt = ceil_div(p->n, p->nr);
   double best = -1;
@@ -319,13 +339,24 @@ static void choose_grid(const gemm_plan *p, int T, int *tm_out, int *tn_out) {
   for (int tm = T; tm >= 1; tm--) {
     if (T % tm) continue;
     int tn = T / tm;
-    /* per thread: FMAs over padded tiles (32 per cycle) + A elements packed (redundant across tn) */
     double fma = (double)(ceil_div(mt, (size_t)tm) * p->mr) * (double)(ceil_div(nt, (size_t)tn) * p->nr) * p->k;
-    double pack = (double)ceil_div(p->m, (size_t)tm) * p->k * (p->resident ? 1.0 : (double)ceil_div(p->n, p->nc));
+    const size_t rows = ceil_div(p->m, (size_t)tm);
+    double pack = (double)rows * p->k * (p->resident ? 1.0 : (double)ceil_div(p->n, p->nc));
+    if (p->a->pack != pack_matrix) pack *= SC_GEMM_GATHER_PACK_COST;
     /* streaming with B shared by several threads packs it in bursts between barriers instead of one panel at a
      * time behind the FMAs (b_late): count those reads as not overlapped */
     if (!p->resident && tm > 1) pack += (double)p->n * p->k / T;
     double cost = fma / 32.0 + pack * 0.5;
+    if (p->resident) {
+      /* row blocks: the thread's own, or with all threads over M the shared ones (run_thread: two per thread) */
+      size_t blocks = ceil_div(rows, p->mc);
+      if (tn == 1 && T > 1) {
+        blocks = ceil_div(round_up(ceil_div(p->m, shared_block_rows(p, T)), (size_t)T), (size_t)T);
+      }
+      const int far = (double)p->n_round * p->k * sizeof(float) > (double)p->l2;
+      cost += (far ? SC_GEMM_B_READ_FAR : SC_GEMM_B_READ_L2) * (double)blocks * (double)ceil_div(p->n, (size_t)tn) *
+              p->k;
+    }
     if (best < 0 || cost < best * 0.999) best = cost, *tm_out = tm, *tn_out = tn;
   }
 }
@@ -440,7 +471,7 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
      * shared counter (about two per thread), so that a core slowed by other work does not hold up the call. More,
      * smaller blocks read each panel of B for fewer microkernel calls: with four per thread 1024^3 on two threads
      * ran at 381-389 GFLOP/s, with two at 406-412. */
-    const size_t shared = min_sz(p->mc, max_sz(mr, round_up(ceil_div(p->m, 2 * (size_t)T), mr)));
+    const size_t shared = shared_block_rows(p, T);
     /* With an epilogue, a packed block's C (its rows by this thread's columns) is to be in L2 still when the pass
      * comes, so at most half of L2: ResNet-50's 14x14x256-1024 at batch 16, two threads, 504-row blocks of 2 MB
      * ran at 282-311 GFLOP/s with the epilogue (345-381 without), 126-row blocks at 327-370; 28x28x128-512 280-288
