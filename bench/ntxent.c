@@ -1,8 +1,9 @@
 /* ntxent.c (bench): the NT-Xent softmax-similarity (sc_ntxent, forward + backward, and forward only) at SimCLR
- * batch sizes 2N = 512, 1024, 4096 with d = 128 (the projection head's output), next to the two GEMMs it contains
- * run alone on the same shapes (S = Zn Zn^T, then dZn = H Zn), so that ratio = ntxent / ntxent_gemms says how
- * much the row-wise exp/log work and the memory passes add. GFLOPS counts the GEMM flops each case contains
- * (2 * (2N)^2 * d per GEMM: two with the backward, one forward only). It must not check results (the tests do).
+ * batch sizes 2N = 512, 1024, 4096 with d = 128 (the projection head's output), next to the two whole-matrix GEMMs
+ * it stands for run alone on the same shapes (S = Zn Zn^T, then dZn = H Zn), so that ratio = ntxent / ntxent_gemms
+ * says what the row-wise exp/log work and the memory passes add, less what computing only S's upper triangle saves
+ * (below 1: the operator is faster than its two GEMMs). GFLOPS counts the whole-matrix GEMM flops (2 * (2N)^2 * d
+ * per GEMM: two with the backward, one forward only). It must not check results (the tests do).
  */
 #include <stdio.h>
 #include <stdlib.h>
