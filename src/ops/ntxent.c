@@ -52,9 +52,9 @@
  * normal float and every 1 / sum <= e^64 is finite, so nothing underflows or overflows */
 #define NTXENT_FIXED_SHIFT_MAX_INV_TAU 32.0
 
-/* the triangle's strips: B rows, about 2N / 16 rounded up to a multiple of 16, between these */
-#define NTXENT_STRIP_MIN 64
-#define NTXENT_STRIP_MAX 256
+/* the triangle's blocks are B x B, B about 2N / 16 rounded up to a multiple of 16, between these */
+#define NTXENT_BLOCK_MIN 64
+#define NTXENT_BLOCK_MAX 256
 /* rows of a block transposed at once when H's upper triangle is copied to the lower */
 #define NTXENT_MIRROR_ROWS 16
 
@@ -104,7 +104,7 @@ typedef struct nt_job {
   double *rowpart; /* [i * nb + J]: row i's sum of u over column block J (J >= i's block) */
   double *colpart; /* [I * n + j]: column j's sum of u over block row I (j right of its diagonal block) */
   float *spos;     /* S_i,i+N for i < N */
-  size_t strip;    /* the block row the exponential pass works on */
+  size_t block_row; /* the block row the exponential pass works on */
 } nt_job;
 
 static size_t pos_of(const nt_job *jb, size_t i) { return i < jb->half ? i + jb->half : i - jb->half; }
@@ -167,7 +167,7 @@ static void dynamic_loop(const nt_job *jb, size_t count, size_t chunk, nt_item_f
 /* Block J of the current block row I, once its GEMM has stored S: the diagonal masked, S_i,i+N kept for the loss,
  * then u = e^(S - 1/tau) in place with each row's sum and (right of the diagonal block) the column sums. */
 static void tri_exp_block(const nt_job *jb, size_t jrel) {
-  const size_t I = jb->strip, J = I + jrel, bs = jb->bs, n = jb->n, half = jb->half, ld = jb->ld;
+  const size_t I = jb->block_row, J = I + jrel, bs = jb->bs, n = jb->n, half = jb->half, ld = jb->ld;
   const size_t i0 = I * bs, i1 = min_sz(i0 + bs, n), j0 = J * bs, j1 = min_sz(j0 + bs, n);
   double *col = J == I ? NULL : jb->colpart + I * n + j0;
   for (size_t i = i0; i < i1; i++) {
@@ -180,7 +180,7 @@ static void tri_exp_block(const nt_job *jb, size_t jrel) {
 
 static void tri_exp_part(void *arg) {
   const nt_job *jb = arg;
-  dynamic_loop(jb, jb->nb - jb->strip, 1, tri_exp_block);
+  dynamic_loop(jb, jb->nb - jb->block_row, 1, tri_exp_block);
 }
 
 /* Row i's sum of u: the column sums of the block rows above (its blocks left of the diagonal), then its own. */
@@ -212,7 +212,7 @@ static void tri_grad_block(const nt_job *jb, size_t t) {
     if (p >= j0 && p < j1) row[p - j0] -= 2.0f * jb->scale;
   }
   if (J == I) return;
-  _Alignas(64) float stage[NTXENT_MIRROR_ROWS * NTXENT_STRIP_MAX];
+  _Alignas(64) float stage[NTXENT_MIRROR_ROWS * NTXENT_BLOCK_MAX];
   for (size_t ia = i0; ia < i1; ia += NTXENT_MIRROR_ROWS) {
     const size_t rn = min_sz(NTXENT_MIRROR_ROWS, i1 - ia);
     sc_gemm_pack_rows_t(NTXENT_MIRROR_ROWS, rn, j1 - j0, jb->s + ia * ld + j0, ld, 1.0f, stage);
@@ -293,7 +293,7 @@ sc_status sc_ntxent(int64_t two_n, int64_t d, float tau, const float *z, float *
   const size_t n = (size_t)two_n, dd = (size_t)d;
   const int triangle = 1.0 / (double)tau <= NTXENT_FIXED_SHIFT_MAX_INV_TAU;
   size_t bs = ((n + 15) / 16 + 15) / 16 * 16;
-  bs = bs < NTXENT_STRIP_MIN ? NTXENT_STRIP_MIN : bs > NTXENT_STRIP_MAX ? NTXENT_STRIP_MAX : bs;
+  bs = bs < NTXENT_BLOCK_MIN ? NTXENT_BLOCK_MIN : bs > NTXENT_BLOCK_MAX ? NTXENT_BLOCK_MAX : bs;
   nt_job job = {.xk = kern->xent, .n = n, .half = n / 2, .dd = dd, .z = z, .dz = dz, .tau = tau,
                 .ld = (n + 15) / 16 * 16 + 16, /* rows 64-byte aligned and never a multiple of 4 KB apart */
                 .rsqrt_tau = (float)(1.0 / sqrt((double)tau)),
@@ -315,7 +315,7 @@ sc_status sc_ntxent(int64_t two_n, int64_t d, float tau, const float *z, float *
       SC_TRY(sc_gemm_run(kern, min_sz(bs, n - i0), n - i0, dd, &zrows, &zrows, 1.0f, 0.0f,
                          job.s + i0 * job.ld + i0, job.ld));
       memset(job.colpart + I * n, 0, n * sizeof(double));
-      job.strip = I;
+      job.block_row = I;
       sc_parallel(nt, tri_exp_part, &job);
     }
     sc_parallel(nt, tri_sums_part, &job);
