@@ -14,13 +14,13 @@
 
 #include "xent.h"
 
-static inline __m512d lo8(__m512 e) { return _mm512_cvtps_pd(_mm512_castps512_ps256(e)); }
-static inline __m512d hi8(__m512 e) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)); }
+static inline __m512d widen_lo(__m512 e) { return _mm512_cvtps_pd(_mm512_castps512_ps256(e)); }
+static inline __m512d widen_hi(__m512 e) { return _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)); }
 
 /* col[0..16) += the 16 lanes of e, widened */
 static inline void add_cols(double *col, __m512 e) {
-  _mm512_storeu_pd(col, _mm512_add_pd(_mm512_loadu_pd(col), lo8(e)));
-  _mm512_storeu_pd(col + 8, _mm512_add_pd(_mm512_loadu_pd(col + 8), hi8(e)));
+  _mm512_storeu_pd(col, _mm512_add_pd(_mm512_loadu_pd(col), widen_lo(e)));
+  _mm512_storeu_pd(col + 8, _mm512_add_pd(_mm512_loadu_pd(col + 8), widen_hi(e)));
 }
 
 double sc_f32_xent_row_expsum__avx512(size_t n, const float *s, float shift, float *u, double *col) {
@@ -32,17 +32,17 @@ double sc_f32_xent_row_expsum__avx512(size_t n, const float *s, float shift, flo
     __m512 e1 = Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_loadu_ps(s + j + 16), vsh));
     _mm512_storeu_ps(u + j, e0);
     _mm512_storeu_ps(u + j + 16, e1);
-    a0 = _mm512_add_pd(a0, lo8(e0));
-    a1 = _mm512_add_pd(a1, hi8(e0));
-    a2 = _mm512_add_pd(a2, lo8(e1));
-    a3 = _mm512_add_pd(a3, hi8(e1));
+    a0 = _mm512_add_pd(a0, widen_lo(e0));
+    a1 = _mm512_add_pd(a1, widen_hi(e0));
+    a2 = _mm512_add_pd(a2, widen_lo(e1));
+    a3 = _mm512_add_pd(a3, widen_hi(e1));
     if (col) add_cols(col + j, e0), add_cols(col + j + 16, e1);
   }
   for (; j + 16 <= n; j += 16) {
     __m512 e = Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_loadu_ps(s + j), vsh));
     _mm512_storeu_ps(u + j, e);
-    a0 = _mm512_add_pd(a0, lo8(e));
-    a1 = _mm512_add_pd(a1, hi8(e));
+    a0 = _mm512_add_pd(a0, widen_lo(e));
+    a1 = _mm512_add_pd(a1, widen_hi(e));
     if (col) add_cols(col + j, e);
   }
   if (j < n) {
@@ -50,13 +50,13 @@ double sc_f32_xent_row_expsum__avx512(size_t n, const float *s, float shift, flo
     __m512 x = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail, s + j);
     __m512 e = Sleef_expf16_u10avx512f(_mm512_sub_ps(x, vsh));
     _mm512_mask_storeu_ps(u + j, tail, e);
-    a2 = _mm512_add_pd(a2, lo8(e));
-    a3 = _mm512_add_pd(a3, hi8(e));
+    a2 = _mm512_add_pd(a2, widen_lo(e));
+    a3 = _mm512_add_pd(a3, widen_hi(e));
     if (col) {
       const __mmask8 t0 = (__mmask8)tail, t1 = (__mmask8)(tail >> 8);
       const __m512d z = _mm512_setzero_pd();
-      _mm512_mask_storeu_pd(col + j, t0, _mm512_add_pd(_mm512_mask_loadu_pd(z, t0, col + j), lo8(e)));
-      _mm512_mask_storeu_pd(col + j + 8, t1, _mm512_add_pd(_mm512_mask_loadu_pd(z, t1, col + j + 8), hi8(e)));
+      _mm512_mask_storeu_pd(col + j, t0, _mm512_add_pd(_mm512_mask_loadu_pd(z, t0, col + j), widen_lo(e)));
+      _mm512_mask_storeu_pd(col + j + 8, t1, _mm512_add_pd(_mm512_mask_loadu_pd(z, t1, col + j + 8), widen_hi(e)));
     }
   }
   return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a0, a1), _mm512_add_pd(a2, a3)));
