@@ -429,6 +429,14 @@ def main():
             '%.1f' % r['t_ms'] if 't_ms' in r else '-', '%.1f' % r['t_ips'] if 't_ips' in r else '-',
             '%.2f' % r['ratio'] if 'ratio' in r else '-', pct(r['e_frac']), pct(r.get('t_frac')), r['e_rss'],
             '%.0f' % r['t_rss'] if 't_rss' in r else '-', extra))
+    # thread scaling: each figure's rows at one thread and at more were measured minutes apart (figure by figure)
+    one = {r['figure']: r for r in rows if r['threads'] == 1}
+    for r in rows:
+        o = one.get(r['figure'])
+        if r['threads'] > 1 and o:
+            print('scaling 1 -> %d threads, %-36s engine %.2fx, pytorch %s' % (
+                r['threads'], r['figure'], o['e_ms'] / r['e_ms'],
+                '%.2fx' % (o['t_ms'] / r['t_ms']) if 't_ms' in r and 't_ms' in o else '-'))
     print('load average at the end: %s' % ' '.join('%.2f' % v for v in os.getloadavg()))
     if a.json_out:
         with open(a.json_out, 'w') as f:

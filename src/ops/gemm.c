@@ -297,18 +297,27 @@ void sc_gemm_model_l3(size_t bytes) { l3_model = bytes; }
  * 207.9; the 6x64 tile (TN), kc 128 -> 512: 512x4608x1024 152.5 -> 167.9, 128x1152x16384 163.9 -> 172.4,
  * 64x576x65536 level. Two threads: 1024x4608x512 334 -> 365, 16384x128x1152 362 -> 391, 1024^3 322 -> 330; the
  * ResNet-50 inference step 1-2% faster. (The AVX2 tile, 6x16, had kc 512 before and keeps it.) */
-static void choose_blocks(gemm_plan *p) {
-  const sc_gemm_config *g = p->kern->gemm;
+void sc_gemm_block_limits(const sc_kernels *kern, sc_gemm_limits *out) {
+  const sc_gemm_config *g = kern->gemm;
   const sc_cpu_info *ci = sc_cpu();
   const size_t l3 = l3_model ? l3_model : ci->l3_bytes;
-  size_t kc_max = g->kc, mc_max = g->mc, nc_max = g->nc, b_budget = (size_t)8 << 20;
-  if (ci->l2_bytes >= 131072) kc_max = ci->l2_bytes / 2 / (SC_GEMM_KC_ROWS * sizeof(float)) / 8 * 8;
-  kc_max = min_sz(max_sz(kc_max, 64), 1024);
-  if (ci->l2_bytes >= 131072) mc_max = ci->l2_bytes / 2 / (kc_max * sizeof(float));
-  p->l2 = ci->l2_bytes >= 131072 ? ci->l2_bytes : 2 * g->mc * g->kc * sizeof(float);
-  mc_max = max_sz(mc_max / p->mr * p->mr, p->mr);
+  size_t kc = g->kc, mc = g->mc, b_budget = (size_t)8 << 20;
+  if (ci->l2_bytes >= 131072) kc = ci->l2_bytes / 2 / (SC_GEMM_KC_ROWS * sizeof(float)) / 8 * 8;
+  kc = min_sz(max_sz(kc, 64), 1024);
+  if (ci->l2_bytes >= 131072) mc = ci->l2_bytes / 2 / (kc * sizeof(float));
   if (l3 >= ((size_t)4 << 20)) b_budget = l3 / 4;
-  nc_max = max_sz(b_budget / 2 / (kc_max * sizeof(float)) / p->nr * p->nr, p->nr);
+  out->mc = max_sz(mc / g->mr * g->mr, g->mr);
+  out->kc = kc;
+  out->nc = max_sz(b_budget / 2 / (kc * sizeof(float)) / g->nr * g->nr, g->nr);
+  out->b_budget = b_budget;
+  out->l2 = ci->l2_bytes >= 131072 ? ci->l2_bytes : 2 * g->mc * g->kc * sizeof(float);
+}
+
+static void choose_blocks(gemm_plan *p) {
+  sc_gemm_limits lim;
+  sc_gemm_block_limits(p->kern, &lim);
+  const size_t kc_max = lim.kc, mc_max = lim.mc, nc_max = lim.nc, b_budget = lim.b_budget;
+  p->l2 = lim.l2;
   p->kc_max = kc_max;
   p->kc = round_up(ceil_div(p->k, ceil_div(p->k, kc_max)), 8);
   p->kc = min_sz(p->kc, p->k);

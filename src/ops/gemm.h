@@ -73,6 +73,14 @@ void sc_gemm_epilogue_apply(const sc_kernels *kern, const sc_gemm_epilogue *e, f
  * every case meant to stream it. Not to be called while a GEMM runs. */
 void sc_gemm_model_l3(size_t bytes);
 
+/* The block sizes the driver plans with on this machine for a kernel table (each call then balances them to its
+ * shape): mc rows of A and kc of depth filling half of L2, nc columns of B streamed per pass, and the budget for B
+ * kept packed whole (a quarter of L3). The table's own mc, kc, nc are only the fallback for unknown caches. */
+typedef struct sc_gemm_limits {
+  size_t mc, kc, nc, b_budget, l2;
+} sc_gemm_limits;
+void sc_gemm_block_limits(const sc_kernels *kern, sc_gemm_limits *out);
+
 /* For custom packers: packs rn <= w rows that are contiguous along the depth (row r at src + r*ld, kc floats used)
  * into one panel of width w: dst[p*w + r] = scale * src[r*ld + p], rows rn..w-1 zero. Uses the vectorised
  * transposing packer of the active kernel table when it has one. */

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "dispatch/dispatch.h"
+#include "ops/gemm.h"
 
 static void help(void) {
   printf("Usage: simclr info [--json] [--threads N] [--isa ISA]\n\n"
@@ -46,6 +47,8 @@ int sc_cmd_info(int argc, char **argv) {
 
   const sc_cpu_info *ci = sc_cpu();
   const sc_kernels *k = sc_kernels_active();
+  sc_gemm_limits lim;
+  sc_gemm_block_limits(k, &lim);
   if (json) {
     printf("{\"version\":\"%s\",\"vendor\":\"%s\",\"brand\":\"%s\",\"features\":{\"avx2\":%d,\"fma\":%d,"
            "\"avx512f\":%d,\"avx512bw\":%d,\"avx512dq\":%d,\"avx512vl\":%d,\"neon\":%d},\"isa\":\"%s\","
@@ -53,7 +56,7 @@ int sc_cmd_info(int argc, char **argv) {
            "\"threads\":%d,\"l1d\":%zu,\"l2\":%zu,\"l3\":%zu}\n",
            SIMCLR_VERSION, ci->vendor, ci->brand, ci->has_avx2, ci->has_fma, ci->has_avx512f, ci->has_avx512bw,
            ci->has_avx512dq, ci->has_avx512vl, ci->has_neon, k->name, k->gemm->ukr_name, k->gemm->mr, k->gemm->nr,
-           k->gemm->mc, k->gemm->kc, k->gemm->nc, sc_num_threads(), ci->l1d_bytes, ci->l2_bytes, ci->l3_bytes);
+           lim.mc, lim.kc, lim.nc, sc_num_threads(), ci->l1d_bytes, ci->l2_bytes, ci->l3_bytes);
     return SC_EXIT_OK;
   }
   printf("simclr %s\n", SIMCLR_VERSION);
@@ -67,8 +70,8 @@ int sc_cmd_info(int argc, char **argv) {
   for (int i = 0; i < SC_ISA_COUNT; i++)
     if (sc_isa_supported((sc_isa)i)) printf(" %s", sc_isa_name((sc_isa)i));
   printf("\nisa:        %s\n", k->name);
-  printf("gemm:       %s, tile %zux%zu, blocking mc=%zu kc=%zu nc=%zu\n", k->gemm->ukr_name, k->gemm->mr, k->gemm->nr,
-         k->gemm->mc, k->gemm->kc, k->gemm->nc);
+  printf("gemm:       %s, tile %zux%zu, blocking mc=%zu kc=%zu nc=%zu (from the caches; B kept packed up to %zu MiB)\n",
+         k->gemm->ukr_name, k->gemm->mr, k->gemm->nr, lim.mc, lim.kc, lim.nc, lim.b_budget >> 20);
   if (k->gemm->ukr_rowa) printf("            %s where A is read in place\n", k->gemm->ukr_rowa_name);
   if (k->gemm->strided_a && k->gemm->strided_a->ukr_rowb)
     printf("            %s where B is read in place\n", k->gemm->strided_a->ukr_rowb_name);
