@@ -428,6 +428,12 @@ static size_t arena_floats(const value *x, int64_t batch) {
   return ((size_t)batch * (size_t)(x->h * x->w * x->c) + 15) & ~(size_t)15;
 }
 
+/* Floats left free after value v in an arena: 0 to 15 steps of 4 KB + 64 B, varying from value to value. Tensor
+ * sizes are mostly multiples of 64 KB, and in huge pages (src/core/mem.h) the arena's offsets decide the cache sets
+ * all the way up to L2's: unstaggered, a layer's input, output and their gradients would start on the same sets.
+ * See mem.h for the figures. */
+static size_t arena_stagger(size_t v) { return v * 7 % 16 * 1040; }
+
 sc_status sc_model_plan(sc_model *m, int64_t batch) {
   if (!m || batch < 1) return sc_error(SC_EINVAL, "model: plan for batch %lld", (long long)batch);
   if (batch == m->batch && m->act) return SC_OK;
@@ -436,13 +442,13 @@ sc_status sc_model_plan(sc_model *m, int64_t batch) {
   size_t act_n = 0, gact_n = 0, np = 0;
   for (size_t v = 0; v < m->nvalues; v++) {
     value *x = &m->values[v];
-    x->off = act_n, act_n += arena_floats(x, batch);
+    x->off = act_n, act_n += arena_floats(x, batch) + arena_stagger(v);
   }
   /* a gradient is live from the backward of its last reader (which starts it) to its producer's (which ends it) */
   for (size_t v = m->nvalues; v-- > 0;) {
     value *x = &m->values[v];
     if (!x->needs_grad) continue;
-    size_t size = arena_floats(x, batch);
+    size_t size = arena_floats(x, batch) + arena_stagger(v);
     int lo = x->producer, hi = x->last_use < 0 ? x->producer : x->last_use;
     x->goff = place(placed, np, size, lo, hi);
     placed[np++] = (block){x->goff, size, lo, hi};
