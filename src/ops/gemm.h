@@ -74,8 +74,9 @@ void sc_gemm_epilogue_apply(const sc_kernels *kern, const sc_gemm_epilogue *e, f
 void sc_gemm_model_l3(size_t bytes);
 
 /* The block sizes the driver plans with on this machine for a kernel table (each call then balances them to its
- * shape): mc rows of A and kc of depth filling half of L2, nc columns of B streamed per pass, and the budget for B
- * kept packed whole (a quarter of L3). The table's own mc, kc, nc are only the fallback for unknown caches. */
+ * shape): mc rows of A and kc of depth filling half of L2, nc columns of B streamed per pass, the budget for B
+ * kept packed whole (a quarter of L3) and the L2 size the thread grid's cost model assumes. The table's own mc,
+ * kc, nc are only the fallback for unknown caches. */
 typedef struct sc_gemm_limits {
   size_t mc, kc, nc, b_budget, l2;
 } sc_gemm_limits;
