@@ -301,33 +301,31 @@ void sc_gemm_block_limits(const sc_kernels *kern, sc_gemm_limits *out) {
   const sc_gemm_config *g = kern->gemm;
   const sc_cpu_info *ci = sc_cpu();
   const size_t l3 = l3_model ? l3_model : ci->l3_bytes;
-  size_t kc = g->kc, mc = g->mc, b_budget = (size_t)8 << 20;
-  if (ci->l2_bytes >= 131072) kc = ci->l2_bytes / 2 / (SC_GEMM_KC_ROWS * sizeof(float)) / 8 * 8;
+  const int l2_known = ci->l2_bytes >= 131072; /* else the table's defaults stand in */
+  size_t kc = l2_known ? ci->l2_bytes / 2 / (SC_GEMM_KC_ROWS * sizeof(float)) / 8 * 8 : g->kc;
   kc = min_sz(max_sz(kc, 64), 1024);
-  if (ci->l2_bytes >= 131072) mc = ci->l2_bytes / 2 / (kc * sizeof(float));
-  if (l3 >= ((size_t)4 << 20)) b_budget = l3 / 4;
+  const size_t mc = l2_known ? ci->l2_bytes / 2 / (kc * sizeof(float)) : g->mc;
+  const size_t b_budget = l3 >= ((size_t)4 << 20) ? l3 / 4 : (size_t)8 << 20;
   out->mc = max_sz(mc / g->mr * g->mr, g->mr);
   out->kc = kc;
   out->nc = max_sz(b_budget / 2 / (kc * sizeof(float)) / g->nr * g->nr, g->nr);
   out->b_budget = b_budget;
-  out->l2 = ci->l2_bytes >= 131072 ? ci->l2_bytes : 2 * g->mc * g->kc * sizeof(float);
+  out->l2 = l2_known ? ci->l2_bytes : 2 * g->mc * g->kc * sizeof(float);
 }
 
 static void choose_blocks(gemm_plan *p) {
   sc_gemm_limits lim;
   sc_gemm_block_limits(p->kern, &lim);
-  const size_t kc_max = lim.kc, mc_max = lim.mc, nc_max = lim.nc, b_budget = lim.b_budget;
   p->l2 = lim.l2;
-  p->kc_max = kc_max;
-  p->kc = round_up(ceil_div(p->k, ceil_div(p->k, kc_max)), 8);
-  p->kc = min_sz(p->kc, p->k);
-  p->mc = mc_max;
+  p->kc_max = lim.kc;
+  p->kc = min_sz(round_up(ceil_div(p->k, ceil_div(p->k, lim.kc)), 8), p->k);
+  p->mc = lim.mc;
   p->n_round = round_up(p->n, p->nr);
   /* B is not kept packed where the streaming schedule would read it in place (run_thread), which measured faster
    * even where all of B fits the budget (TN, one core: 128x128x12544 163 -> 212 GFLOP/s, 64x256x3136 190 -> 234;
    * two threads 128x128x3136 308 -> 402) */
-  p->resident = !p->stream_b && !b_in_place(p, p->m) && p->n_round * p->k * sizeof(float) <= b_budget;
-  p->nc = p->resident ? p->n_round : round_up(ceil_div(p->n, ceil_div(p->n, nc_max)), p->nr);
+  p->resident = !p->stream_b && !b_in_place(p, p->m) && p->n_round * p->k * sizeof(float) <= lim.b_budget;
+  p->nc = p->resident ? p->n_round : round_up(ceil_div(p->n, ceil_div(p->n, lim.nc)), p->nr);
 }
 
 /* With B resident and all T threads over M, the rows of the blocks they share (run_thread): about two a thread */

@@ -287,8 +287,7 @@ sc_status sc_ntxent(int64_t two_n, int64_t d, float tau, const float *z, float *
   if (!z || !loss) return sc_error(SC_EINVAL, "ntxent: null %s pointer", z ? "loss" : "z");
   /* the similarity matrix alone is (2N)^2 floats: refuse sizes whose byte counts overflow */
   const int64_t limit = INT64_MAX / 32;
-  if (two_n > limit / two_n || two_n + 32 > limit / two_n || d > limit / two_n ||
-      two_n * (two_n + 32) > limit - two_n * d)
+  if (two_n > limit / two_n - 32 || d > limit / two_n || two_n * (two_n + 32) > limit - two_n * d)
     return sc_error(SC_EINVAL, "ntxent: 2N=%lld, d=%lld: scratch size overflows", (long long)two_n, (long long)d);
 
   const size_t n = (size_t)two_n, dd = (size_t)d;
