@@ -313,7 +313,15 @@ void sc_gemm_block_limits(const sc_kernels *kern, sc_gemm_limits *out) {
   out->l2 = l2_known ? ci->l2_bytes : 2 * g->mc * g->kc * sizeof(float);
 }
 
-static void choose_blocks(gemm_plan *p) {
+/* Whether `cols` columns of C are few enough that, with B resident, A is packed one micro-panel at a time or read in
+ * place (run_thread): each panel of A would meet few panels of B */
+static int narrow_cols(const gemm_plan *p, size_t cols) {
+  return cols <= SC_GEMM_NARROW_N ||
+         (cols <= 2 * SC_GEMM_NARROW_N && p->n_round * p->k * sizeof(float) <= 4 * p->l2);
+}
+
+/* T: the threads the call runs on */
+static void choose_blocks(gemm_plan *p, int T) {
   sc_gemm_limits lim;
   sc_gemm_block_limits(p->kern, &lim);
   p->l2 = lim.l2;
@@ -321,11 +329,26 @@ static void choose_blocks(gemm_plan *p) {
   p->kc = min_sz(round_up(ceil_div(p->k, ceil_div(p->k, lim.kc)), 8), p->k);
   p->mc = lim.mc;
   p->n_round = round_up(p->n, p->nr);
+  const size_t b_bytes = p->n_round * p->k * sizeof(float);
   /* B is not kept packed where the streaming schedule would read it in place (run_thread), which measured faster
    * even where all of B fits the budget (TN, one core: 128x128x12544 163 -> 212 GFLOP/s, 64x256x3136 190 -> 234;
    * two threads 128x128x3136 308 -> 402) */
-  p->resident = !p->stream_b && !b_in_place(p, p->m) && p->n_round * p->k * sizeof(float) <= lim.b_budget;
-  p->nc = p->resident ? p->n_round : round_up(ceil_div(p->n, ceil_div(p->n, lim.nc)), p->nr);
+  p->resident = !p->stream_b && !b_in_place(p, p->m) && b_bytes <= lim.b_budget;
+  size_t nc = lim.nc;
+  /* On one thread, B of more than L2 (but for few columns of C, where A is read in place) streams in blocks of
+   * about twice L2, each used by all row blocks while it is fresh, rather than being packed whole and read again
+   * from L3 or DRAM by each row block; A is packed again for each block of columns. One core, the two alternated
+   * in one process with OpenBLAS, best of 9, GFLOP/s: NN 1024x512x4608 175.8 -> 181.1 (OpenBLAS 178.3),
+   * 1024x512x2304 179.5 -> 182.0 (179.5), NT 1024x4608x512 184.4 -> 191.4 (182.9), TN 512x4608x1024 173.6 ->
+   * 178.5 (180.4), 512x2304x1024 178.5 -> 182.3 (185.0), 1024^3 187.8 -> 189.3, 2048^3 level; but NT 1024x2304x512
+   * 192.8 -> 188.6 (185.1) and 4096x2304x256 194.6 -> 189.8 (181.4), where A is packed three times. Blocks of
+   * about L2 or four times it measured within 1-2% of these; of a quarter of L2 (A packed that much more often),
+   * 2-8% slower. Two threads keep B resident: packed once by both, it balances their row blocks at run time. */
+  if (T == 1 && p->resident && b_bytes > lim.l2 && !narrow_cols(p, p->n)) {
+    p->resident = 0;
+    nc = max_sz(2 * lim.l2 / (p->kc * sizeof(float)) / p->nr * p->nr, p->nr);
+  }
+  p->nc = p->resident ? p->n_round : round_up(ceil_div(p->n, ceil_div(p->n, nc)), p->nr);
 }
 
 /* With B resident and all T threads over M, the rows of the blocks they share (run_thread): about two a thread */
@@ -448,8 +471,7 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
      * 1x1 layers at batch 16 with their epilogue, two threads, 28x28x128-512 5.16 -> 4.37 ms, 14x14x1024-512
      * 10.0 -> 9.1, 7x7x2048-512 5.27 -> 5.08 (medians of 5 alternated runs); but sgemm 1024x512x4608 (B of 9.4
      * MB), 327-330 -> 291-335 GFLOP/s. */
-    const int narrow = n1 - n0 <= SC_GEMM_NARROW_N ||
-                       (n1 - n0 <= 2 * SC_GEMM_NARROW_N && p->n_round * p->k * sizeof(float) <= 4 * p->l2);
+    const int narrow = narrow_cols(p, n1 - n0);
     /* A gathered by a packer (implicit GEMM) that can write its rows out whole is read in place the same way,
      * from a micro-panel of rows gathered into the A buffer: a plain copy of each row's runs instead of a
      * transposing pack. ResNet-50's 7x7x3 stem at batch 16 (147 floats a row, 64 columns): 16.7 -> 14.4 ms on
@@ -765,7 +787,7 @@ static sc_gemm_src offset_src(const sc_gemm_src *s, size_t k0, offset_ctx *ctx) 
 static sc_status split_prepare(const gemm_plan *p, int T) {
   gemm_plan q = *p;
   q.stream_b = 1;
-  choose_blocks(&q);
+  choose_blocks(&q, 1);
   for (int t = 0; t < T; t++) {
     SC_TRY(ws_grow_a(&split_ws[t], 1, q.mc * q.kc_max));
     SC_TRY(ws_grow_b(&split_ws[t], 2, q.nc * q.kc_max));
@@ -789,7 +811,7 @@ static void split_thread(const gemm_plan *p, int t, int T) {
   gemm_plan q = *p;
   q.a = &a, q.b = &b, q.k = k1 - k0, q.ws = &split_ws[t], q.stream_b = 1, q.ep = NULL;
   if (t > 0) q.c = split_c[t], q.ldc = p->n, q.beta = 0.0f, q.scale_c = 0;
-  choose_blocks(&q);
+  choose_blocks(&q, 1);
   if (q.k > 0)
     run_thread(&q, 0, 1);
   else if (t > 0)
@@ -838,11 +860,10 @@ sc_status sc_gemm_run_ep(const sc_kernels *kern, size_t m, size_t n, size_t k, c
   gemm_plan p = {.kern = kern, .a = a, .b = b, .m = m, .n = n, .k = k, .mr = g->mr, .nr = g->nr,
                  .alpha = alpha, .beta = beta, .c = c, .ldc = ldc, .ep = e};
   if (beta != 0.0f && beta != 1.0f) p.scale_c = 1, p.beta_orig = beta, p.beta = 1.0f;
-  choose_blocks(&p);
-
   int T = sc_num_threads();
   const size_t tiles = ceil_div(m, p.mr) * ceil_div(n, p.nr);
   if ((double)m * (double)n * (double)k < SC_GEMM_PARALLEL_MIN_FMA || omp_in_parallel()) T = 1;
+  choose_blocks(&p, T);
 
   gemm_ws local = {0}, *ws = &shared_ws;
   int locked = pthread_mutex_trylock(&shared_ws_lock) == 0;

@@ -138,7 +138,8 @@ SC_ISA_TEST(gemm, two_threads_tall_wide_deep) {
 
 SC_ISA_TEST(gemm, one_thread_wide_and_deep) {
   /* one thread: B packed panel by panel behind the FMAs (C wider than 512 columns, or than 256 with B over four
-   * times L2), the narrow path (A read in place where the table can: alpha 1, A not transposed), streaming */
+   * times L2), the narrow path (A read in place where the table can: alpha 1, A not transposed), streaming (B over
+   * L2 and C wide, or B too large to keep) */
   SC_ASSERT(sc_set_num_threads(1) == SC_OK, "set threads: %s", sc_last_error());
   sc_gemm_model_l3(TEST_L3);
   check(k, SC_NO_TRANS, SC_NO_TRANS, 100, 600, 300, 1.0f, 0.0f, 1, 458);
@@ -148,6 +149,9 @@ SC_ISA_TEST(gemm, one_thread_wide_and_deep) {
   check(k, SC_TRANS, SC_NO_TRANS, 8, 150, 17000, 1.0f, 1.0f, 0, 453);
   check(k, SC_TRANS, SC_NO_TRANS, 70, 128, 17000, -1.0f, 1.0f, 2, 454); /* B read in place (ukr_rowb) */
   check(k, SC_TRANS, SC_NO_TRANS, 130, 192, 700, 1.0f, 0.5f, 1, 455);    /* the same, though B would fit packed */
+  /* B of several MiB (over L2) under a wide C: streamed in blocks of columns (two here), A packed again for each */
+  check(k, SC_NO_TRANS, SC_NO_TRANS, 300, 1200, 1500, 1.0f, 0.0f, 1, 459);
+  check(k, SC_TRANS, SC_NO_TRANS, 200, 1100, 1500, 0.5f, 1.0f, 3, 460);
   /* narrow C and rows of A 4 KB apart (lda 1024), which the driver copies a micro-panel at a time (to a row
    * stride that is not such a multiple, for k = 1024) before reading them in place */
   check(k, SC_NO_TRANS, SC_NO_TRANS, 300, 100, 1000, 1.0f, 1.0f, 24, 456);
