@@ -149,7 +149,8 @@ SC_ISA_TEST(gemm, one_thread_wide_and_deep) {
   check(k, SC_TRANS, SC_NO_TRANS, 8, 150, 17000, 1.0f, 1.0f, 0, 453);
   check(k, SC_TRANS, SC_NO_TRANS, 70, 128, 17000, -1.0f, 1.0f, 2, 454); /* B read in place (ukr_rowb) */
   check(k, SC_TRANS, SC_NO_TRANS, 130, 192, 700, 1.0f, 0.5f, 1, 455);    /* the same, though B would fit packed */
-  /* B of several MiB (over L2) under a wide C: streamed in blocks of columns (two here), A packed again for each */
+  /* B of several MiB (over L2) under a wide C: streamed in blocks of columns (two here), A packed whole during the
+   * first and kept for the second */
   check(k, SC_NO_TRANS, SC_NO_TRANS, 300, 1200, 1500, 1.0f, 0.0f, 1, 459);
   check(k, SC_TRANS, SC_NO_TRANS, 200, 1100, 1500, 0.5f, 1.0f, 3, 460);
   /* narrow C and rows of A 4 KB apart (lda 1024), which the driver copies a micro-panel at a time (to a row
