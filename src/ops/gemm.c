@@ -338,14 +338,15 @@ static void choose_blocks(gemm_plan *p, int T) {
   size_t nc = lim.nc;
   /* On one thread, a matrix B of more than L2 (but for few columns of C, where A is read in place) streams in blocks of
    * about twice L2, each used by all row blocks while it is fresh, rather than being packed whole and read again from
-   * L3 or DRAM by each row block; A is packed again for each block of columns. One core, the two alternated in one
-   * process with OpenBLAS, best of 9, GFLOP/s: NN 1024x512x4608 175.8 -> 181.1 (OpenBLAS 178.3), 1024x512x2304 179.5 ->
-   * 182.0 (179.5), NT 1024x4608x512 184.4 -> 191.4 (182.9), TN 512x4608x1024 173.6 -> 178.5 (180.4), 512x2304x1024
-   * 178.5 -> 182.3 (185.0), 1024^3 187.8 -> 189.3, 2048^3 level; but NT 1024x2304x512 192.8 -> 188.6 (185.1) and
-   * 4096x2304x256 194.6 -> 189.8 (181.4), where A is packed three times. Blocks of about L2 or four times it measured
-   * within 1-2% of these; of a quarter of L2 (A packed that much more often), 2-8% slower. B gathered by a
-   * convolution's packer (backward-weights) stays resident: streamed, ResNet-18's stage-4 weight gradients at batch 128
-   * were 1-3% slower. Two threads keep B resident: packed once by both, it balances their row blocks at run time. */
+   * L3 or DRAM by each row block (A is then packed again for each block of columns, or kept, below). One core, the two
+   * alternated in one process with OpenBLAS, best of 9, GFLOP/s: NN 1024x512x4608 175.8 -> 181.1 (OpenBLAS 178.3),
+   * 1024x512x2304 179.5 -> 182.0 (179.5), NT 1024x4608x512 184.4 -> 191.4 (182.9), TN 512x4608x1024 173.6 -> 178.5
+   * (180.4), 512x2304x1024 178.5 -> 182.3 (185.0), 1024^3 187.8 -> 189.3, 2048^3 level; but NT 1024x2304x512 192.8 ->
+   * 188.6 (185.1) and 4096x2304x256 194.6 -> 189.8 (181.4), where A is packed three times. Blocks of about L2 or four
+   * times it measured within 1-2% of these; of a quarter of L2 (A packed that much more often), 2-8% slower. B gathered
+   * by a convolution's packer (backward-weights) stays resident: streamed, ResNet-18's stage-4 weight gradients at
+   * batch 128 were 1-3% slower. Two threads keep B resident: packed once by both, it balances their row blocks at run
+   * time. */
   if (T == 1 && p->resident && p->b->pack == pack_matrix && b_bytes > lim.l2 && !narrow_cols(p, p->n)) {
     p->resident = 0;
     nc = max_sz(2 * lim.l2 / (p->kc * sizeof(float)) / p->nr * p->nr, p->nr);
