@@ -2,12 +2,18 @@
 // at each thread count first, then registers one Google Benchmark per case and thread count. Counters:
 //   GFLOPS     floating-point rate of the case
 //   peak_frac  GFLOPS as a fraction of the measured FMA peak of the case's ISA at that thread count (engine only)
+// Each engine case at an ISA's default tile that has a peer case on the same op and shape ("op/<peer>/shape") also
+// runs paired with it, as "op/<isa>_vs_<peer>/shape": the two alternate call by call in one benchmark, so that the
+// machine's drift over seconds (10-20% within the hour on a shared VM) falls on both alike. Its counters come from
+// the medians of the per-call times: GFLOPS and peak_frac of the engine, peer_GFLOPS, and ratio (the peer's time
+// over the engine's: above 1, the engine is faster).
 // Run with --benchmark_format=json for machine-readable output; --threads=1,2 picks thread counts (default: 1 and
 // all cores). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE should be unset so that the OpenBLAS peer runs at its best.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -86,6 +92,66 @@ static void run_case(benchmark::State &state, const sc_bench_case *c, int thread
   if (c->items > 0) state.SetItemsProcessed((int64_t)(state.iterations() * c->items));
 }
 
+static double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// An engine case and its peer, called in turn (which goes first alternates), each call timed on its own.
+static void run_pair(benchmark::State &state, const sc_bench_case *e, const sc_bench_case *peer, int threads) {
+  sc_bench_set_threads(threads);
+  sc_set_max_isa((sc_isa)e->isa);
+  const char *err = "setup failed";
+  void *se = e->setup(e, threads, &err);
+  if (!se) {
+    state.SkipWithError(err);
+    return;
+  }
+  void *sp = peer->setup(peer, threads, &err);
+  if (!sp) {
+    e->teardown(se);
+    state.SkipWithError(err);
+    return;
+  }
+  std::vector<double> te, tp;
+  bool failed = false;
+  for (auto _ : state) {
+    const bool engine_first = te.size() % 2 == 0;
+    for (int q = 0; q < 2 && !failed; q++) {
+      const bool engine = (q == 0) == engine_first;
+      auto t0 = std::chrono::steady_clock::now();
+      failed = engine ? e->run(se) != 0 : peer->run(sp) != 0;
+      benchmark::ClobberMemory();
+      (engine ? te : tp).push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    if (failed) {
+      state.SkipWithError(sc_last_error());
+      break;
+    }
+  }
+  e->teardown(se);
+  peer->teardown(sp);
+  const double me = median(te), mp = median(tp);
+  if (failed || me <= 0 || mp <= 0) return;
+  state.counters["ratio"] = mp / me;
+  if (e->flops > 0) {
+    state.counters["GFLOPS"] = e->flops / me * 1e-9;
+    state.counters["peer_GFLOPS"] = peer->flops / mp * 1e-9;
+    const double peak = peak_gflops[e->isa][threads];
+    if (peak > 0) state.counters["peak_frac"] = e->flops / me * 1e-9 / peak;
+  }
+}
+
+// "op", "who" and "shape" of a case name "op/who/shape..."; false if it has fewer parts
+static bool split_name(const char *name, std::string &op, std::string &who, std::string &shape) {
+  std::string s(name);
+  size_t a = s.find('/'), b = a == std::string::npos ? a : s.find('/', a + 1);
+  if (b == std::string::npos) return false;
+  op = s.substr(0, a), who = s.substr(a + 1, b - a - 1), shape = s.substr(b + 1);
+  return true;
+}
+
 static void run_peak(benchmark::State &state, sc_isa isa, int threads) {
   const sc_kernels *k = sc_kernels_for(isa);
   if (!k) {
@@ -148,6 +214,17 @@ int main(int argc, char **argv) {
       if (c.isa >= 0 && !sc_isa_supported((sc_isa)c.isa)) continue; // listed once below
       std::string name = std::string(c.name) + "/threads:" + std::to_string(t);
       benchmark::RegisterBenchmark(name.c_str(), run_case, &c, t)->Unit(benchmark::kMillisecond)->UseRealTime();
+    }
+    for (const sc_bench_case &e : registry()) {
+      std::string op, who, shape, pop, pwho, pshape;
+      if (e.isa < 0 || !sc_isa_supported((sc_isa)e.isa) || !split_name(e.name, op, who, shape) ||
+          who != sc_isa_name((sc_isa)e.isa))
+        continue;
+      for (const sc_bench_case &p : registry())
+        if (p.isa < 0 && split_name(p.name, pop, pwho, pshape) && pop == op && pshape == shape) {
+          std::string name = op + "/" + who + "_vs_" + pwho + "/" + shape + "/threads:" + std::to_string(t);
+          benchmark::RegisterBenchmark(name.c_str(), run_pair, &e, &p, t)->Unit(benchmark::kMillisecond)->UseRealTime();
+        }
     }
   }
   for (int isa = 0; isa < SC_ISA_COUNT; isa++)
