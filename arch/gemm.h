@@ -40,6 +40,13 @@ typedef void (*sc_f32_gemm_ukr_rowa_fn)(size_t m, size_t n, size_t kc, const flo
                                         const float *pf, float *c, size_t ldc, int accumulate,
                                         const sc_f32_gemm_tile_ep *ep);
 
+/* The kernel above that also writes the panel of A it reads, packed, for the packed kernel's later calls:
+ * ap[p*MR + i] = a[i*lda + p] for i < MR, p < kc (ap float-aligned, MR*kc floats, not overlapping a). It stages
+ * nothing in L2. Everything else, C included, as ukr_rowa. */
+typedef void (*sc_f32_gemm_ukr_rowa_pack_fn)(size_t m, size_t n, size_t kc, const float *a, size_t lda,
+                                             const float *b, float *ap, float *c, size_t ldc, int accumulate,
+                                             const sc_f32_gemm_tile_ep *ep);
+
 /* The same product with B read in place: row p of the panel at b + p*ldb (NR floats, any alignment), for all NR
  * columns (n == NR: the driver uses it only where every panel is whole); everything else as the packed kernel, and
  * the result equal to its result bit for bit. Along the depth steps it stages pf + p*pf_ld in L2, as the kernel
@@ -68,6 +75,9 @@ typedef struct sc_gemm_config {
   /* optional: the microkernel reading A in place, for A whose panels would meet few panels of B; NULL if none */
   sc_f32_gemm_ukr_rowa_fn ukr_rowa;
   const char *ukr_rowa_name;
+  /* optional: the same, also writing the panel of A it reads, packed (a block's first column panel); NULL if none */
+  sc_f32_gemm_ukr_rowa_pack_fn ukr_rowa_pack;
+  const char *ukr_rowa_pack_name;
   /* optional: the microkernel reading B in place, for B whose panels would meet few panels of A; NULL if none */
   sc_f32_gemm_ukr_rowb_fn ukr_rowb;
   const char *ukr_rowb_name;

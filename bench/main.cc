@@ -2,11 +2,14 @@
 // at each thread count first, then registers one Google Benchmark per case and thread count. Counters:
 //   GFLOPS     floating-point rate of the case
 //   peak_frac  GFLOPS as a fraction of the measured FMA peak of the case's ISA at that thread count (engine only)
-// Each engine case at an ISA's default tile that has a peer case on the same op and shape ("op/<peer>/shape") also
-// runs paired with it, as "op/<isa>_vs_<peer>/shape": the two alternate call by call in one benchmark, so that the
-// machine's drift over seconds (10-20% within the hour on a shared VM) falls on both alike. Its counters come from
-// the medians of the per-call times: GFLOPS and peak_frac of the engine, peer_GFLOPS, and ratio (the peer's time
-// over the engine's: above 1, the engine is faster).
+// On one thread, each engine case at an ISA's default tile that has a peer case on the same op and shape
+// ("op/<peer>/shape") also runs paired with it, as "op/<isa>_vs_<peer>/shape": the two alternate call by call in
+// one benchmark, so that the machine's drift over seconds (10-20% within the hour on a shared VM) falls on both
+// alike. Its counters come from the medians of the per-call times: GFLOPS and peak_frac of the engine,
+// peer_GFLOPS, and ratio (the peer's time over the engine's: above 1, the engine is faster). On more threads the
+// two thread pools, called in turn, get in each other's way (the engine's OpenMP workers still spin when the
+// peer's threads start): OpenBLAS's 1024^3 on two threads fell from about 470 GFLOP/s to 226 paired, so there
+// the cases run one after the other only.
 // Run with --benchmark_format=json for machine-readable output; --threads=1,2 picks thread counts (default: 1 and
 // all cores). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE should be unset so that the OpenBLAS peer runs at its best.
 #include <benchmark/benchmark.h>
@@ -216,6 +219,7 @@ int main(int argc, char **argv) {
       benchmark::RegisterBenchmark(name.c_str(), run_case, &c, t)->Unit(benchmark::kMillisecond)->UseRealTime();
     }
     for (const sc_bench_case &e : registry()) {
+      if (t != 1) break;
       std::string op, who, shape, pop, pwho, pshape;
       if (e.isa < 0 || !sc_isa_supported((sc_isa)e.isa) || !split_name(e.name, op, who, shape) ||
           who != sc_isa_name((sc_isa)e.isa))

@@ -23,6 +23,9 @@
  *                       and stages the line at pf + 16p in L2 at step p. It takes ep last and finishes the tile
  *                       with it: a full tile in the assembly (the loop's A and B registers, free by then, hold
  *                       ep's fields; zmm28-29 the bias, zmm30 zero), a partial one in the merge below.
+ *   SC_UKR_PACK_A       (optional, with SC_UKR_ROW_A) instead of pf the function takes ap, and instead of staging
+ *                       lines it writes the A panel it reads, packed: each broadcast's low lane is stored to
+ *                       ap[p*MR + i] (sc_f32_gemm_ukr_rowa_pack_fn).
  *   SC_UKR_ROW_B        (optional, NV = 4 only) B is read in place: the function takes ldb after b, reads row p of
  *                       the panel at b + p*ldb (NR floats, any alignment) and needs n == NR
  *                       (sc_f32_gemm_ukr_rowb_fn); it takes pf and pf_ld after ldb and stages pf + p*pf_ld in L2
@@ -76,8 +79,14 @@
 #else
 #define SC_A_AT(s, i) "4*(" SC_MRS "*" #s "+" #i ")(%[a])"
 #endif
+#ifdef SC_UKR_PACK_A
+#define SC_PACK_A(s, i, bc) "vmovss %%xmm" #bc ", 4*(" SC_MRS "*" #s "+" #i ")(%[ap])\n\t"
+#else
+#define SC_PACK_A(s, i, bc) ""
+#endif
 #define SC_FMA_ROW(s, i, r0, r1, bc)                                     \
   "vbroadcastss " SC_A_AT(s, i) ", %%zmm" #bc "\n\t"                     \
+  SC_PACK_A(s, i, bc)                                                    \
   "vfmadd231ps %%zmm" SC_UKR_B0 ", %%zmm" #bc ", %%zmm" #r0 "\n\t"      \
   "vfmadd231ps %%zmm" SC_UKR_B1 ", %%zmm" #bc ", %%zmm" #r1 "\n\t"
 #define SC_ZERO_ROW(s, i, r0, r1, bc)                   \
@@ -164,6 +173,9 @@
 #if defined(SC_UKR_ROW_A) && (SC_UKR_NV != 2 || SC_UKR_MR != 14)
 #error "SC_UKR_ROW_A needs NV = 2 and MR = 14"
 #endif
+#if defined(SC_UKR_PACK_A) && !defined(SC_UKR_ROW_A)
+#error "SC_UKR_PACK_A needs SC_UKR_ROW_A"
+#endif
 #if defined(SC_UKR_ROW_B) && (SC_UKR_NV != 4 || defined(SC_UKR_ROW_A))
 #error "SC_UKR_ROW_B needs NV = 4 (and A packed)"
 #endif
@@ -174,8 +186,10 @@
 #endif
 
 /* the in-place kernels stage one line in L2 per depth step: the next of kc consecutive lines (A in place), or the
- * line pf_ld floats further (B in place) */
-#if defined(SC_UKR_ROW_A)
+ * line pf_ld floats further (B in place); the kernel packing A stages nothing */
+#if defined(SC_UKR_PACK_A)
+#define SC_STAGE ""
+#elif defined(SC_UKR_ROW_A)
 #define SC_STAGE "prefetcht1 (%[pf])\n\tadd $64, %[pf]\n\t"
 #elif defined(SC_UKR_ROW_B)
 #define SC_STAGE "prefetcht1 (%[pf])\n\tadd %[pfl], %[pf]\n\t"
@@ -210,15 +224,22 @@ static inline __mmask16 sc_lane_mask(size_t n, size_t v) {
 #endif
 
 /* the A pointers step along f depth steps (4 in the unrolled loop, 1 in the tail) */
-#ifdef SC_UKR_ROW_A
+#ifdef SC_UKR_PACK_A
+#define SC_A_STEP(f) "add $4*" #f ", %[a]\n\tadd $4*" #f ", %[a7]\n\tadd $4*" #f "*" SC_MRS ", %[ap]\n\t"
+#elif defined(SC_UKR_ROW_A)
 #define SC_A_STEP(f) "add $4*" #f ", %[a]\n\tadd $4*" #f ", %[a7]\n\t"
 #else
 #define SC_A_STEP(f) "add $4*" #f "*" SC_MRS ", %[a]\n\t"
 #endif
 
 #if defined(SC_UKR_ROW_A)
+#ifdef SC_UKR_PACK_A
+void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b, float *ap, float *c,
+                 size_t ldc, int accumulate, const sc_f32_gemm_tile_ep *ep) {
+#else
 void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b, const float *pf,
                  float *c, size_t ldc, int accumulate, const sc_f32_gemm_tile_ep *ep) {
+#endif
   const float *a7 = a + 7 * lda;
   _Static_assert(offsetof(sc_f32_gemm_tile_ep, res) == 0 && offsetof(sc_f32_gemm_tile_ep, ldr) == 8 &&
                      offsetof(sc_f32_gemm_tile_ep, bias) == 16 && offsetof(sc_f32_gemm_tile_ep, relu) == 24,
@@ -286,7 +307,10 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
       "8:\n\t"
       "vzeroupper\n\t"
       : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [k1] "+r"(k1), [c] "+r"(cp)
-#ifdef SC_UKR_ROW_A
+#if defined(SC_UKR_PACK_A)
+        , [a7] "+r"(a7), [ap] "+r"(ap)
+      : [l1] "r"(lda * sizeof(float)), [l3] "r"(3 * lda * sizeof(float)), [l5] "r"(5 * lda * sizeof(float)),
+#elif defined(SC_UKR_ROW_A)
         , [a7] "+r"(a7), [pf] "+r"(pf)
       : [l1] "r"(lda * sizeof(float)), [l3] "r"(3 * lda * sizeof(float)), [l5] "r"(5 * lda * sizeof(float)),
 #elif defined(SC_UKR_ROW_B)

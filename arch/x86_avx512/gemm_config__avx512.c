@@ -28,6 +28,9 @@ void sc_f32_gemm_ukr_6x64__avx512(size_t m, size_t n, size_t kc, const float *a,
 void sc_f32_gemm_ukr_rowa_14x32__avx512(size_t m, size_t n, size_t kc, const float *a, size_t lda, const float *b,
                                         const float *pf, float *c, size_t ldc, int accumulate,
                                         const sc_f32_gemm_tile_ep *ep);
+void sc_f32_gemm_ukr_rowa_pack_14x32__avx512(size_t m, size_t n, size_t kc, const float *a, size_t lda,
+                                             const float *b, float *ap, float *c, size_t ldc, int accumulate,
+                                             const sc_f32_gemm_tile_ep *ep);
 void sc_f32_gemm_ukr_rowb_6x64__avx512(size_t m, size_t n, size_t kc, const float *a, const float *b, size_t ldb,
                                        const float *pf, size_t pf_ld, float *c, size_t ldc, int accumulate);
 void sc_f32_gemm_pack_t__avx512(size_t w, size_t rn, size_t kc, const float *src, size_t ld, float scale,
@@ -54,6 +57,8 @@ const sc_gemm_config sc_gemm_config__avx512 = {
     SC_AVX512_TILE(14, 32),
     .ukr_rowa = sc_f32_gemm_ukr_rowa_14x32__avx512,
     .ukr_rowa_name = "sc_f32_gemm_ukr_rowa_14x32__avx512",
+    .ukr_rowa_pack = sc_f32_gemm_ukr_rowa_pack_14x32__avx512,
+    .ukr_rowa_pack_name = "sc_f32_gemm_ukr_rowa_pack_14x32__avx512",
     .alternatives = alternatives,
     .strided_a = &config_6x64,
     .narrow_n = &config_28x16,

@@ -17,7 +17,8 @@
  *    together into one of two buffers (one barrier per block); if each thread has its own columns, it walks them in
  *    blocks of its own, packing each B panel just before its first use (again prefetching the next) into a region
  *    of the buffer that is its alone, and never waits for another thread. One thread over several blocks of
- *    columns packs A once and keeps it, where it fits B's budget.
+ *    columns packs A once and keeps it, where it fits B's budget. Where the table can, a matrix A is packed by the
+ *    microkernels of each block's first column panel as they read it in place (ukr_rowa_pack).
  * Threads form a tm x tn grid over C (chosen by a small cost model: padded tile area plus packing that cannot
  * overlap or is repeated), so both cores have work whether M or N is small. The table may name other tiles, chosen
  * per call: one for A stored transposed (arch/gemm.h, strided_a) and one for C of few columns (narrow_n).
@@ -455,6 +456,26 @@ static void macro_kernel(const gemm_plan *p, const float *apack, const float *bp
   }
 }
 
+/* Columns [jr, jr+n) (one panel of B, at bp) of a row block whose A is packed as it is first read: ukr_rowa_pack
+ * reads each whole micro-panel of A in place and writes it to apack for the other panels; a partial last one is
+ * packed first and taken by the packed microkernel. pf (may be NULL) is stepped as in macro_kernel. */
+static void panel_packing_a(const gemm_plan *p, float *apack, const float *bp, size_t ic, size_t mcc, size_t pc,
+                            size_t kc, size_t jr, size_t n, int accumulate, prefetch_cursor *pf) {
+  const size_t mr = p->mr, whole = mcc / mr * mr;
+  const size_t pf_chunk = pf ? ceil_div(pf->total, ceil_div(mcc, mr)) : 0;
+  if (whole < mcc) pack_src(p->kern, p->a, ic + whole, mcc - whole, pc, kc, mr, p->alpha, apack + whole * kc);
+  for (size_t ir = 0; ir < whole; ir += mr) {
+    if (pf_chunk) prefetch_step(pf, pf_chunk);
+    p->kern->gemm->ukr_rowa_pack(mr, n, kc, p->a->data + (ic + ir) * p->a->ld + pc, p->a->ld, bp, apack + ir * kc,
+                                 p->c + (ic + ir) * p->ldc + jr, p->ldc, accumulate, NULL);
+  }
+  if (whole < mcc) {
+    if (pf_chunk) prefetch_step(pf, pf_chunk);
+    p->kern->gemm->ukr(mcc - whole, n, kc, apack + whole * kc, bp, p->c + (ic + whole) * p->ldc + jr, p->ldc,
+                       accumulate);
+  }
+}
+
 static void run_thread(const gemm_plan *pp, int t, int T) {
   int tm, tn;
   choose_grid(pp, T, &tm, &tn);
@@ -699,6 +720,13 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
    * thread (blocks of all columns would leave every thread but one without columns in each, in turn). */
   const size_t late_nc = max_sz(nr, p->nc / (size_t)T / nr * nr);
   const size_t jc_from = p->b_late ? n0 : 0, jc_to = p->b_late ? n1 : p->n, jc_step = p->b_late ? late_nc : p->nc;
+  /* A matrix whose rows are not 4 KB apart (see the resident schedule), with alpha 1: packed by the microkernels of
+   * each block's first column panel as they read it in place (panel_packing_a), not by a pass of its own before
+   * them. One core, alternated in one process, best of 11-21: NN 1024x512x4608 176.3 -> 179.9 and 202.2 -> 205.1
+   * GFLOP/s, 1024x512x2304 191.4 -> 194.7; NT 1024x4608x512, where A is packed once for five blocks of columns,
+   * 181.7 -> 179.7 and 208.7 -> 205.4 (medians 175.7 -> 177.1, 197.1 -> 195.5: within the noise). */
+  const int a_late = p->kern->gemm->ukr_rowa_pack && p->a->pack == pack_matrix && p->a->depth_contiguous &&
+                     p->a->ld % 1024 != 0 && p->alpha == 1.0f;
   unsigned iter = 0;
   for (size_t jc = jc_from; jc < jc_to; jc += jc_step) {
     const size_t ncc = min_sz(jc_step, jc_to - jc);
@@ -724,14 +752,18 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
         const int accumulate = pc > 0 || p->beta != 0.0f;
         /* the block's place in the whole of A packed (keep_a: one thread, so m0 = 0), else the one buffer */
         float *ablk = p->keep_a ? apack + pc * round_up(p->m, mr) + ic * kc : apack;
-        if (!p->keep_a || jc == jc_from) pack_src(p->kern, p->a, ic, mcc, pc, kc, mr, p->alpha, ablk);
-        if (!p->b_late) {
-          macro_kernel(p, ablk, bb, kc, ic, mcc, jc, j0, j1, kc, accumulate, NULL);
-          continue;
-        }
-        /* each panel has a slot of fixed size (the largest kc) in the thread's region */
-        if (ic != m0) {
-          macro_kernel(p, ablk, bb, p->kc, ic, mcc, jc, j0, j1, kc, accumulate, NULL);
+        const int pack_a = !p->keep_a || jc == jc_from, fused = pack_a && a_late;
+        if (pack_a && !fused) pack_src(p->kern, p->a, ic, mcc, pc, kc, mr, p->alpha, ablk);
+        /* each panel has a slot of fixed size (the largest kc) in the thread's region where B is late */
+        const size_t b_stride = p->b_late ? p->kc : kc;
+        if (!p->b_late || ic != m0) {
+          size_t jr0 = j0;
+          if (fused) {
+            panel_packing_a(p, ablk, bb + (j0 - jc) * b_stride, ic, mcc, pc, kc, j0, min_sz(nr, j1 - j0),
+                            accumulate, NULL);
+            jr0 = min_sz(j0 + nr, j1);
+          }
+          if (jr0 < j1) macro_kernel(p, ablk, bb, b_stride, ic, mcc, jc, jr0, j1, kc, accumulate, NULL);
           continue;
         }
         /* B was left unpacked above: pack it panel by panel on the first row block, prefetching the next panel,
@@ -746,7 +778,10 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
           else if (pc + kc < p->k)
             prefetch_init(&pf, p->b, j0, min_sz(nr, j1 - j0), pc + kc, min_sz(p->kc, p->k - pc - kc), to_l2);
           pack_src(p->kern, p->b, jr, ncols, pc, kc, nr, 1.0f, bb + (jr - jc) * p->kc);
-          macro_kernel(p, ablk, bb, p->kc, ic, mcc, jc, jr, jr + ncols, kc, accumulate, &pf);
+          if (fused && jr == j0)
+            panel_packing_a(p, ablk, bb + (jr - jc) * p->kc, ic, mcc, pc, kc, jr, ncols, accumulate, &pf);
+          else
+            macro_kernel(p, ablk, bb, p->kc, ic, mcc, jc, jr, jr + ncols, kc, accumulate, &pf);
         }
       }
       /* after the last depth block this thread's rows of the NC block are final */

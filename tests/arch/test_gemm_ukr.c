@@ -3,9 +3,9 @@
  * contract: the empty sum, so C becomes 0 or is left as it is), 1, small primes, the driver's block size and
  * around it; every m <= MR and n <= NR for small kc, the corners for larger kc; accumulate on and off; a large
  * ldc and a misaligned C. Also the transposing packers (the ISA's pack_t) against the definition, and the
- * microkernels that read A or B in place (ukr_rowa, ukr_rowb) against the same loop, with the last row read
- * ending at an unreadable page, and ukr_rowa finishing its tile with each kind of epilogue (residual, bias, ReLU)
- * against the loop followed by those steps.
+ * microkernels that read A or B in place (ukr_rowa, ukr_rowb, and ukr_rowa_pack with its packed copy of A)
+ * against the same loop, with the last row read ending at an unreadable page, and ukr_rowa finishing its tile
+ * with each kind of epilogue (residual, bias, ReLU) against the loop followed by those steps.
  *
  * Data are small integers, so every product and partial sum is exact in fp32 and results must match bit for bit
  * (tolerance zero). Non-accumulating calls start from NaN in C, which must not leak into the result; every
@@ -32,6 +32,7 @@ typedef struct ukr_case {
   size_t lda; /* 0: A packed; else ukr_rowa, A's rows lda floats apart */
   size_t ldb; /* 0: B packed; else ukr_rowb, B's rows ldb floats apart */
   int ep;     /* ukr_rowa only: the tile's epilogue, 0 for none, else 1 + (bit 0: residual, 1: bias, 2: ReLU) */
+  int pack_a; /* with lda: ukr_rowa_pack, whose packed copy of A is checked too */
 } ukr_case;
 
 /* nrows rows of len floats, ld apart, the last ending where an unreadable page begins (a read past them faults;
@@ -89,9 +90,21 @@ static void check_ukr(const ukr_case *t) {
     float *ar = guarded_rows(mr, kc, t->lda, &map, &map_len);
     for (size_t i = 0; i < mr; i++)
       for (size_t p = 0; p < kc; p++) ar[i * t->lda + p] = a[p * mr + i];
-    /* the staging pointer starts on the guard page: it must never be read */
-    t->g->ukr_rowa(t->m, t->n, kc, ar, t->lda, b, ar + (mr - 1) * t->lda + kc, c0, ldc, t->accumulate,
-                   with_ep ? &ep : NULL);
+    if (t->pack_a) { /* the packed copy must equal the panel, and nothing past it be written */
+      float *ap = malloc((mr * kc + 16) * sizeof(float));
+      SC_ASSERT(ap, "out of memory");
+      for (size_t i = 0; i < mr * kc + 16; i++) ap[i] = sentinel;
+      t->g->ukr_rowa_pack(t->m, t->n, kc, ar, t->lda, b, ap, c0, ldc, t->accumulate, with_ep ? &ep : NULL);
+      for (size_t i = 0; i < mr * kc + 16; i++)
+        SC_ASSERT(ap[i] == (i < mr * kc ? a[i] : sentinel), "%s (isa %s) kc=%zu lda=%zu seed=%llu: packed A[%zu] = "
+                  "%g, want %g", t->g->ukr_rowa_pack_name, t->k->name, kc, t->lda, (unsigned long long)t->seed, i,
+                  ap[i], i < mr * kc ? a[i] : sentinel);
+      free(ap);
+    } else {
+      /* the staging pointer starts on the guard page: it must never be read */
+      t->g->ukr_rowa(t->m, t->n, kc, ar, t->lda, b, ar + (mr - 1) * t->lda + kc, c0, ldc, t->accumulate,
+                     with_ep ? &ep : NULL);
+    }
     munmap(map, map_len);
   } else if (t->ldb) { /* B's rows in place: row p is row p of the packed panel */
     float *br = guarded_rows(kc, nr, t->ldb, &map, &map_len);
@@ -103,7 +116,10 @@ static void check_ukr(const ukr_case *t) {
   } else {
     t->g->ukr(t->m, t->n, kc, a, b, c0, ldc, t->accumulate);
   }
-  const char *name = t->lda ? t->g->ukr_rowa_name : t->ldb ? t->g->ukr_rowb_name : t->g->ukr_name;
+  const char *name = t->pack_a ? t->g->ukr_rowa_pack_name
+                     : t->lda  ? t->g->ukr_rowa_name
+                     : t->ldb  ? t->g->ukr_rowb_name
+                               : t->g->ukr_name;
   for (size_t i = 0; i < rows * ldc; i++) {
     int same = c[i] == ref[i];
     SC_ASSERT(same, "%s (isa %s) m=%zu n=%zu kc=%zu ldc=%zu lda=%zu ldb=%zu accumulate=%d ep=%d seed=%llu: "
@@ -133,7 +149,7 @@ SC_ISA_TEST(gemm_ukr, every_corner_small_kc) {
     for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
       for (size_t m = 1; m <= cfgs[ci]->mr; m++)
         for (size_t n = 1; n <= cfgs[ci]->nr; n++) {
-          ukr_case t = {k, cfgs[ci], m, n, kcs[q], cfgs[ci]->nr + (seed % 5), (int)(seed & 1), seed, 0, 0, 0};
+          ukr_case t = {k, cfgs[ci], m, n, kcs[q], cfgs[ci]->nr + (seed % 5), (int)(seed & 1), seed, 0, 0, 0, 0};
           check_ukr(&t);
           seed++;
         }
@@ -151,7 +167,7 @@ SC_ISA_TEST(gemm_ukr, depths_around_blocks) {
       for (size_t i = 0; i < 3; i++)
         for (size_t j = 0; j < 4; j++)
           for (int acc = 0; acc < 2; acc++) {
-            ukr_case t = {k, g, ms[i], ns[j], kcs[q], g->nr + 1, acc, seed++, 0, 0, 0};
+            ukr_case t = {k, g, ms[i], ns[j], kcs[q], g->nr + 1, acc, seed++, 0, 0, 0, 0};
             check_ukr(&t);
           }
   }
@@ -162,9 +178,9 @@ SC_ISA_TEST(gemm_ukr, large_ldc) {
   size_t ncfg = configs_of(k, cfgs, 8);
   for (size_t ci = 0; ci < ncfg; ci++)
     for (int acc = 0; acc < 2; acc++) {
-      ukr_case full = {k, cfgs[ci], cfgs[ci]->mr, cfgs[ci]->nr, 37, 4099, acc, 77, 0, 0, 0};
+      ukr_case full = {k, cfgs[ci], cfgs[ci]->mr, cfgs[ci]->nr, 37, 4099, acc, 77, 0, 0, 0, 0};
       check_ukr(&full);
-      ukr_case part = {k, cfgs[ci], cfgs[ci]->mr - 1, cfgs[ci]->nr - 3, 37, 4099, acc, 78, 0, 0, 0};
+      ukr_case part = {k, cfgs[ci], cfgs[ci]->mr - 1, cfgs[ci]->nr - 3, 37, 4099, acc, 78, 0, 0, 0, 0};
       check_ukr(&part);
     }
 }
@@ -196,21 +212,28 @@ static size_t check_in_place(const sc_kernels *k, int b_side, uint64_t seed) {
     for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
       for (size_t x = 1; x <= other; x += (kcs[q] <= 17 || other <= 8 ? 1 : 7))
         for (int acc = 0; acc < 2; acc++) {
-          ukr_case t = {k, g, b_side ? x : g->mr, b_side ? g->nr : x, kcs[q], g->nr + (seed % 3), acc, seed, 0, 0, 0};
+          ukr_case t = {k, g, b_side ? x : g->mr, b_side ? g->nr : x, kcs[q], g->nr + (seed % 3), acc, seed,
+                        0, 0, 0, 0};
           if (b_side)
             t.ldb = g->nr + (seed % 4);
           else
             t.lda = kcs[q] + (seed % 4) + (kcs[q] == 0), t.ep = (int)(seed % 9); /* none, then each of 8 kinds */
           check_ukr(&t);
+          t.pack_a = !b_side && g->ukr_rowa_pack != NULL; /* again through the kernel that packs A too */
+          if (t.pack_a) check_ukr(&t);
           seed++;
         }
-    ukr_case wide = {k, g, g->mr, g->nr, 37, 4099, 1, seed, b_side ? 0 : 4099, b_side ? 4099 : 0, 0};
+    ukr_case wide = {k, g, g->mr, g->nr, 37, 4099, 1, seed, b_side ? 0 : 4099, b_side ? 4099 : 0, 0, 0};
     check_ukr(&wide);
+    wide.pack_a = !b_side && g->ukr_rowa_pack != NULL;
+    if (wide.pack_a) check_ukr(&wide);
     for (int e = 1; !b_side && e <= 8; e++) { /* every epilogue on a full tile and on a partial one */
-      ukr_case full = {k, g, g->mr, g->nr, 37, 4099, e & 1, seed++, 4099, 0, e};
+      ukr_case full = {k, g, g->mr, g->nr, 37, 4099, e & 1, seed++, 4099, 0, e, 0};
       check_ukr(&full);
-      ukr_case part = {k, g, g->mr, g->nr - 5, 37, g->nr + 2, (e >> 1) & 1, seed++, 40, 0, e};
+      ukr_case part = {k, g, g->mr, g->nr - 5, 37, g->nr + 2, (e >> 1) & 1, seed++, 40, 0, e, 0};
       check_ukr(&part);
+      full.pack_a = part.pack_a = g->ukr_rowa_pack != NULL;
+      if (full.pack_a) check_ukr(&full), check_ukr(&part);
     }
   }
   return ncfg;

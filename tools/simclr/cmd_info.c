@@ -73,6 +73,8 @@ int sc_cmd_info(int argc, char **argv) {
   printf("gemm:       %s, tile %zux%zu, blocking mc=%zu kc=%zu nc=%zu (from the caches; B kept packed up to %zu MiB)\n",
          k->gemm->ukr_name, k->gemm->mr, k->gemm->nr, lim.mc, lim.kc, lim.nc, lim.b_budget >> 20);
   if (k->gemm->ukr_rowa) printf("            %s where A is read in place\n", k->gemm->ukr_rowa_name);
+  if (k->gemm->ukr_rowa_pack)
+    printf("            %s where A is packed as it is first read\n", k->gemm->ukr_rowa_pack_name);
   if (k->gemm->strided_a && k->gemm->strided_a->ukr_rowb)
     printf("            %s where B is read in place\n", k->gemm->strided_a->ukr_rowb_name);
   printf("threads:    %d\n", sc_num_threads());
