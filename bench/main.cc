@@ -7,9 +7,9 @@
 // one benchmark, so that the machine's drift over seconds (10-20% within the hour on a shared VM) falls on both
 // alike. Its counters come from the medians of the per-call times: GFLOPS and peak_frac of the engine,
 // peer_GFLOPS, and ratio (the peer's time over the engine's: above 1, the engine is faster). On more threads the
-// two thread pools, called in turn, get in each other's way (the engine's OpenMP workers still spin when the
-// peer's threads start): OpenBLAS's 1024^3 on two threads fell from about 470 GFLOP/s to 226 paired, so there
-// the cases run one after the other only.
+// two thread pools, called in turn, get in each other's way (each pool's workers still spin or yield when the
+// other's start): OpenBLAS's 1024^3 on two threads fell from about 470 GFLOP/s to 226 paired, and with a pause of
+// 2-20 ms after each call the engine's fell to 130 instead, so there the cases run one after the other only.
 // Run with --benchmark_format=json for machine-readable output; --threads=1,2 picks thread counts (default: 1 and
 // all cores). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE should be unset so that the OpenBLAS peer runs at its best.
 #include <benchmark/benchmark.h>
