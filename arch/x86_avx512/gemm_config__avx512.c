@@ -9,7 +9,9 @@
  * So 14x32 is the default and 6x64 the tile for A stored transposed. With at most 16 columns (16-channel
  * convolutions) 28x16 takes over: the 32-wide tiles would spend half their FMAs on padding. The 14x32 tile also
  * has a twin reading A in place (ukr_rowa), for C of few columns, where packing A would cost as much as the FMAs:
- * NN 65536x64x576 169 -> 211 GFLOP/s, 12544x64x256 191 -> 249, 16384x128x576 215 -> 250 (one core, medians of 3);
+ * NN 65536x64x576 169 -> 211 GFLOP/s, 12544x64x256 191 -> 249, 16384x128x576 215 -> 250 (one core, medians of 3),
+ * and a third that packs the panel of A while it reads it in place (ukr_rowa_pack), for the first column panel of
+ * each block where B streams: NN 1024x512x4608 176.3 -> 179.9, 1024x512x2304 191.4 -> 194.7 (one core, best of 11);
  * and 6x64 a twin reading B in place (ukr_rowb), for few rows of C and A stored transposed (weight gradients):
  * TN 64x576x65536 161 -> 204, 128x576x16384 189 -> 220.
  */
