@@ -13,15 +13,32 @@
 #include "test.h"
 #include "testutil.h"
 
+/* C = alpha * op(A) op(B) + beta * C in double. Where B's rows run along C's (no transpose) each row of C is summed
+ * as a row of partial sums, a multiple of one row of B per depth step (contiguous, so the compiler vectorizes it);
+ * otherwise as dot products. The data are small integers, so every order of summation gives the same exact sums. */
 static void reference(sc_trans ta, sc_trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                       int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-  for (int64_t i = 0; i < m; i++)
-    for (int64_t j = 0; j < n; j++) {
-      double s = 0;
-      for (int64_t p = 0; p < k; p++)
-        s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) * (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);
-      c[i * ldc + j] = (float)(alpha * s + (beta == 0.0f ? 0.0 : beta * (double)c[i * ldc + j]));
+  double *row = malloc((size_t)(n > 0 ? n : 1) * sizeof *row);
+  SC_ASSERT(row, "out of memory");
+  for (int64_t i = 0; i < m; i++) {
+    if (!tb) {
+      for (int64_t j = 0; j < n; j++) row[j] = 0.0;
+      for (int64_t p = 0; p < k; p++) {
+        const double aip = ta ? a[p * lda + i] : a[i * lda + p];
+        const float *bp = b + p * ldb;
+        for (int64_t j = 0; j < n; j++) row[j] += aip * (double)bp[j];
+      }
+    } else {
+      for (int64_t j = 0; j < n; j++) {
+        double s = 0;
+        for (int64_t p = 0; p < k; p++) s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) * (double)b[j * ldb + p];
+        row[j] = s;
+      }
     }
+    for (int64_t j = 0; j < n; j++)
+      c[i * ldc + j] = (float)(alpha * row[j] + (beta == 0.0f ? 0.0 : beta * (double)c[i * ldc + j]));
+  }
+  free(row);
 }
 
 static void check_c(const sc_kernels *k, sc_trans ta, sc_trans tb, int64_t m, int64_t n, int64_t kk, float alpha,
