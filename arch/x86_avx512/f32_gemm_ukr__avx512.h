@@ -1,6 +1,6 @@
-/* f32_gemm_ukr__avx512.h: the body shared by the AVX-512 f32 GEMM microkernels, expanded once per tile by the
- * f32_gemm_ukr_<MR>x<NR>__avx512.c files (which also carry each tile's register map). Not a public header and not
- * to be included anywhere else.
+/* f32_gemm_ukr__avx512.h: the body shared by the AVX-512 f32 GEMM microkernels, expanded once per kernel by the
+ * f32_gemm_ukr_*__avx512.c files (which also carry their tile's register map, or include it where several kernels
+ * share a tile: f32_gemm_tile_14x32__avx512.h). Not a public header and not to be included anywhere else.
  *
  * The depth loop is inline assembly with a fixed register assignment: written with intrinsics, gcc 12 spilled
  * accumulators inside the loop once 28 of the 32 zmm registers held them. In assembly the loop is only loads,

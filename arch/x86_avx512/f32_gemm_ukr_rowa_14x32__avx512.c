@@ -3,16 +3,9 @@
  * uses it where each panel of A would meet only a few panels of B, so that packing A would cost as much as the
  * FMAs it feeds (C of at most a few hundred columns: 1x1 convolutions, ResNet stage 1 im2col shapes).
  *
- * Register map: as the packed kernel (zmm0-27 accumulators, zmm28-29 a row of B, zmm30-31 broadcasts).
+ * Register map: as the packed kernel (f32_gemm_tile_14x32__avx512.h).
  */
 #define SC_UKR_NAME sc_f32_gemm_ukr_rowa_14x32__avx512
 #define SC_UKR_ROW_A
-#define SC_UKR_MR 14
-#define SC_UKR_NV 2
-#define SC_UKR_B0 "28"
-#define SC_UKR_B1 "29"
-#define SC_UKR_ROWS(X, s)                                                                                    \
-  X(s, 0, 0, 1, 30) X(s, 1, 2, 3, 31) X(s, 2, 4, 5, 30) X(s, 3, 6, 7, 31) X(s, 4, 8, 9, 30) X(s, 5, 10, 11, 31) \
-  X(s, 6, 12, 13, 30) X(s, 7, 14, 15, 31) X(s, 8, 16, 17, 30) X(s, 9, 18, 19, 31) X(s, 10, 20, 21, 30)        \
-  X(s, 11, 22, 23, 31) X(s, 12, 24, 25, 30) X(s, 13, 26, 27, 31)
+#include "f32_gemm_tile_14x32__avx512.h"
 #include "f32_gemm_ukr__avx512.h"
