@@ -324,6 +324,12 @@ static int narrow_cols(const gemm_plan *p, size_t cols) {
          (cols <= 2 * SC_GEMM_NARROW_N && p->n_round * p->k * sizeof(float) <= 4 * p->l2);
 }
 
+/* Whether the table's kernels may read A's rows in place (ukr_rowa, ukr_rowa_pack): a matrix whose rows run along
+ * the depth and do not lie a multiple of 4 KB apart (see run_thread: such rows would share one set of L1) */
+static int a_in_place(const gemm_plan *p) {
+  return p->a->pack == pack_matrix && p->a->depth_contiguous && p->a->ld % 1024 != 0;
+}
+
 /* T: the threads the call runs on */
 static void choose_blocks(gemm_plan *p, int T) {
   sc_gemm_limits lim;
@@ -515,9 +521,8 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
     const size_t k16 = round_up(p->k, 16), rows_ld = k16 % 1024 == 0 ? k16 + 16 : k16;
     const int aliased = p->a->pack == pack_matrix && p->a->ld % 1024 == 0;
     const int a_rows = (p->a->pack != pack_matrix || aliased) && p->a->rows && mr * rows_ld <= p->mc * p->kc;
-    const int a_matrix = p->a->pack == pack_matrix && p->a->depth_contiguous && !aliased;
-    const sc_f32_gemm_ukr_rowa_fn rowa = narrow && (a_matrix || a_rows) && p->alpha == 1.0f ? p->kern->gemm->ukr_rowa
-                                                                                             : NULL;
+    const sc_f32_gemm_ukr_rowa_fn rowa =
+        narrow && (a_in_place(p) || a_rows) && p->alpha == 1.0f ? p->kern->gemm->ukr_rowa : NULL;
     /* One thread and wide C: B is packed panel by panel during the first row block, behind the FMAs, like A
      * above. Otherwise all threads pack all of B together first, taking groups of panels from a shared counter
      * (so a core slowed by other work packs less). */
@@ -720,13 +725,11 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
    * thread (blocks of all columns would leave every thread but one without columns in each, in turn). */
   const size_t late_nc = max_sz(nr, p->nc / (size_t)T / nr * nr);
   const size_t jc_from = p->b_late ? n0 : 0, jc_to = p->b_late ? n1 : p->n, jc_step = p->b_late ? late_nc : p->nc;
-  /* A matrix whose rows are not 4 KB apart (see the resident schedule), with alpha 1: packed by the microkernels of
-   * each block's first column panel as they read it in place (panel_packing_a), not by a pass of its own before
-   * them. One core, alternated in one process, best of 11-21: NN 1024x512x4608 176.3 -> 179.9 and 202.2 -> 205.1
+  /* A the kernels can read in place (a_in_place), with alpha 1: packed by the microkernels of each block's first
+   * column panel as they read it (panel_packing_a), not by a pass of its own before them. One core, alternated in one process, best of 11-21: NN 1024x512x4608 176.3 -> 179.9 and 202.2 -> 205.1
    * GFLOP/s, 1024x512x2304 191.4 -> 194.7; NT 1024x4608x512, where A is packed once for five blocks of columns,
    * 181.7 -> 179.7 and 208.7 -> 205.4 (medians 175.7 -> 177.1, 197.1 -> 195.5: within the noise). */
-  const int a_late = p->kern->gemm->ukr_rowa_pack && p->a->pack == pack_matrix && p->a->depth_contiguous &&
-                     p->a->ld % 1024 != 0 && p->alpha == 1.0f;
+  const int a_late = p->kern->gemm->ukr_rowa_pack && a_in_place(p) && p->alpha == 1.0f;
   unsigned iter = 0;
   for (size_t jc = jc_from; jc < jc_to; jc += jc_step) {
     const size_t ncc = min_sz(jc_step, jc_to - jc);
