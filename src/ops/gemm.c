@@ -725,10 +725,11 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
    * thread (blocks of all columns would leave every thread but one without columns in each, in turn). */
   const size_t late_nc = max_sz(nr, p->nc / (size_t)T / nr * nr);
   const size_t jc_from = p->b_late ? n0 : 0, jc_to = p->b_late ? n1 : p->n, jc_step = p->b_late ? late_nc : p->nc;
-  /* A the kernels can read in place (a_in_place), with alpha 1: packed by the microkernels of each block's first
-   * column panel as they read it (panel_packing_a), not by a pass of its own before them. One core, alternated in one process, best of 11-21: NN 1024x512x4608 176.3 -> 179.9 and 202.2 -> 205.1
-   * GFLOP/s, 1024x512x2304 191.4 -> 194.7; NT 1024x4608x512, where A is packed once for five blocks of columns,
-   * 181.7 -> 179.7 and 208.7 -> 205.4 (medians 175.7 -> 177.1, 197.1 -> 195.5: within the noise). */
+  /* A the kernels can read in place (a_in_place), with alpha 1: packed by the microkernels of each block's first column
+   * panel as they read it (panel_packing_a), not by a pass of its own before them. One core, alternated in one process,
+   * best of 11-21: NN 1024x512x4608 176.3 -> 179.9 and 202.2 -> 205.1 GFLOP/s, 1024x512x2304 191.4 -> 194.7; NT
+   * 1024x4608x512, where A is packed once for five blocks of columns, 181.7 -> 179.7 and 208.7 -> 205.4 (medians 175.7
+   * -> 177.1, 197.1 -> 195.5: within the noise). */
   const int a_late = p->kern->gemm->ukr_rowa_pack && a_in_place(p) && p->alpha == 1.0f;
   unsigned iter = 0;
   for (size_t jc = jc_from; jc < jc_to; jc += jc_step) {
