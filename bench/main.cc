@@ -60,21 +60,36 @@ static double measure_peak(const sc_kernels *k, int threads) {
 
 static double peak_gflops[SC_ISA_COUNT][65];
 
-static void run_case(benchmark::State &state, const sc_bench_case *c, int threads) {
+// Sets the threads (and, for the engine, the ISA) of case c and returns its state, or NULL with the benchmark
+// skipped and the reason given.
+static void *setup_case(benchmark::State &state, const sc_bench_case *c, int threads) {
   sc_bench_set_threads(threads);
   if (c->isa >= 0) {
     if (!sc_isa_supported((sc_isa)c->isa)) {
       state.SkipWithError("ISA not available on this machine");
-      return;
+      return nullptr;
     }
     sc_set_max_isa((sc_isa)c->isa);
   }
   const char *err = "setup failed";
   void *s = c->setup(c, threads, &err);
-  if (!s) {
-    state.SkipWithError(err);
-    return;
-  }
+  if (!s) state.SkipWithError(err);
+  return s;
+}
+
+// The GFLOPS counter of case c at `seconds` per call, and for the engine's kernels peak_frac.
+static void report_rate(benchmark::State &state, const sc_bench_case *c, int threads, double seconds,
+                        const char *counter = "GFLOPS") {
+  if (c->flops <= 0 || seconds <= 0) return;
+  const double gflops = c->flops / seconds * 1e-9;
+  state.counters[counter] = gflops;
+  const double peak = c->isa >= 0 ? peak_gflops[c->isa][threads] : 0.0;
+  if (peak > 0) state.counters["peak_frac"] = gflops / peak;
+}
+
+static void run_case(benchmark::State &state, const sc_bench_case *c, int threads) {
+  void *s = setup_case(state, c, threads);
+  if (!s) return;
   // timed here too (wall clock, like UseRealTime) so that GFLOPS and peak_frac are plain numbers, not "/s" rates
   auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
@@ -86,12 +101,7 @@ static void run_case(benchmark::State &state, const sc_bench_case *c, int thread
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   c->teardown(s);
-  if (c->flops > 0 && seconds > 0) {
-    double gflops = c->flops * (double)state.iterations() / seconds * 1e-9;
-    state.counters["GFLOPS"] = gflops;
-    if (c->isa >= 0 && peak_gflops[c->isa][threads] > 0)
-      state.counters["peak_frac"] = gflops / peak_gflops[c->isa][threads];
-  }
+  if (state.iterations() > 0) report_rate(state, c, threads, seconds / (double)state.iterations());
   if (c->items > 0) state.SetItemsProcessed((int64_t)(state.iterations() * c->items));
 }
 
@@ -103,18 +113,11 @@ static double median(std::vector<double> v) {
 
 // An engine case and its peer, called in turn (which goes first alternates), each call timed on its own.
 static void run_pair(benchmark::State &state, const sc_bench_case *e, const sc_bench_case *peer, int threads) {
-  sc_bench_set_threads(threads);
-  sc_set_max_isa((sc_isa)e->isa);
-  const char *err = "setup failed";
-  void *se = e->setup(e, threads, &err);
-  if (!se) {
-    state.SkipWithError(err);
-    return;
-  }
-  void *sp = peer->setup(peer, threads, &err);
+  void *se = setup_case(state, e, threads);
+  if (!se) return;
+  void *sp = setup_case(state, peer, threads);
   if (!sp) {
     e->teardown(se);
-    state.SkipWithError(err);
     return;
   }
   std::vector<double> te, tp;
@@ -138,12 +141,8 @@ static void run_pair(benchmark::State &state, const sc_bench_case *e, const sc_b
   const double me = median(te), mp = median(tp);
   if (failed || me <= 0 || mp <= 0) return;
   state.counters["ratio"] = mp / me;
-  if (e->flops > 0) {
-    state.counters["GFLOPS"] = e->flops / me * 1e-9;
-    state.counters["peer_GFLOPS"] = peer->flops / mp * 1e-9;
-    const double peak = peak_gflops[e->isa][threads];
-    if (peak > 0) state.counters["peak_frac"] = e->flops / me * 1e-9 / peak;
-  }
+  report_rate(state, e, threads, me);
+  report_rate(state, peer, threads, mp, "peer_GFLOPS");
 }
 
 // "op", "who" and "shape" of a case name "op/who/shape..."; false if it has fewer parts
@@ -153,6 +152,21 @@ static bool split_name(const char *name, std::string &op, std::string &who, std:
   if (b == std::string::npos) return false;
   op = s.substr(0, a), who = s.substr(a + 1, b - a - 1), shape = s.substr(b + 1);
   return true;
+}
+
+// The paired cases, one thread: each engine case at an ISA's default tile with every peer case of its op and shape.
+static void register_pairs() {
+  for (const sc_bench_case &e : registry()) {
+    std::string op, who, shape, pop, pwho, pshape;
+    if (e.isa < 0 || !sc_isa_supported((sc_isa)e.isa) || !split_name(e.name, op, who, shape) ||
+        who != sc_isa_name((sc_isa)e.isa))
+      continue;
+    for (const sc_bench_case &p : registry())
+      if (p.isa < 0 && split_name(p.name, pop, pwho, pshape) && pop == op && pshape == shape) {
+        std::string name = op + "/" + who + "_vs_" + pwho + "/" + shape + "/threads:1";
+        benchmark::RegisterBenchmark(name.c_str(), run_pair, &e, &p, 1)->Unit(benchmark::kMillisecond)->UseRealTime();
+      }
+  }
 }
 
 static void run_peak(benchmark::State &state, sc_isa isa, int threads) {
@@ -218,18 +232,7 @@ int main(int argc, char **argv) {
       std::string name = std::string(c.name) + "/threads:" + std::to_string(t);
       benchmark::RegisterBenchmark(name.c_str(), run_case, &c, t)->Unit(benchmark::kMillisecond)->UseRealTime();
     }
-    for (const sc_bench_case &e : registry()) {
-      if (t != 1) break;
-      std::string op, who, shape, pop, pwho, pshape;
-      if (e.isa < 0 || !sc_isa_supported((sc_isa)e.isa) || !split_name(e.name, op, who, shape) ||
-          who != sc_isa_name((sc_isa)e.isa))
-        continue;
-      for (const sc_bench_case &p : registry())
-        if (p.isa < 0 && split_name(p.name, pop, pwho, pshape) && pop == op && pshape == shape) {
-          std::string name = op + "/" + who + "_vs_" + pwho + "/" + shape + "/threads:" + std::to_string(t);
-          benchmark::RegisterBenchmark(name.c_str(), run_pair, &e, &p, t)->Unit(benchmark::kMillisecond)->UseRealTime();
-        }
-    }
+    if (t == 1) register_pairs();
   }
   for (int isa = 0; isa < SC_ISA_COUNT; isa++)
     if (!sc_isa_supported((sc_isa)isa))
