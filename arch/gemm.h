@@ -78,6 +78,12 @@ typedef struct sc_gemm_config {
   /* optional: the same, also writing the panel of A it reads, packed (a block's first column panel); NULL if none */
   sc_f32_gemm_ukr_rowa_pack_fn ukr_rowa_pack;
   const char *ukr_rowa_pack_name;
+  /* optional: the packed kernel (ukr's contract, bit for bit) writing a whole tile it does not accumulate with
+   * non-temporal stores, past the caches, for C written in one pass and too large to stay in cache; such a tile's
+   * rows must be 64-byte aligned. The driver orders those stores before C is read (a fence after the call's last
+   * tile). NULL if none */
+  sc_f32_gemm_ukr_fn ukr_stream;
+  const char *ukr_stream_name;
   /* optional: the microkernel reading B in place, for B whose panels would meet few panels of A; NULL if none */
   sc_f32_gemm_ukr_rowb_fn ukr_rowb;
   const char *ukr_rowb_name;

@@ -26,6 +26,9 @@
  *   SC_UKR_PACK_A       (optional, with SC_UKR_ROW_A) instead of pf the function takes ap, and instead of staging
  *                       lines it writes the A panel it reads, packed: each broadcast's low lane is stored to
  *                       ap[p*MR + i] (sc_f32_gemm_ukr_rowa_pack_fn).
+ *   SC_UKR_STREAM_C     (optional, packed A and B) a whole tile that does not accumulate is written to C with
+ *                       non-temporal stores, which bypass the caches (sc_gemm_config.ukr_stream): its rows must be
+ *                       64-byte aligned; C is then not fetched ahead either.
  *   SC_UKR_ROW_B        (optional, NV = 4 only) B is read in place: the function takes ldb after b, reads row p of
  *                       the panel at b + p*ldb (NR floats, any alignment) and needs n == NR
  *                       (sc_f32_gemm_ukr_rowb_fn); it takes pf and pf_ld after ldb and stages pf + p*pf_ld in L2
@@ -36,6 +39,13 @@
 #include <stdint.h>
 
 #include "gemm.h"
+
+/* the store of a whole tile that does not accumulate */
+#ifdef SC_UKR_STREAM_C
+#define SC_ST "vmovntps"
+#else
+#define SC_ST "vmovups"
+#endif
 
 #define SC_STR_(x) #x
 #define SC_STR(x) SC_STR_(x)
@@ -52,7 +62,7 @@
   "vmovups %%zmm" #r0 ", (%[c])\n\t"              \
   "add %[ldc], %[c]\n\t"
 #define SC_STORE_ROW(s, i, r0)       \
-  "vmovups %%zmm" #r0 ", (%[c])\n\t" \
+  SC_ST " %%zmm" #r0 ", (%[c])\n\t"  \
   "add %[ldc], %[c]\n\t"
 #define SC_TILE_ROW(s, i, r0) "vmovaps %%zmm" #r0 ", 64*" #r0 "(%[t])\n\t"
 #elif SC_UKR_NV == 2
@@ -99,8 +109,8 @@
   "vmovups %%zmm" #r1 ", 64(%[c])\n\t"                  \
   "add %[ldc], %[c]\n\t"
 #define SC_STORE_ROW(s, i, r0, r1, bc)                  \
-  "vmovups %%zmm" #r0 ", (%[c])\n\t"                    \
-  "vmovups %%zmm" #r1 ", 64(%[c])\n\t"                  \
+  SC_ST " %%zmm" #r0 ", (%[c])\n\t"                     \
+  SC_ST " %%zmm" #r1 ", 64(%[c])\n\t"                   \
   "add %[ldc], %[c]\n\t"
 #define SC_TILE_ROW(s, i, r0, r1, bc)                   \
   "vmovaps %%zmm" #r0 ", 64*" #r0 "(%[t])\n\t"          \
@@ -157,10 +167,10 @@
   "vmovups %%zmm" #r3 ", 192(%[c])\n\t"                 \
   "add %[ldc], %[c]\n\t"
 #define SC_STORE_ROW(s, i, r0, r1, r2, r3, bc)          \
-  "vmovups %%zmm" #r0 ", (%[c])\n\t"                    \
-  "vmovups %%zmm" #r1 ", 64(%[c])\n\t"                  \
-  "vmovups %%zmm" #r2 ", 128(%[c])\n\t"                 \
-  "vmovups %%zmm" #r3 ", 192(%[c])\n\t"                 \
+  SC_ST " %%zmm" #r0 ", (%[c])\n\t"                     \
+  SC_ST " %%zmm" #r1 ", 64(%[c])\n\t"                   \
+  SC_ST " %%zmm" #r2 ", 128(%[c])\n\t"                  \
+  SC_ST " %%zmm" #r3 ", 192(%[c])\n\t"                  \
   "add %[ldc], %[c]\n\t"
 #define SC_TILE_ROW(s, i, r0, r1, r2, r3, bc)           \
   "vmovaps %%zmm" #r0 ", 64*" #r0 "(%[t])\n\t"          \
@@ -253,8 +263,14 @@ void SC_UKR_NAME(size_t m, size_t n, size_t kc, const float *a, const float *b, 
 #endif
   float tile[SC_UKR_MR * SC_NR] __attribute__((aligned(64)));
   const size_t full = m == SC_UKR_MR && n == SC_NR;
-  /* the tile's rows of C are needed at the end: start fetching them now, behind the FMAs */
-  for (size_t i = 0; i < m; i++) {
+  /* the tile's rows of C are needed at the end: start fetching them now, behind the FMAs (unless they are to be
+   * streamed past the caches) */
+#ifdef SC_UKR_STREAM_C
+  const size_t fetch_c = accumulate || !full ? m : 0;
+#else
+  const size_t fetch_c = m;
+#endif
+  for (size_t i = 0; i < fetch_c; i++) {
     _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch((const char *)(c + i * ldc + SC_NR - 1), _MM_HINT_T0);
 #if SC_UKR_NV == 4

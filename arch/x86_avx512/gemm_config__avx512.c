@@ -12,8 +12,10 @@
  * NN 65536x64x576 169 -> 211 GFLOP/s, 12544x64x256 191 -> 249, 16384x128x576 215 -> 250 (one core, medians of 3),
  * and a third that packs the panel of A while it reads it in place (ukr_rowa_pack), for the first column panel of
  * each block where B streams: NN 1024x512x4608 176.3 -> 179.9, 1024x512x2304 191.4 -> 194.7 (one core, best of 11);
- * and 6x64 a twin reading B in place (ukr_rowb), for few rows of C and A stored transposed (weight gradients):
- * TN 64x576x65536 161 -> 204, 128x576x16384 189 -> 220.
+ * a fourth that writes whole tiles past the caches (ukr_stream), for C written in one pass and larger than the L3:
+ * NN 65536x576x64 94-100 -> 108-109 GFLOP/s, 16384x1152x128 105-106 -> 110-111 (Zen 4, one core, paired with
+ * OpenBLAS, medians of 3); and 6x64 a twin reading B in place (ukr_rowb), for few rows of C and A stored
+ * transposed (weight gradients): TN 64x576x65536 161 -> 204, 128x576x16384 189 -> 220.
  */
 #include <stddef.h>
 
@@ -23,6 +25,8 @@ void sc_f32_gemm_ukr_14x32__avx512(size_t m, size_t n, size_t kc, const float *a
                                    size_t ldc, int accumulate);
 void sc_f32_gemm_ukr_12x32__avx512(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,
                                    size_t ldc, int accumulate);
+void sc_f32_gemm_ukr_stream_14x32__avx512(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,
+                                          size_t ldc, int accumulate);
 void sc_f32_gemm_ukr_28x16__avx512(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,
                                    size_t ldc, int accumulate);
 void sc_f32_gemm_ukr_6x64__avx512(size_t m, size_t n, size_t kc, const float *a, const float *b, float *c,
@@ -61,6 +65,8 @@ const sc_gemm_config sc_gemm_config__avx512 = {
     .ukr_rowa_name = "sc_f32_gemm_ukr_rowa_14x32__avx512",
     .ukr_rowa_pack = sc_f32_gemm_ukr_rowa_pack_14x32__avx512,
     .ukr_rowa_pack_name = "sc_f32_gemm_ukr_rowa_pack_14x32__avx512",
+    .ukr_stream = sc_f32_gemm_ukr_stream_14x32__avx512,
+    .ukr_stream_name = "sc_f32_gemm_ukr_stream_14x32__avx512",
     .alternatives = alternatives,
     .strided_a = &config_6x64,
     .narrow_n = &config_28x16,

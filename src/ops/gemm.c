@@ -32,7 +32,7 @@
  * writing C to DRAM, and the tile's pass then sits between the FMAs); to each finished column panel of a packed
  * block (MC rows of NR floats, a row of C apart), slower: 14x14x256-1024 at 316-367 GFLOP/s fell to 302-315.
  * Stored past the caches (non-temporal) once finished in the registers, the 56x56 layers' tiles were 3-6% slower:
- * the next layer reads them.
+ * the next layer reads them; C larger than L3, written in one pass without an epilogue, is (choose_blocks).
  */
 #include <omp.h>
 #include <pthread.h>
@@ -263,6 +263,7 @@ typedef struct gemm_plan {
   int resident;      /* 1: all of B packed once (ws->b[0]); 0: streaming NC x KC blocks */
   int b_late;        /* streaming with one thread per column of the grid: B packed panel by panel, when used */
   int keep_a;        /* streaming on one thread over several blocks of columns: all of A packed once (run_thread) */
+  int stream_c;      /* C written in one pass past the caches by the table's ukr_stream (choose_blocks) */
   float alpha, beta; /* beta is 0 or 1 here; other values scale C first */
   int scale_c;       /* 1: scale C by beta_orig in each thread's region first */
   float beta_orig;
@@ -315,6 +316,7 @@ void sc_gemm_block_limits(const sc_kernels *kern, sc_gemm_limits *out) {
   out->nc = max_sz(b_budget / 2 / (kc * sizeof(float)) / g->nr * g->nr, g->nr);
   out->b_budget = b_budget;
   out->l2 = l2_known ? ci->l2_bytes : 2 * g->mc * g->kc * sizeof(float);
+  out->l3 = l3;
 }
 
 /* Whether `cols` columns of C are few enough that, with B resident, A is packed one micro-panel at a time or read in
@@ -367,6 +369,15 @@ static void choose_blocks(gemm_plan *p, int T) {
    * 1024x4608x512 level; the packing's share of the call's profile 8% -> 5%. */
   p->keep_a = T == 1 && !p->resident && !p->stream_b && p->nc < p->n &&
               round_up(p->m, p->mr) * p->k * sizeof(float) <= lim.b_budget;
+  /* C written in one pass (one depth block, no beta, no epilogue) and larger than L3 cannot stay in cache for
+   * whoever reads it next; stored past the caches, its lines are not read from memory first and do not evict
+   * the packed operands. One core, paired with OpenBLAS, medians of 3 (Zen 4): NN 65536x576x64 (C of 151 MB)
+   * 94-100 -> 108-109 GFLOP/s, 16384x1152x128 (75 MB) 105-106 -> 110-111, 16384x576x128 (38 MB) 106-108 -> 110;
+   * 4096x1152x256 (19 MB, below L3: not streamed) level. Where C fits L3 and the next layer reads it, streamed
+   * stores measured slower (the header's note on the epilogue). The kernel needs 64-byte aligned rows. */
+  p->stream_c = p->kern->gemm->ukr_stream && !p->ep && p->beta == 0.0f && p->k <= p->kc &&
+                (double)p->m * (double)p->n * sizeof(float) > (double)lim.l3 && (uintptr_t)p->c % 64 == 0 &&
+                p->ldc % 16 == 0;
 }
 
 /* With B resident and all T threads over M, the rows of the blocks they share (run_thread): about two a thread */
@@ -448,7 +459,7 @@ static size_t thread_mc(const gemm_plan *p, size_t rows) {
 static void macro_kernel(const gemm_plan *p, const float *apack, const float *bpack, size_t b_stride, size_t ic,
                          size_t mc, size_t jc0, size_t j0, size_t j1, size_t kc, int accumulate,
                          prefetch_cursor *pf) {
-  const sc_f32_gemm_ukr_fn ukr = p->kern->gemm->ukr;
+  const sc_f32_gemm_ukr_fn ukr = p->stream_c ? p->kern->gemm->ukr_stream : p->kern->gemm->ukr;
   const size_t mr = p->mr, nr = p->nr, ldc = p->ldc;
   const size_t pf_chunk = pf ? ceil_div(pf->total, ceil_div(mc, mr) * ceil_div(j1 - j0, nr)) : 0;
   for (size_t jr = j0; jr < j1; jr += nr) {
@@ -460,6 +471,9 @@ static void macro_kernel(const gemm_plan *p, const float *apack, const float *bp
       ukr(min_sz(mr, mc - ir), n, kc, apack + ir * kc, bp, cc + ir * ldc, ldc, accumulate);
     }
   }
+  /* non-temporal stores are weakly ordered: they reach C before whatever reads it next (this thread, or another
+   * past the threads' next barrier) */
+  if (p->stream_c) atomic_thread_fence(memory_order_seq_cst);
 }
 
 /* Columns [jr, jr+n) (one panel of B, at bp) of a row block whose A is packed as it is first read: ukr_rowa_pack

@@ -75,10 +75,10 @@ void sc_gemm_model_l3(size_t bytes);
 
 /* The block sizes the driver plans with on this machine for a kernel table (each call then balances them to its
  * shape): mc rows of A and kc of depth filling half of L2, nc columns of B streamed per pass, the budget for B
- * kept packed whole (a quarter of L3) and the L2 size the thread grid's cost model assumes. The table's own mc,
- * kc, nc are only the fallback for unknown caches. */
+ * kept packed whole (a quarter of L3), the L2 size the thread grid's cost model assumes and the L3 size planned
+ * with. The table's own mc, kc, nc are only the fallback for unknown caches. */
 typedef struct sc_gemm_limits {
-  size_t mc, kc, nc, b_budget, l2;
+  size_t mc, kc, nc, b_budget, l2, l3;
 } sc_gemm_limits;
 void sc_gemm_block_limits(const sc_kernels *kern, sc_gemm_limits *out);
 

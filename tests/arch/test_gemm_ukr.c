@@ -5,7 +5,8 @@
  * ldc and a misaligned C. Also the transposing packers (the ISA's pack_t) against the definition, and the
  * microkernels that read A or B in place (ukr_rowa, ukr_rowb, and ukr_rowa_pack with its packed copy of A)
  * against the same loop, with the last row read ending at an unreadable page, and ukr_rowa finishing its tile
- * with each kind of epilogue (residual, bias, ReLU) against the loop followed by those steps.
+ * with each kind of epilogue (residual, bias, ReLU) against the loop followed by those steps; and the kernels that
+ * store whole tiles past the caches (ukr_stream) like the packed ones, on 64-byte aligned rows where they need them.
  *
  * Data are small integers, so every product and partial sum is exact in fp32 and results must match bit for bit
  * (tolerance zero). Non-accumulating calls start from NaN in C, which must not leak into the result; every
@@ -33,6 +34,7 @@ typedef struct ukr_case {
   size_t ldb; /* 0: B packed; else ukr_rowb, B's rows ldb floats apart */
   int ep;     /* ukr_rowa only: the tile's epilogue, 0 for none, else 1 + (bit 0: residual, 1: bias, 2: ReLU) */
   int pack_a; /* with lda: ukr_rowa_pack, whose packed copy of A is checked too */
+  int stream; /* ukr_stream instead of ukr: C is 64-byte aligned where the tile is whole and not accumulated */
 } ukr_case;
 
 /* nrows rows of len floats, ld apart, the last ending where an unreadable page begins (a read past them faults;
@@ -52,7 +54,9 @@ static void check_ukr(const ukr_case *t) {
   sc_test_rng r = {t->seed};
   float *a = aligned_alloc(64, ((mr * kc + 16) * sizeof(float) + 63) / 64 * 64);
   float *b = aligned_alloc(64, ((nr * kc + 16) * sizeof(float) + 63) / 64 * 64);
-  float *c = sc_test_alloc(rows * ldc, 3); /* C misaligned by 3 floats; one row of margin on each side */
+  /* C misaligned by 3 floats (but where ukr_stream needs it aligned); one row of margin on each side */
+  const int aligned = t->stream && t->m == mr && t->n == nr && !t->accumulate;
+  float *c = sc_test_alloc(rows * ldc, aligned ? 0 : 3);
   float *ref = malloc(rows * ldc * sizeof(float));
   SC_ASSERT(a && b && ref, "out of memory");
   sc_test_fill_int(&r, a, mr * kc, 8);
@@ -114,12 +118,13 @@ static void check_ukr(const ukr_case *t) {
     t->g->ukr_rowb(t->m, t->n, kc, a, br, t->ldb, br + kc * t->ldb, t->ldb, c0, ldc, t->accumulate);
     munmap(map, map_len);
   } else {
-    t->g->ukr(t->m, t->n, kc, a, b, c0, ldc, t->accumulate);
+    (t->stream ? t->g->ukr_stream : t->g->ukr)(t->m, t->n, kc, a, b, c0, ldc, t->accumulate);
   }
-  const char *name = t->pack_a ? t->g->ukr_rowa_pack_name
-                     : t->lda  ? t->g->ukr_rowa_name
-                     : t->ldb  ? t->g->ukr_rowb_name
-                               : t->g->ukr_name;
+  const char *name = t->pack_a   ? t->g->ukr_rowa_pack_name
+                     : t->lda    ? t->g->ukr_rowa_name
+                     : t->ldb    ? t->g->ukr_rowb_name
+                     : t->stream ? t->g->ukr_stream_name
+                                 : t->g->ukr_name;
   for (size_t i = 0; i < rows * ldc; i++) {
     int same = c[i] == ref[i];
     SC_ASSERT(same, "%s (isa %s) m=%zu n=%zu kc=%zu ldc=%zu lda=%zu ldb=%zu accumulate=%d ep=%d seed=%llu: "
@@ -149,7 +154,8 @@ SC_ISA_TEST(gemm_ukr, every_corner_small_kc) {
     for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
       for (size_t m = 1; m <= cfgs[ci]->mr; m++)
         for (size_t n = 1; n <= cfgs[ci]->nr; n++) {
-          ukr_case t = {k, cfgs[ci], m, n, kcs[q], cfgs[ci]->nr + (seed % 5), (int)(seed & 1), seed, 0, 0, 0, 0};
+          ukr_case t = {k, cfgs[ci], m, n, kcs[q], cfgs[ci]->nr + (seed % 5), (int)(seed & 1), seed,
+                        0, 0, 0, 0, 0};
           check_ukr(&t);
           seed++;
         }
@@ -167,7 +173,7 @@ SC_ISA_TEST(gemm_ukr, depths_around_blocks) {
       for (size_t i = 0; i < 3; i++)
         for (size_t j = 0; j < 4; j++)
           for (int acc = 0; acc < 2; acc++) {
-            ukr_case t = {k, g, ms[i], ns[j], kcs[q], g->nr + 1, acc, seed++, 0, 0, 0, 0};
+            ukr_case t = {k, g, ms[i], ns[j], kcs[q], g->nr + 1, acc, seed++, 0, 0, 0, 0, 0};
             check_ukr(&t);
           }
   }
@@ -178,9 +184,9 @@ SC_ISA_TEST(gemm_ukr, large_ldc) {
   size_t ncfg = configs_of(k, cfgs, 8);
   for (size_t ci = 0; ci < ncfg; ci++)
     for (int acc = 0; acc < 2; acc++) {
-      ukr_case full = {k, cfgs[ci], cfgs[ci]->mr, cfgs[ci]->nr, 37, 4099, acc, 77, 0, 0, 0, 0};
+      ukr_case full = {k, cfgs[ci], cfgs[ci]->mr, cfgs[ci]->nr, 37, 4099, acc, 77, 0, 0, 0, 0, 0};
       check_ukr(&full);
-      ukr_case part = {k, cfgs[ci], cfgs[ci]->mr - 1, cfgs[ci]->nr - 3, 37, 4099, acc, 78, 0, 0, 0, 0};
+      ukr_case part = {k, cfgs[ci], cfgs[ci]->mr - 1, cfgs[ci]->nr - 3, 37, 4099, acc, 78, 0, 0, 0, 0, 0};
       check_ukr(&part);
     }
 }
@@ -213,7 +219,7 @@ static size_t check_in_place(const sc_kernels *k, int b_side, uint64_t seed) {
       for (size_t x = 1; x <= other; x += (kcs[q] <= 17 || other <= 8 ? 1 : 7))
         for (int acc = 0; acc < 2; acc++) {
           ukr_case t = {k, g, b_side ? x : g->mr, b_side ? g->nr : x, kcs[q], g->nr + (seed % 3), acc, seed,
-                        0, 0, 0, 0};
+                        0, 0, 0, 0, 0};
           if (b_side)
             t.ldb = g->nr + (seed % 4);
           else
@@ -223,14 +229,14 @@ static size_t check_in_place(const sc_kernels *k, int b_side, uint64_t seed) {
           if (t.pack_a) check_ukr(&t);
           seed++;
         }
-    ukr_case wide = {k, g, g->mr, g->nr, 37, 4099, 1, seed, b_side ? 0 : 4099, b_side ? 4099 : 0, 0, 0};
+    ukr_case wide = {k, g, g->mr, g->nr, 37, 4099, 1, seed, b_side ? 0 : 4099, b_side ? 4099 : 0, 0, 0, 0};
     check_ukr(&wide);
     wide.pack_a = !b_side && g->ukr_rowa_pack != NULL;
     if (wide.pack_a) check_ukr(&wide);
     for (int e = 1; !b_side && e <= 8; e++) { /* every epilogue on a full tile and on a partial one */
-      ukr_case full = {k, g, g->mr, g->nr, 37, 4099, e & 1, seed++, 4099, 0, e, 0};
+      ukr_case full = {k, g, g->mr, g->nr, 37, 4099, e & 1, seed++, 4099, 0, e, 0, 0};
       check_ukr(&full);
-      ukr_case part = {k, g, g->mr, g->nr - 5, 37, g->nr + 2, (e >> 1) & 1, seed++, 40, 0, e, 0};
+      ukr_case part = {k, g, g->mr, g->nr - 5, 37, g->nr + 2, (e >> 1) & 1, seed++, 40, 0, e, 0, 0};
       check_ukr(&part);
       full.pack_a = part.pack_a = g->ukr_rowa_pack != NULL;
       if (full.pack_a) check_ukr(&full), check_ukr(&part);
@@ -245,6 +251,32 @@ SC_ISA_TEST(gemm_ukr, a_read_in_place) {
 
 SC_ISA_TEST(gemm_ukr, b_read_in_place) {
   if (!check_in_place(k, 1, 3000)) SC_SKIP("%s has no microkernel reading B in place", k->name);
+}
+
+/* The kernels writing whole tiles past the caches: every corner (partial tiles and accumulated ones take the plain
+ * stores, on misaligned C), depths around the unrolling and the blocks, and row strides of 16-float multiples. */
+SC_ISA_TEST(gemm_ukr, stream_stores) {
+  const sc_gemm_config *cfgs[8];
+  size_t ncfg = configs_of(k, cfgs, 8), tested = 0;
+  uint64_t seed = 4000;
+  for (size_t ci = 0; ci < ncfg; ci++) {
+    const sc_gemm_config *g = cfgs[ci];
+    if (!g->ukr_stream) continue;
+    tested++;
+    const size_t ldc0 = (g->nr + 15) / 16 * 16;
+    const size_t kcs[] = {0, 1, 2, 5, 16, 17, 64, g->kc - 1, g->kc, 1000};
+    for (size_t q = 0; q < sizeof kcs / sizeof *kcs; q++)
+      for (size_t m = 1; m <= g->mr; m += (kcs[q] <= 5 || m + 1 >= g->mr ? 1 : 5))
+        for (size_t n = 1; n <= g->nr; n += (kcs[q] <= 5 || n + 1 >= g->nr ? 1 : 7))
+          for (int acc = 0; acc < 2; acc++) {
+            ukr_case t = {k, g, m, n, kcs[q], ldc0 + 16 * (seed % 3), acc, seed, 0, 0, 0, 0, 1};
+            check_ukr(&t);
+            seed++;
+          }
+    ukr_case wide = {k, g, g->mr, g->nr, 37, 4096, 0, seed, 0, 0, 0, 0, 1};
+    check_ukr(&wide);
+  }
+  if (!tested) SC_SKIP("%s has no microkernel storing past the caches", k->name);
 }
 
 SC_ISA_TEST(gemm_ukr, transposing_packer) {

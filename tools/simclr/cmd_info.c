@@ -75,6 +75,8 @@ int sc_cmd_info(int argc, char **argv) {
   if (k->gemm->ukr_rowa) printf("            %s where A is read in place\n", k->gemm->ukr_rowa_name);
   if (k->gemm->ukr_rowa_pack)
     printf("            %s where A is packed as it is first read\n", k->gemm->ukr_rowa_pack_name);
+  if (k->gemm->ukr_stream)
+    printf("            %s where C is written past the caches\n", k->gemm->ukr_stream_name);
   if (k->gemm->strided_a && k->gemm->strided_a->ukr_rowb)
     printf("            %s where B is read in place\n", k->gemm->strided_a->ukr_rowb_name);
   printf("threads:    %d\n", sc_num_threads());
