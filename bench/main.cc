@@ -2,18 +2,23 @@
 // at each thread count first, then registers one Google Benchmark per case and thread count. Counters:
 //   GFLOPS     floating-point rate of the case
 //   peak_frac  GFLOPS as a fraction of the measured FMA peak of the case's ISA at that thread count (engine only)
-// On one thread, each engine case at an ISA's default tile that has a peer case on the same op and shape
-// ("op/<peer>/shape") also runs paired with it, as "op/<isa>_vs_<peer>/shape": the two alternate call by call in
-// one benchmark, so that the machine's drift over seconds (10-20% within the hour on a shared VM) falls on both
-// alike. Its counters come from the medians of the per-call times: GFLOPS and peak_frac of the engine,
-// peer_GFLOPS, and ratio (the peer's time over the engine's: above 1, the engine is faster). On more threads the
-// two thread pools, called in turn, get in each other's way (each pool's workers still spin or yield when the
-// other's start): OpenBLAS's 1024^3 on two threads fell from about 470 GFLOP/s to 226 paired, and with a pause of
-// 2-20 ms after each call the engine's fell to 130 instead, so there the cases run one after the other only.
+// Each engine case at an ISA's default tile that has a peer case on the same op and shape ("op/<peer>/shape") also
+// runs paired with it, as "op/<isa>_vs_<peer>/shape": the two alternate call by call in one benchmark, so that the
+// machine's drift over seconds (10-20% within the hour on a shared VM) falls on both alike. Its counters come from
+// the medians of the per-call times: GFLOPS and peak_frac of the engine, peer_GFLOPS, and ratio (the peer's time
+// over the engine's: above 1, the engine is faster). On one thread always; on more only where the peer's threads
+// are the engine's OpenMP workers (oneDNN, and OpenBLAS's OpenMP build, which CMakeLists.txt links where it is
+// installed): two thread pools called in turn get in each other's way (each pool's workers still spin or yield
+// when the other's start: OpenBLAS's pthread build on 1024^3 fell from about 470 GFLOP/s to 226 paired, and with a
+// pause of 2-20 ms after each call the engine's fell to 130 instead). Debian's two OpenBLAS builds are the same
+// kernels: on one thread, alternated in one process, within 0.5% of each other on 1024^3 and the ResNet-18 im2col
+// shapes.
 // Run with --benchmark_format=json for machine-readable output; --threads=1,2 picks thread counts (default: 1 and
 // all cores). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE should be unset so that the OpenBLAS peer runs at its best.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
+#include <link.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -154,17 +159,47 @@ static bool split_name(const char *name, std::string &op, std::string &who, std:
   return true;
 }
 
-// The paired cases, one thread: each engine case at an ISA's default tile with every peer case of its op and shape.
-static void register_pairs() {
+// The OpenMP runtimes loaded in the process: libgomp (gcc's, which Debian's OpenBLAS and oneDNN use) or libomp.
+static int openmp_runtimes() {
+  int found[2] = {0, 0};
+  dl_iterate_phdr(
+      [](struct dl_phdr_info *info, size_t, void *data) {
+        int *f = static_cast<int *>(data);
+        const char *base = info->dlpi_name ? strrchr(info->dlpi_name, '/') : nullptr;
+        base = base ? base + 1 : info->dlpi_name;
+        if (base && !strncmp(base, "libgomp.so", 10)) f[0] = 1;
+        if (base && (!strncmp(base, "libomp.so", 9) || !strncmp(base, "libiomp5.so", 11))) f[1] = 1;
+        return 0;
+      },
+      found);
+  return found[0] + found[1];
+}
+
+// Whether a peer runs its threads on the engine's OpenMP workers: its library is built on OpenMP, and only one
+// OpenMP runtime is loaded (a clang build of this harness would bring libomp beside the peers' libgomp).
+static bool peer_on_engine_threads(const std::string &peer) {
+  static const bool one_runtime = openmp_runtimes() == 1;
+  if (!one_runtime) return false;
+  if (peer == "openblas") return openblas_get_parallel() == 2; // OpenBLAS's OpenMP build
+  if (peer == "onednn") return dnnl_version()->cpu_runtime == DNNL_RUNTIME_OMP;
+  return false;
+}
+
+// The paired cases: each engine case at an ISA's default tile with every peer case of its op and shape, on one
+// thread, and on more where the peer runs on the engine's OpenMP workers.
+static void register_pairs(int threads) {
   for (const sc_bench_case &e : registry()) {
     std::string op, who, shape, pop, pwho, pshape;
     if (e.isa < 0 || !sc_isa_supported((sc_isa)e.isa) || !split_name(e.name, op, who, shape) ||
         who != sc_isa_name((sc_isa)e.isa))
       continue;
     for (const sc_bench_case &p : registry())
-      if (p.isa < 0 && split_name(p.name, pop, pwho, pshape) && pop == op && pshape == shape) {
-        std::string name = op + "/" + who + "_vs_" + pwho + "/" + shape + "/threads:1";
-        benchmark::RegisterBenchmark(name.c_str(), run_pair, &e, &p, 1)->Unit(benchmark::kMillisecond)->UseRealTime();
+      if (p.isa < 0 && split_name(p.name, pop, pwho, pshape) && pop == op && pshape == shape &&
+          (threads == 1 || peer_on_engine_threads(pwho))) {
+        std::string name = op + "/" + who + "_vs_" + pwho + "/" + shape + "/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), run_pair, &e, &p, threads)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
       }
   }
 }
@@ -232,7 +267,7 @@ int main(int argc, char **argv) {
       std::string name = std::string(c.name) + "/threads:" + std::to_string(t);
       benchmark::RegisterBenchmark(name.c_str(), run_case, &c, t)->Unit(benchmark::kMillisecond)->UseRealTime();
     }
-    if (t == 1) register_pairs();
+    register_pairs(t);
   }
   for (int isa = 0; isa < SC_ISA_COUNT; isa++)
     if (!sc_isa_supported((sc_isa)isa))

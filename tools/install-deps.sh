@@ -18,10 +18,11 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
+# (libopenblas0-openmp: the OpenBLAS that the benchmark pairs with the engine on several threads, bench/main.cc)
 packages=(build-essential cmake pkg-config clang libomp-14-dev
           libsleef-dev libturbojpeg0-dev libpng-dev zlib1g-dev libjansson-dev
-          libcriterion-dev libbenchmark-dev libopenblas-dev libdnnl-dev ocl-icd-opencl-dev libopenmpi-dev openmpi-bin
-          dataset-fashion-mnist)
+          libcriterion-dev libbenchmark-dev libopenblas-dev libopenblas0-openmp libdnnl-dev ocl-icd-opencl-dev
+          libopenmpi-dev openmpi-bin dataset-fashion-mnist)
 if [ "$cross" = 1 ]; then
   packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 fi
