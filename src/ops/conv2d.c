@@ -693,13 +693,17 @@ static void direct_dw_part(void *arg) {
  *  - 64 outputs per call (tap64, where the table has it): at least 64 input channels. Each input channel then
  *    feeds 16 FMAs per pixel from one broadcast, and nothing is gathered or spent on the padding (7x7x64-64s1:
  *    1.45x, 4x4x128-128s1: 1.4x, 32x32x64-64s1: 1.3x, 16x16x128-128s1: 1.2x, 8x8x256-256s1: 1.15x).
- *    Backward-data only up to 256 x 256 channels: 4x4x512-512s1 ran 1.2x slower there (the forward 1.25x
- *    faster). A strided 1x1 forward (a projection shortcut) reads one tap, so there is no padding to skip and the
- *    gathered GEMM's panels are plain channel runs: from 128 input channels the GEMM won (forward, ms, two
- *    threads / one: ResNet-50 at batch 16, 56x56x256-512s2 11.3 -> 9.5 / 21.3 -> 18.5, 14x14x1024-2048s2
- *    13.3 -> 10.7 / 23.2 -> 19.9; batch 512, 14x14x128-256s2 6.1 -> 5.3 / 11.8 -> 10.4, 5x5x128-256s2
- *    1.17 -> 0.93 / 2.31 -> 1.83; 28x28x512-1024s2 level on two threads), at 64 the direct kernel (28x28x64-128s2
- *    at batch 512: 6.9 against 7.8 / 13.4 against 15.3).
+ *    Backward-data only up to 256 x 256 channels at stride 1: 4x4x512-512s1 ran 1.2x slower there (the forward
+ *    1.25x faster). Strided, with more than one tap, at any width: the GEMM's stride phases (backward_data) are
+ *    GEMMs of 1 to 4 taps over few rows, padding included, added into place through a tile. Batch 64,
+ *    8x8x256-512s2 (Zen 4, paired with oneDNN, medians of 3): 87-91 -> 107-108 GFLOP/s on one core (0.69-0.71x
+ *    -> 0.84-0.87x oneDNN), 127-172 -> 196-212 on two (0.51-0.68x -> 0.78-0.86x). Grouping images so that a
+ *    tap's weights (128 KB a block here) served several from L2 measured no faster. A strided 1x1 forward (a
+ *    projection shortcut) reads one tap, so there is no padding to skip and the gathered GEMM's panels are plain
+ *    channel runs: from 128 input channels the GEMM won (forward, ms, two threads / one: ResNet-50 at batch 16,
+ *    56x56x256-512s2 11.3 -> 9.5 / 21.3 -> 18.5, 14x14x1024-2048s2 13.3 -> 10.7 / 23.2 -> 19.9; batch 512,
+ *    14x14x128-256s2 6.1 -> 5.3 / 11.8 -> 10.4, 5x5x128-256s2 1.17 -> 0.93 / 2.31 -> 1.83; 28x28x512-1024s2 level
+ *    on two threads), at 64 the direct kernel (28x28x64-128s2 at batch 512: 6.9 against 7.8 / 13.4 against 15.3).
  *  - backward-weights (tap_dw) keeps its accumulators in registers over a whole image, and wins or ties while a
  *    tap's weights are at most 256 x 256 (28x28x16-16s1: 3.2x, 16x16x128-128s1: 1.15x, 8x8x256-256s1 on two
  *    threads: 1.13x). Beyond, each image streams the whole weight gradient through the caches (8x8x256-512s2:
@@ -718,7 +722,9 @@ static int64_t direct_lanes(const sc_kernels *kern, const sc_conv2d_shape *s, in
   const int64_t max_cin = scatter && (oh * ow >= 64 || sc_num_threads() > 1) ? 64 : 32;
   if (cout % SC_CONV_LANES == 0 && cin <= max_cin && cout <= 32) return SC_CONV_LANES;
   if (!backward_data && s->kh == 1 && s->kw == 1 && cin >= 128) return 0;
-  if (kern->conv->tap64 && cout % 64 == 0 && cin >= 64 && (!backward_data || cin * cout <= 256 * 256)) return 64;
+  const int strided_taps = scatter && s->kh * s->kw > 1; /* see the list above: strided backward-data */
+  if (kern->conv->tap64 && cout % 64 == 0 && cin >= 64 && (!backward_data || cin * cout <= 256 * 256 || strided_taps))
+    return 64;
   return 0;
 }
 

@@ -230,6 +230,8 @@ SC_ISA_TEST(conv2d, direct_shapes_exact) {
       /* outputs in blocks of 64 from 64 or more channels (tap64 where the table has it) */
       shape(3, 7, 7, 64, 64, 3, 3, 1, 1),   shape(2, 4, 4, 128, 64, 3, 3, 1, 1),  shape(2, 7, 7, 64, 128, 3, 3, 2, 1),
       shape(2, 3, 5, 67, 64, 3, 3, 1, 1),   shape(3, 12, 13, 64, 64, 3, 3, 1, 1),
+      /* ... and a strided backward-data from more than 256 x 256 channels (the stride phases' GEMMs below that) */
+      shape(3, 6, 7, 256, 320, 3, 3, 2, 1),
   };
   sc_conv2d_shape odd = shape(2, 10, 7, 5, 16, 5, 3, 1, 2); /* 5x3 kernel, pads (2, 1) */
   odd.pad_w = 1;
