@@ -13,7 +13,7 @@
  * and a third that packs the panel of A while it reads it in place (ukr_rowa_pack), for the first column panel of
  * each block where B streams: NN 1024x512x4608 176.3 -> 179.9, 1024x512x2304 191.4 -> 194.7 (one core, best of 11);
  * a fourth that writes whole tiles past the caches (ukr_stream), for C written in one pass and larger than the L3:
- * NN 65536x576x64 94-100 -> 108-109 GFLOP/s, 16384x1152x128 105-106 -> 110-111 (Zen 4, one core, paired with
+ * NT 65536x576x64 94-100 -> 107-109 GFLOP/s, 16384x1152x128 104-106 -> 110-111 (Zen 4, one core, paired with
  * OpenBLAS, medians of 3); and 6x64 a twin reading B in place (ukr_rowb), for few rows of C and A stored
  * transposed (weight gradients): TN 64x576x65536 161 -> 204, 128x576x16384 189 -> 220.
  */

@@ -371,9 +371,10 @@ static void choose_blocks(gemm_plan *p, int T) {
               round_up(p->m, p->mr) * p->k * sizeof(float) <= lim.b_budget;
   /* C written in one pass (one depth block, no beta, no epilogue) and larger than L3 cannot stay in cache for
    * whoever reads it next; stored past the caches, its lines are not read from memory first and do not evict
-   * the packed operands. One core, paired with OpenBLAS, medians of 3 (Zen 4): NN 65536x576x64 (C of 151 MB)
-   * 94-100 -> 108-109 GFLOP/s, 16384x1152x128 (75 MB) 105-106 -> 110-111, 16384x576x128 (38 MB) 106-108 -> 110;
-   * 4096x1152x256 (19 MB, below L3: not streamed) level. Where C fits L3 and the next layer reads it, streamed
+   * the packed operands. One core, paired with OpenBLAS, medians of 3 (Zen 4): NT 65536x576x64 (C of 151 MB)
+   * 94-100 -> 107-109 GFLOP/s, 16384x1152x128 (75 MB) 104-106 -> 110-111, 16384x576x128 (38 MB) 103-108 -> 110;
+   * 4096x1152x256 (19 MB, below L3: not streamed) level; two threads 185-190 -> 203-208, 197-203 -> 213-218,
+   * 200-202 -> 208-215. Where C fits L3 and the next layer reads it, streamed
    * stores measured slower (the header's note on the epilogue). The kernel needs 64-byte aligned rows. */
   p->stream_c = p->kern->gemm->ukr_stream && !p->ep && p->beta == 0.0f && p->k <= p->kc &&
                 (double)p->m * (double)p->n * sizeof(float) > (double)lim.l3 && (uintptr_t)p->c % 64 == 0 &&
