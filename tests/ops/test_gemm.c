@@ -165,7 +165,7 @@ SC_ISA_TEST(gemm, c_stored_past_the_caches) {
       check_c(k, t & 1, t >> 1, 601, 500, 77, 1.0f, 0.0f, 12, 470 + (uint64_t)t, 1, 0);
       check_c(k, t & 1, t >> 1, 601, 500, 77, 1.0f, 0.0f, 12, 474 + (uint64_t)t, 1, 5);
     }
-    check_c(k, SC_NO_TRANS, SC_NO_TRANS, 700, 496, 1100, 1.0f, 0.0f, 0, 478, 1, 0);
+    check_c(k, SC_NO_TRANS, SC_NO_TRANS, 601, 496, 530, 1.0f, 0.0f, 0, 478, 1, 0);
   }
   sc_gemm_model_l3(0);
 }
