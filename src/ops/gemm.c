@@ -12,8 +12,8 @@
  *    read in place by the table's ukr_rowa, its next panel prefetched (a gathered A whose source writes out whole
  *    rows likewise, from a micro-panel of them); otherwise A is packed one micro-panel at a time just before use,
  *    the next one prefetched, so that its reads overlap the FMAs (ResNet stage 1: N = 64).
- *  - streaming: otherwise (huge K, as in backward-weights), and on one thread wherever a matrix B exceeds L2 under
- *    a wide C (choose_blocks), the classic order NC -> KC -> MC. If several threads share a block of B they pack it
+ *  - streaming: otherwise (huge K, as in backward-weights), and on one thread (on more, where A is packed by the
+ *    microkernels) wherever a matrix B exceeds L2 under a wide C (choose_blocks), the classic order NC -> KC -> MC. If several threads share a block of B they pack it
  *    together into one of two buffers (one barrier per block); if each thread has its own columns, it walks them in
  *    blocks of its own, packing each B panel just before its first use (again prefetching the next) into a region
  *    of the buffer that is its alone, and never waits for another thread. One thread over several blocks of
@@ -356,9 +356,14 @@ static void choose_blocks(gemm_plan *p, int T) {
    * 188.6 (185.1) and 4096x2304x256 194.6 -> 189.8 (181.4), where A is packed three times. Blocks of about L2 or four
    * times it measured within 1-2% of these; of a quarter of L2 (A packed that much more often), 2-8% slower. B gathered
    * by a convolution's packer (backward-weights) stays resident: streamed, ResNet-18's stage-4 weight gradients at
-   * batch 128 were 1-3% slower. Two threads keep B resident: packed once by both, it balances their row blocks at run
-   * time. */
-  if (T == 1 && p->resident && p->b->pack == pack_matrix && b_bytes > lim.l2 && !narrow_cols(p, p->n)) {
+   * batch 128 were 1-3% slower. More threads keep B resident (packed once by all, it balances their row blocks at
+   * run time), but where B's rows run along N and A is packed by the microkernels as they read it (a_late in
+   * run_thread): two threads, alternated in one process with OpenBLAS's OpenMP build, medians of 21-31, NN
+   * 1024x512x2304 196.6-201.4 -> 207.5-212.0 GFLOP/s on Zen 4 (OpenBLAS 195.7-198.3), 4096x1024x1024 +1.5%,
+   * 1024^3 and 1024x512x4608 level; as much (+4.9%) on Zen 5. Streamed likewise, B stored transposed (NT) or A
+   * (TN) moved by -2% to +3% on both. */
+  const int a_fused = p->kern->gemm->ukr_rowa_pack && a_in_place(p) && p->alpha == 1.0f && !p->b->depth_contiguous;
+  if ((T == 1 || a_fused) && p->resident && p->b->pack == pack_matrix && b_bytes > lim.l2 && !narrow_cols(p, p->n)) {
     p->resident = 0;
     nc = max_sz(2 * lim.l2 / (p->kc * sizeof(float)) / p->nr * p->nr, p->nr);
   }

@@ -146,6 +146,9 @@ SC_ISA_TEST(gemm, two_threads_tall_wide_deep) {
   check(k, SC_TRANS, SC_NO_TRANS, 256, 64, 8200, 1.0f, 0.0f, 1, 409);
   /* rows of A 4 KB apart under a narrow C (see one_thread_wide_and_deep), the row blocks shared */
   check(k, SC_NO_TRANS, SC_NO_TRANS, 1200, 256, 1024, 1.0f, 0.0f, 0, 410);
+  /* B of several MiB (over L2, within the budget) under a wide C, A read and packed by the microkernels: streamed
+   * on two threads too */
+  check(k, SC_NO_TRANS, SC_NO_TRANS, 150, 1100, 1300, 1.0f, 0.0f, 1, 413);
   /* streamed B shared by both threads (over M), packed together a block at a time, two blocks of columns: planned
    * as on a 4 MiB L3 (a 1 MiB budget) to keep the case small */
   sc_gemm_model_l3((size_t)4 << 20);
