@@ -13,12 +13,13 @@
  *    rows likewise, from a micro-panel of them); otherwise A is packed one micro-panel at a time just before use,
  *    the next one prefetched, so that its reads overlap the FMAs (ResNet stage 1: N = 64).
  *  - streaming: otherwise (huge K, as in backward-weights), and on one thread (on more, where A is packed by the
- *    microkernels) wherever a matrix B exceeds L2 under a wide C (choose_blocks), the classic order NC -> KC -> MC. If several threads share a block of B they pack it
- *    together into one of two buffers (one barrier per block); if each thread has its own columns, it walks them in
- *    blocks of its own, packing each B panel just before its first use (again prefetching the next) into a region
- *    of the buffer that is its alone, and never waits for another thread. One thread over several blocks of
- *    columns packs A once and keeps it, where it fits B's budget. Where the table can, a matrix A is packed by the
- *    microkernels of each block's first column panel as they read it in place (ukr_rowa_pack).
+ *    microkernels) wherever a matrix B exceeds L2 under a wide C (choose_blocks), the classic order NC -> KC -> MC.
+ *    If several threads share a block of B they pack it together into one of two buffers (one barrier per block);
+ *    if each thread has its own columns, it walks them in blocks of its own, packing each B panel just before its
+ *    first use (again prefetching the next) into a region of the buffer that is its alone, and never waits for
+ *    another thread. One thread over several blocks of columns packs A once and keeps it, where it fits B's
+ *    budget. Where the table can, a matrix A is packed by the microkernels of each block's first column panel as
+ *    they read it in place (ukr_rowa_pack).
  * Threads form a tm x tn grid over C (chosen by a small cost model: padded tile area plus packing that cannot
  * overlap or is repeated), so both cores have work whether M or N is small. The table may name other tiles, chosen
  * per call: one for A stored transposed (arch/gemm.h, strided_a) and one for C of few columns (narrow_n).
