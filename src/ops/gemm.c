@@ -33,7 +33,8 @@
  * writing C to DRAM, and the tile's pass then sits between the FMAs); to each finished column panel of a packed
  * block (MC rows of NR floats, a row of C apart), slower: 14x14x256-1024 at 316-367 GFLOP/s fell to 302-315.
  * Stored past the caches (non-temporal) once finished in the registers, the 56x56 layers' tiles were 3-6% slower:
- * the next layer reads them; C larger than L3, written in one pass without an epilogue, is (choose_blocks).
+ * the next layer reads them. C larger than L3 and written in one pass without an epilogue is stored that way
+ * (choose_blocks: stream_c).
  */
 #include <omp.h>
 #include <pthread.h>
@@ -361,8 +362,9 @@ static void choose_blocks(gemm_plan *p, int T) {
    * run time), but where B's rows run along N and A is packed by the microkernels as they read it (a_late in
    * run_thread): two threads, alternated in one process with OpenBLAS's OpenMP build, medians of 21-31, NN
    * 1024x512x2304 196.6-201.4 -> 207.5-212.0 GFLOP/s on Zen 4 (OpenBLAS 195.7-198.3), 4096x1024x1024 +1.5%,
-   * 1024^3 and 1024x512x4608 level; as much (+4.9%) on Zen 5. Streamed likewise, B stored transposed (NT) or A
-   * (TN) moved by -2% to +3% on both. */
+   * 1024^3 and 1024x512x4608 level (on Zen 5, streamed on two threads earlier: 1024x512x2304 +4.9%,
+   * 1024x512x4608 +5.7%, 1024^3 +2.6%). Streamed likewise, B stored transposed (NT) or A (TN) moved by -2% to +3%
+   * on both. */
   const int a_fused = p->kern->gemm->ukr_rowa_pack && a_in_place(p) && p->alpha == 1.0f && !p->b->depth_contiguous;
   if ((T == 1 || a_fused) && p->resident && p->b->pack == pack_matrix && b_bytes > lim.l2 && !narrow_cols(p, p->n)) {
     p->resident = 0;
@@ -380,8 +382,8 @@ static void choose_blocks(gemm_plan *p, int T) {
    * the packed operands. One core, paired with OpenBLAS, medians of 3 (Zen 4): NT 65536x576x64 (C of 151 MB)
    * 94-100 -> 107-109 GFLOP/s, 16384x1152x128 (75 MB) 104-106 -> 110-111, 16384x576x128 (38 MB) 103-108 -> 110;
    * 4096x1152x256 (19 MB, below L3: not streamed) level; two threads 185-190 -> 203-208, 197-203 -> 213-218,
-   * 200-202 -> 208-215. Where C fits L3 and the next layer reads it, streamed
-   * stores measured slower (the header's note on the epilogue). The kernel needs 64-byte aligned rows. */
+   * 200-202 -> 208-215. Where C fits L3 and the next layer reads it, streamed stores measured slower (the
+   * header's note on the epilogue). The kernel needs 64-byte aligned rows. */
   p->stream_c = p->kern->gemm->ukr_stream && !p->ep && p->beta == 0.0f && p->k <= p->kc &&
                 (double)p->m * (double)p->n * sizeof(float) > (double)lim.l3 && (uintptr_t)p->c % 64 == 0 &&
                 p->ldc % 16 == 0;
