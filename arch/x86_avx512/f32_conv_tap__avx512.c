@@ -107,11 +107,12 @@ void sc_f32_conv_tap64__avx512(size_t rows, size_t cols, size_t cin, const float
                                const float *w, float *out, size_t ors, size_t ops) {
   const float *a[6];
   float *o[6];
+  const size_t total = rows * cols;
   size_t n = 0, done = 0;
   for (size_t r = 0; r < rows; r++)
     for (size_t i = 0; i < cols; i++) {
       a[n] = in + r * irs + i * ips, o[n] = out + r * ors + i * ops, n++, done++;
-      if (n == 6 || done == rows * cols) pix_groups[n](cin, a, w, o), n = 0;
+      if (n == 6 || done == total) pix_groups[n](cin, a, w, o), n = 0;
     }
 }
 

@@ -334,6 +334,12 @@ static int a_in_place(const gemm_plan *p) {
   return p->a->pack == pack_matrix && p->a->depth_contiguous && p->a->ld % 1024 != 0;
 }
 
+/* Whether a block's A is packed by the microkernels of its first column panel as they read it in place
+ * (ukr_rowa_pack, in the streaming schedule: run_thread's a_late): A read in place, and no alpha to apply */
+static int a_packed_by_kernels(const gemm_plan *p) {
+  return p->kern->gemm->ukr_rowa_pack && a_in_place(p) && p->alpha == 1.0f;
+}
+
 /* T: the threads the call runs on */
 static void choose_blocks(gemm_plan *p, int T) {
   sc_gemm_limits lim;
@@ -365,7 +371,7 @@ static void choose_blocks(gemm_plan *p, int T) {
    * 1024^3 and 1024x512x4608 level (on Zen 5, streamed on two threads earlier: 1024x512x2304 +4.9%,
    * 1024x512x4608 +5.7%, 1024^3 +2.6%). Streamed likewise, B stored transposed (NT) or A (TN) moved by -2% to +3%
    * on both. */
-  const int a_fused = p->kern->gemm->ukr_rowa_pack && a_in_place(p) && p->alpha == 1.0f && !p->b->depth_contiguous;
+  const int a_fused = a_packed_by_kernels(p) && !p->b->depth_contiguous;
   if ((T == 1 || a_fused) && p->resident && p->b->pack == pack_matrix && b_bytes > lim.l2 && !narrow_cols(p, p->n)) {
     p->resident = 0;
     nc = max_sz(2 * lim.l2 / (p->kc * sizeof(float)) / p->nr * p->nr, p->nr);
@@ -753,7 +759,7 @@ static void run_thread(const gemm_plan *pp, int t, int T) {
    * best of 11-21: NN 1024x512x4608 176.3 -> 179.9 and 202.2 -> 205.1 GFLOP/s, 1024x512x2304 191.4 -> 194.7; NT
    * 1024x4608x512, where A is packed once for five blocks of columns, 181.7 -> 179.7 and 208.7 -> 205.4 (medians 175.7
    * -> 177.1, 197.1 -> 195.5: within the noise). */
-  const int a_late = p->kern->gemm->ukr_rowa_pack && a_in_place(p) && p->alpha == 1.0f;
+  const int a_late = a_packed_by_kernels(p);
   unsigned iter = 0;
   for (size_t jc = jc_from; jc < jc_to; jc += jc_step) {
     const size_t ncc = min_sz(jc_step, jc_to - jc);
