@@ -946,9 +946,12 @@ sc_status sc_gemm_run_ep(const sc_kernels *kern, size_t m, size_t n, size_t k, c
   if ((double)m * (double)n * (double)k < SC_GEMM_PARALLEL_MIN_FMA || omp_in_parallel()) T = 1;
   choose_blocks(&p, T);
 
-  gemm_ws local = {0}, *ws = &shared_ws;
-  int locked = pthread_mutex_trylock(&shared_ws_lock) == 0;
-  if (!locked) ws = &local; /* another call is running (from another thread): use private buffers this time */
+  /* A call from inside a team (one thread) packs into that thread's own buffers, kept for its next call; outside,
+   * into the shared ones, or private ones for this call alone where another thread's call holds those. */
+  static _Thread_local gemm_ws member_ws;
+  gemm_ws local = {0}, *ws = omp_in_parallel() ? &member_ws : &shared_ws;
+  int locked = ws == &shared_ws && pthread_mutex_trylock(&shared_ws_lock) == 0;
+  if (!locked && ws == &shared_ws) ws = &local;
   const int split = locked && split_depth(m, n, k, T); /* its buffers are shared: only under the lock */
   if (!split && (size_t)T > tiles) T = (int)tiles;
   sc_status st = SC_OK;
@@ -976,10 +979,8 @@ sc_status sc_gemm_run_ep(const sc_kernels *kern, size_t m, size_t n, size_t k, c
       run_thread(&p, omp_get_thread_num(), omp_get_num_threads());
     }
   }
-  if (locked)
-    pthread_mutex_unlock(&shared_ws_lock);
-  else
-    ws_free(&local);
+  if (locked) pthread_mutex_unlock(&shared_ws_lock);
+  if (ws == &local) ws_free(&local);
   return st;
 }
 

@@ -13,9 +13,14 @@
  * one 2N x 2N buffer (rows padded so that they are never a multiple of 4 KB apart). Two paths (xent.h explains
  * their kernels):
  *  - the usual temperatures (1/tau <= 32): S's upper triangle only, in blocks of B x B (B depends on 2N alone),
- *    one GEMM per block row (its diagonal block whole). Then per block, row_expsum stores u = e^(S - 1/tau) in
- *    place (no maximum pass: every S is at most 1/tau) and sums each row and, right of the diagonal block, each
- *    column: u is symmetric, so a column sum of block row I is part of a row sum of a later one. With
+ *    each block (the diagonal ones whole) a task of its own: its GEMM on one thread, then row_expsum, while the
+ *    block is in that core's cache, stores u = e^(S - 1/tau) in place (no maximum pass: every S is at most 1/tau)
+ *    and sums each row and, right of the diagonal block, each column: u is symmetric, so a column sum of block
+ *    row I is part of a row sum of a later one. (Each block row's GEMM on all threads before the exponentials,
+ *    which then read blocks another core had written: on two threads 2N = 4096, d = 128 took 17.1-18.6 ms
+ *    forward and 41.1-44.6 with the backward, and 34.2-36.9 and 64.8-67.3 in the spells when this machine's
+ *    memory traffic was slow; per block, 15.4-15.9 and 39.6-42.7, and 25.6-30.2 and 55.4-57.3; alternated
+ *    processes, medians of 3; one thread level.) With
  *    w_i = 1 / sum_j u_ij, P_ij = u_ij w_i and P_ji = u_ij w_j, so row_symgrad forms each upper block of H in
  *    place with no exponential, and the block is then copied transposed to the lower triangle (16 rows at a time
  *    through the table's transposing packer), for the second GEMM to read H where it lies (alpha 1: H carries
@@ -27,14 +32,14 @@
  * Partial sums are kept per block and added in a fixed order, and the loss is summed in row order, so no bit
  * depends on the thread count. Measured and dropped: the second GEMM reading H from the triangle through a packer
  * (the part of each row left of its block row being a column of the blocks above) instead of the copy: 28.5 ms
- * against 23.4 for the GEMM reading rows in place, more than the copy costs; the first GEMM per two blocks
- * instead of per block row, so that the exponentials find S in L2: no faster at one or two threads.
+ * against 23.4 for the GEMM reading rows in place, more than the copy costs.
  *
  * It must not contain instruction-set code (the row kernels live in arch/), and must not allocate per call once
  * its scratch has grown to the largest batch seen (grow-only, one buffer per calling thread).
  */
 #include <math.h>
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +95,7 @@ static void *carve(carver *c, size_t bytes) {
 /* What sc_ntxent hands to its parallel loops (run by sc_parallel: on a team, or once on the calling thread, where
  * the orphaned `omp for` runs every iteration). */
 typedef struct nt_job {
+  const sc_kernels *kern;
   const sc_xent_config *xk;
   size_t n, half, dd;
   const float *z;
@@ -104,7 +110,7 @@ typedef struct nt_job {
   double *rowpart; /* [i * nb + J]: row i's sum of u over column block J (J >= i's block) */
   double *colpart; /* [I * n + j]: column j's sum of u over block row I (j right of its diagonal block) */
   float *spos;     /* S_i,i+N for i < N */
-  size_t block_row; /* the block row the exponential pass works on */
+  atomic_int *status; /* the first failure of a block's GEMM (SC_OK: none) */
 } nt_job;
 
 static size_t pos_of(const nt_job *jb, size_t i) { return i < jb->half ? i + jb->half : i - jb->half; }
@@ -164,12 +170,32 @@ static void dynamic_loop(const nt_job *jb, size_t count, size_t chunk, nt_item_f
 
 /* ---- the triangle (1/tau <= 32) ---------------------------------------------------------------------------- */
 
-/* Block J of the current block row I, once its GEMM has stored S: the diagonal masked, S_i,i+N kept for the loss,
- * then u = e^(S - 1/tau) in place with each row's sum and (right of the diagonal block) the column sums. */
-static void tri_exp_block(const nt_job *jb, size_t jrel) {
-  const size_t I = jb->block_row, J = I + jrel, bs = jb->bs, n = jb->n, half = jb->half, ld = jb->ld;
+/* Block t of the upper triangle, counted along its block rows: (0, 0), (0, 1), ..., (1, 1), ... */
+static void tri_block_of(const nt_job *jb, size_t t, size_t *I, size_t *J) {
+  size_t i = 0;
+  while (t >= jb->nb - i) t -= jb->nb - i, i++;
+  *I = i, *J = i + t;
+}
+
+/* Block (I, J), J >= I, of S by a GEMM of its own on this thread, then, while it is in this core's cache: the
+ * diagonal masked, S_i,i+N kept for the loss, and u = e^(S - 1/tau) in place with each row's sum and (right of
+ * the diagonal block) the column sums. */
+static void tri_exp_block(const nt_job *jb, size_t t) {
+  size_t I, J;
+  tri_block_of(jb, t, &I, &J);
+  const size_t bs = jb->bs, n = jb->n, half = jb->half, ld = jb->ld, dd = jb->dd;
   const size_t i0 = I * bs, i1 = min_sz(i0 + bs, n), j0 = J * bs, j1 = min_sz(j0 + bs, n);
+  const sc_gemm_src arows = sc_gemm_src_matrix(jb->zs + i0 * dd, dd, 1);
+  const sc_gemm_src brows = sc_gemm_src_matrix(jb->zs + j0 * dd, dd, 1);
+  const sc_status st = sc_gemm_run(jb->kern, i1 - i0, j1 - j0, dd, &arows, &brows, 1.0f, 0.0f, jb->s + i0 * ld + j0,
+                                   ld);
+  if (st != SC_OK) {
+    int ok = SC_OK;
+    atomic_compare_exchange_strong(jb->status, &ok, (int)st);
+    return;
+  }
   double *col = J == I ? NULL : jb->colpart + I * n + j0;
+  if (col) memset(col, 0, (j1 - j0) * sizeof *col);
   for (size_t i = i0; i < i1; i++) {
     float *row = jb->s + i * ld + j0;
     if (J == I) row[i - j0] = -INFINITY; /* a row is not its own negative */
@@ -178,9 +204,13 @@ static void tri_exp_block(const nt_job *jb, size_t jrel) {
   }
 }
 
+/* Round robin rather than on demand: each thread then has the same blocks at every call, and so the GEMM buffers
+ * it grew at the first (a training step allocates nothing). */
 static void tri_exp_part(void *arg) {
   const nt_job *jb = arg;
-  dynamic_loop(jb, jb->nb - jb->block_row, 1, tri_exp_block);
+  const size_t count = jb->nb * (jb->nb + 1) / 2;
+#pragma omp for schedule(static, 1)
+  for (size_t t = 0; t < count; t++) tri_exp_block(jb, t);
 }
 
 /* Row i's sum of u: the column sums of the block rows above (its blocks left of the diagonal), then its own. */
@@ -202,9 +232,9 @@ static void tri_sums_part(void *arg) {
  * transposed to block (J, I): a few rows at a time through the table's transposing packer. */
 static void tri_grad_block(const nt_job *jb, size_t t) {
   const size_t n = jb->n, bs = jb->bs, ld = jb->ld;
-  size_t I = 0;
-  while (t >= jb->nb - I) t -= jb->nb - I, I++;
-  const size_t J = I + t, i0 = I * bs, i1 = min_sz(i0 + bs, n), j0 = J * bs, j1 = min_sz(j0 + bs, n);
+  size_t I, J;
+  tri_block_of(jb, t, &I, &J);
+  const size_t i0 = I * bs, i1 = min_sz(i0 + bs, n), j0 = J * bs, j1 = min_sz(j0 + bs, n);
   for (size_t i = i0; i < i1; i++) {
     float *row = jb->s + i * ld + j0;
     const size_t p = pos_of(jb, i);
@@ -294,7 +324,10 @@ sc_status sc_ntxent(int64_t two_n, int64_t d, float tau, const float *z, float *
   const int triangle = 1.0 / (double)tau <= NTXENT_FIXED_SHIFT_MAX_INV_TAU;
   size_t bs = ((n + 15) / 16 + 15) / 16 * 16;
   bs = bs < NTXENT_BLOCK_MIN ? NTXENT_BLOCK_MIN : bs > NTXENT_BLOCK_MAX ? NTXENT_BLOCK_MAX : bs;
-  nt_job job = {.xk = kern->xent, .n = n, .half = n / 2, .dd = dd, .z = z, .dz = dz, .tau = tau,
+  atomic_int status;
+  atomic_init(&status, SC_OK);
+  nt_job job = {.kern = kern, .xk = kern->xent, .status = &status, .n = n, .half = n / 2, .dd = dd, .z = z, .dz = dz,
+                .tau = tau,
                 .ld = (n + 15) / 16 * 16 + 16, /* rows 64-byte aligned and never a multiple of 4 KB apart */
                 .rsqrt_tau = (float)(1.0 / sqrt((double)tau)),
                 .shift = (float)(1.0 / (double)tau), /* an upper bound of every S entry, up to rounding */
@@ -309,15 +342,10 @@ sc_status sc_ntxent(int64_t two_n, int64_t d, float tau, const float *z, float *
   sc_parallel(nt, normalise_part, &job);
 
   if (triangle) {
-    for (size_t I = 0; I < job.nb; I++) {
-      const size_t i0 = I * bs;
-      const sc_gemm_src zrows = sc_gemm_src_matrix(job.zs + i0 * dd, dd, 1);
-      SC_TRY(sc_gemm_run(kern, min_sz(bs, n - i0), n - i0, dd, &zrows, &zrows, 1.0f, 0.0f,
-                         job.s + i0 * job.ld + i0, job.ld));
-      memset(job.colpart + I * n, 0, n * sizeof(double));
-      job.block_row = I;
-      sc_parallel(nt, tri_exp_part, &job);
-    }
+    sc_parallel(nt, tri_exp_part, &job);
+    const int st = atomic_load(&status);
+    if (st != SC_OK) /* a team member's message is its own: say it here */
+      return sc_error((sc_status)st, "ntxent: the GEMM of a block of S failed (status %d; out of memory?)", st);
     sc_parallel(nt, tri_sums_part, &job);
   } else {
     const sc_gemm_src zrows = sc_gemm_src_matrix(job.zs, dd, 1);
