@@ -272,6 +272,12 @@ int main(int argc, char **argv) {
   for (int isa = 0; isa < SC_ISA_COUNT; isa++)
     if (!sc_isa_supported((sc_isa)isa))
       fprintf(stderr, "skipped: %s cases (not available on this machine or build)\n", sc_isa_name((sc_isa)isa));
+  if (std::any_of(thread_counts.begin(), thread_counts.end(), [](int t) { return t > 1; }))
+    for (const char *peer : {"openblas", "onednn"})
+      if (!peer_on_engine_threads(peer))
+        fprintf(stderr, "skipped: pairs with %s on more than one thread (%s)\n", peer,
+                openmp_runtimes() != 1 ? "two OpenMP runtimes are loaded: build the harness with gcc"
+                                       : "its threads are not the engine's OpenMP workers");
   int n = (int)args.size();
   benchmark::Initialize(&n, args.data());
   if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 2;
