@@ -326,8 +326,8 @@ sc_status sc_ntxent(int64_t two_n, int64_t d, float tau, const float *z, float *
   bs = bs < NTXENT_BLOCK_MIN ? NTXENT_BLOCK_MIN : bs > NTXENT_BLOCK_MAX ? NTXENT_BLOCK_MAX : bs;
   atomic_int status;
   atomic_init(&status, SC_OK);
-  nt_job job = {.kern = kern, .xk = kern->xent, .status = &status, .n = n, .half = n / 2, .dd = dd, .z = z, .dz = dz,
-                .tau = tau,
+  nt_job job = {.kern = kern, .xk = kern->xent, .status = &status, .n = n, .half = n / 2, .dd = dd, .z = z,
+                .dz = dz, .tau = tau,
                 .ld = (n + 15) / 16 * 16 + 16, /* rows 64-byte aligned and never a multiple of 4 KB apart */
                 .rsqrt_tau = (float)(1.0 / sqrt((double)tau)),
                 .shift = (float)(1.0 / (double)tau), /* an upper bound of every S entry, up to rounding */
