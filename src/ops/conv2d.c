@@ -489,13 +489,11 @@ static void pack_weights_part(const weight_pack *p, float *wp, int th, int nth) 
     for (int64_t t = 0; t < p->taps; t++) {
       const float *src = p->w + t * p->c + b * lanes * so;
       float *dst = wp + (b * p->taps + (p->flip ? p->taps - 1 - t : t)) * nin * lanes;
-      for (int64_t i = 0; i < nin; i++, dst += lanes, src += si) {
-        if (so == 1) {
+      for (int64_t i = 0; i < nin; i++, dst += lanes, src += si)
+        if (so == 1)
           memcpy(dst, src, (size_t)lanes * sizeof *dst);
-          continue;
-        }
-        for (int64_t j = 0; j < lanes; j++) dst[j] = src[j * so];
-      }
+        else
+          for (int64_t j = 0; j < lanes; j++) dst[j] = src[j * so];
     }
 }
 

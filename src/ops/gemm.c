@@ -949,9 +949,12 @@ sc_status sc_gemm_run_ep(const sc_kernels *kern, size_t m, size_t n, size_t k, c
   /* A call from inside a team (one thread) packs into that thread's own buffers, kept for its next call; outside,
    * into the shared ones, or private ones for this call alone where another thread's call holds those. */
   static _Thread_local gemm_ws member_ws;
-  gemm_ws local = {0}, *ws = omp_in_parallel() ? &member_ws : &shared_ws;
-  int locked = ws == &shared_ws && pthread_mutex_trylock(&shared_ws_lock) == 0;
-  if (!locked && ws == &shared_ws) ws = &local;
+  gemm_ws local = {0}, *ws = &member_ws;
+  int locked = 0;
+  if (!omp_in_parallel()) {
+    locked = pthread_mutex_trylock(&shared_ws_lock) == 0;
+    ws = locked ? &shared_ws : &local;
+  }
   const int split = locked && split_depth(m, n, k, T); /* its buffers are shared: only under the lock */
   if (!split && (size_t)T > tiles) T = (int)tiles;
   sc_status st = SC_OK;
